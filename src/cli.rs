@@ -1,0 +1,1 @@
+//! The command line: parse, dispatch to the library, map results to exit codes.

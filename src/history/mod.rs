@@ -1,0 +1,563 @@
+//! Histories: what happened during a test, one operation event at a time.
+//!
+//! A history is a sequence of [`Op`] events. A client operation appears twice:
+//! once as an `invoke` and once as its completion (`ok`, `fail` or `info`) from
+//! the same process. [`History::operations`] pairs the two into an
+//! [`Operation`], validating Jepsen's rules on the way, and every validation
+//! error names the file and the line of the offending event so a person can
+//! go and look.
+//!
+//! Positions in the history (not the `time` field) define real-time order:
+//! an operation `a` precedes `b` when `a`'s completion appears before `b`'s
+//! invocation. That is what Knossos and Porcupine do, and it keeps histories
+//! without timestamps (Elle's, Knossos's) checkable.
+
+pub mod edn;
+pub mod jepsen_log;
+pub mod jsonl;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The type of an event: an invocation or one of the three completions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpType {
+    /// The client is about to perform the operation.
+    Invoke,
+    /// The operation took effect.
+    Ok,
+    /// The operation certainly did not take effect.
+    Fail,
+    /// Indeterminate: it may take effect at any time after its invoke, or never.
+    Info,
+}
+
+impl OpType {
+    /// Parses `invoke`, `ok`, `fail`, `info` (the spellings in every format).
+    pub fn parse(s: &str) -> Option<OpType> {
+        match s {
+            "invoke" => Some(OpType::Invoke),
+            "ok" => Some(OpType::Ok),
+            "fail" => Some(OpType::Fail),
+            "info" => Some(OpType::Info),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for OpType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A logical process: a client number, or a name such as `"nemesis"`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Process {
+    Id(i64),
+    Name(String),
+}
+
+impl Process {
+    /// True for the nemesis, whose events are faults rather than client operations.
+    pub fn is_nemesis(&self) -> bool {
+        matches!(self, Process::Name(n) if n == "nemesis")
+    }
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Process::Id(i) => write!(f, "{i}"),
+            Process::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One event of a history, with the fields of Jepsen's op maps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history: unique and increasing (may be sparse).
+    pub index: u64,
+    /// Nanoseconds since the run started, when the recorder knew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<u64>,
+    /// The logical process; absent in some Elle histories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    #[serde(rename = "type")]
+    pub op_type: OpType,
+    /// The function: `read`, `write`, `cas`, `add`, `txn`, ...
+    pub f: String,
+    /// The object the op acts on; absent means the one object of the test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    /// Argument on invoke, result on completion.
+    #[serde(default)]
+    pub value: Value,
+    /// Which node the client talked to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Why it failed or is indeterminate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// Source line (1-based) the event was read from; not serialized.
+    #[serde(skip)]
+    pub line: usize,
+}
+
+impl Op {
+    /// A new event with only the required fields set.
+    pub fn new(index: u64, process: Process, op_type: OpType, f: &str, value: Value) -> Op {
+        Op {
+            index,
+            time: None,
+            process: Some(process),
+            op_type,
+            f: f.to_string(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+            line: 0,
+        }
+    }
+}
+
+/// The outcome of a client operation once paired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Fail,
+    /// Indeterminate, including an invoke never completed.
+    Info,
+}
+
+/// A client operation: an invocation paired with its completion.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Operation {
+    /// Position of the invoke event in [`History::ops`].
+    pub invoke: usize,
+    /// Position of the completion in [`History::ops`]; `None` when the
+    /// invoke was never completed (treated as `info`).
+    pub complete: Option<usize>,
+    pub process: Process,
+    pub f: String,
+    pub key: Option<Value>,
+    /// The invocation's value (the argument).
+    pub input: Value,
+    /// The completion's value (the result); for `info` and never-completed
+    /// operations it is the invocation's value.
+    pub output: Value,
+    pub outcome: Outcome,
+    pub node: Option<String>,
+    /// Time of the invoke and of the completion, in ns, when recorded.
+    pub invoke_time: Option<u64>,
+    pub complete_time: Option<u64>,
+}
+
+impl Operation {
+    /// Real-time position of the call (the invoke's position in the history).
+    pub fn call(&self) -> usize {
+        self.invoke
+    }
+    /// Real-time position of the return; `usize::MAX` for an operation that
+    /// never returned (it may take effect at any time after its call).
+    pub fn ret(&self) -> usize {
+        match (self.outcome, self.complete) {
+            (Outcome::Info, _) | (_, None) => usize::MAX,
+            (_, Some(c)) => c,
+        }
+    }
+}
+
+/// Where a history came from, for error messages and reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.as_os_str().is_empty() {
+            f.write_str("<history>")
+        } else {
+            write!(f, "{}", self.path.display())
+        }
+    }
+}
+
+/// Errors reading or validating a history. Each names the file and the line.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        message: String,
+    },
+}
+
+impl HistoryError {
+    pub fn parse(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        HistoryError::Parse {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(file: &str, line: usize, message: impl Into<String>) -> Self {
+        HistoryError::Invalid {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// A history: the events in the order they were recorded.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub source: Source,
+    pub ops: Vec<Op>,
+}
+
+/// The on-disk formats faultline reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// faultline's native JSON Lines.
+    Jsonl,
+    /// Jepsen / Knossos / Elle / Porcupine EDN.
+    Edn,
+    /// Jepsen log lines (`INFO jepsen.util - 3 :invoke :cas [3 0]`).
+    JepsenLog,
+}
+
+impl Format {
+    /// Guesses the format from the first meaningful character(s) of the text.
+    pub fn detect(text: &str) -> Format {
+        for line in text.lines() {
+            let t = line.trim_start();
+            if t.is_empty() || t.starts_with(';') {
+                continue;
+            }
+            if t.starts_with('{') {
+                // JSON objects have `"key":`; EDN maps have `:key`.
+                let rest = t[1..].trim_start();
+                return if rest.starts_with('"') || rest.starts_with('}') {
+                    Format::Jsonl
+                } else {
+                    Format::Edn
+                };
+            }
+            if t.starts_with('[') || t.starts_with('(') || t.starts_with('#') {
+                return Format::Edn;
+            }
+            return Format::JepsenLog;
+        }
+        Format::Jsonl
+    }
+}
+
+impl History {
+    pub fn new(ops: Vec<Op>) -> History {
+        History {
+            source: Source::default(),
+            ops,
+        }
+    }
+
+    /// Reads a history file, detecting its format unless `format` is given.
+    pub fn read_file(path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| HistoryError::Io {
+            file: file.clone(),
+            source: e,
+        })?;
+        let mut h = History::parse_str(&text, &file, format)?;
+        h.source = Source {
+            path: path.to_path_buf(),
+        };
+        Ok(h)
+    }
+
+    /// Parses history text; `file` is used in error messages.
+    pub fn parse_str(
+        text: &str,
+        file: &str,
+        format: Option<Format>,
+    ) -> Result<History, HistoryError> {
+        let format = format.unwrap_or_else(|| Format::detect(text));
+        let ops = match format {
+            Format::Jsonl => jsonl::parse(text, file)?,
+            Format::Edn => edn::parse_history(text, file)?,
+            Format::JepsenLog => jepsen_log::parse(text, file)?,
+        };
+        let mut h = History::new(ops);
+        h.source = Source {
+            path: PathBuf::from(file),
+        };
+        h.check_indices()?;
+        Ok(h)
+    }
+
+    fn file(&self) -> String {
+        self.source.to_string()
+    }
+
+    /// Indices must be strictly increasing.
+    fn check_indices(&self) -> Result<(), HistoryError> {
+        for w in self.ops.windows(2) {
+            if w[1].index <= w[0].index {
+                return Err(HistoryError::invalid(
+                    &self.file(),
+                    w[1].line,
+                    format!(
+                        "index {} does not increase (the event before it has index {})",
+                        w[1].index, w[0].index
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The nemesis's events (faults), in order.
+    pub fn nemesis_ops(&self) -> impl Iterator<Item = &Op> {
+        self.ops
+            .iter()
+            .filter(|o| o.process.as_ref().is_some_and(|p| p.is_nemesis()))
+    }
+
+    /// Pairs every client invoke with its completion, validating Jepsen's
+    /// rules: a completion needs a pending invoke from its process, a process
+    /// has at most one pending invoke, and a process that got `info` is
+    /// retired. Invokes never completed become `info` operations. Nemesis
+    /// events are skipped. Operations are returned in invoke order.
+    pub fn operations(&self) -> Result<Vec<Operation>, HistoryError> {
+        let file = self.file();
+        let mut pending: HashMap<&Process, usize> = HashMap::new();
+        let mut retired: HashMap<&Process, usize> = HashMap::new();
+        let mut out: Vec<Operation> = Vec::with_capacity(self.ops.len() / 2 + 1);
+        for (pos, op) in self.ops.iter().enumerate() {
+            let Some(process) = op.process.as_ref() else {
+                return Err(HistoryError::invalid(
+                    &file,
+                    op.line,
+                    "event has no process; this checker needs invoke/completion pairs",
+                ));
+            };
+            if process.is_nemesis() {
+                continue;
+            }
+            match op.op_type {
+                OpType::Invoke => {
+                    if let Some(&line) = retired.get(process) {
+                        return Err(HistoryError::invalid(
+                            &file,
+                            op.line,
+                            format!(
+                                "process {process} invokes again after its operation ended `info` on line {line}; a crashed process must continue under a new id"
+                            ),
+                        ));
+                    }
+                    if let Some(&p) = pending.get(process) {
+                        return Err(HistoryError::invalid(
+                            &file,
+                            op.line,
+                            format!(
+                                "process {process} invokes while its invoke on line {} is still pending",
+                                self.ops[out[p].invoke].line
+                            ),
+                        ));
+                    }
+                    pending.insert(process, out.len());
+                    out.push(Operation {
+                        invoke: pos,
+                        complete: None,
+                        process: process.clone(),
+                        f: op.f.clone(),
+                        key: op.key.clone(),
+                        input: op.value.clone(),
+                        output: op.value.clone(),
+                        outcome: Outcome::Info,
+                        node: op.node.clone(),
+                        invoke_time: op.time,
+                        complete_time: None,
+                    });
+                }
+                t => {
+                    let Some(p) = pending.remove(process) else {
+                        return Err(HistoryError::invalid(
+                            &file,
+                            op.line,
+                            format!(
+                                "`{t}` completion from process {process} with no pending invoke"
+                            ),
+                        ));
+                    };
+                    let o = &mut out[p];
+                    if o.f != op.f {
+                        return Err(HistoryError::invalid(
+                            &file,
+                            op.line,
+                            format!(
+                                "completion of `{}` from process {process} answers an invoke of `{}` (line {})",
+                                op.f, o.f, self.ops[o.invoke].line
+                            ),
+                        ));
+                    }
+                    o.complete = Some(pos);
+                    o.complete_time = op.time;
+                    o.outcome = match t {
+                        OpType::Ok => Outcome::Ok,
+                        OpType::Fail => Outcome::Fail,
+                        _ => Outcome::Info,
+                    };
+                    if t != OpType::Info {
+                        o.output = op.value.clone();
+                    } else if !op.value.is_null() {
+                        o.output = op.value.clone();
+                    }
+                    if o.key.is_none() {
+                        o.key = op.key.clone();
+                    }
+                    if o.node.is_none() {
+                        o.node = op.node.clone();
+                    }
+                    if t == OpType::Info {
+                        retired.insert(process, op.line);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the history as JSON Lines.
+    pub fn write_jsonl(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        for op in &self.ops {
+            serde_json::to_writer(&mut *w, op)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn h(ops: Vec<Op>) -> History {
+        let mut ops = ops;
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.line = i + 1;
+        }
+        History::new(ops)
+    }
+
+    #[test]
+    fn pairs_and_treats_missing_completion_as_info() {
+        let hist = h(vec![
+            Op::new(0, Process::Id(0), OpType::Invoke, "write", json!(1)),
+            Op::new(1, Process::Id(1), OpType::Invoke, "read", Value::Null),
+            Op::new(2, Process::Id(0), OpType::Ok, "write", json!(1)),
+        ]);
+        let ops = hist.operations().unwrap();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].outcome, Outcome::Ok);
+        assert_eq!(ops[0].ret(), 2);
+        assert_eq!(ops[1].outcome, Outcome::Info);
+        assert_eq!(ops[1].ret(), usize::MAX);
+    }
+
+    #[test]
+    fn rejects_completion_without_invoke() {
+        let hist = h(vec![Op::new(
+            0,
+            Process::Id(0),
+            OpType::Ok,
+            "write",
+            json!(1),
+        )]);
+        let e = hist.operations().unwrap_err().to_string();
+        assert!(e.contains(":1:") && e.contains("no pending invoke"), "{e}");
+    }
+
+    #[test]
+    fn rejects_double_invoke() {
+        let hist = h(vec![
+            Op::new(0, Process::Id(0), OpType::Invoke, "write", json!(1)),
+            Op::new(1, Process::Id(0), OpType::Invoke, "write", json!(2)),
+        ]);
+        let e = hist.operations().unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("still pending"), "{e}");
+    }
+
+    #[test]
+    fn rejects_process_reused_after_info() {
+        let hist = h(vec![
+            Op::new(0, Process::Id(0), OpType::Invoke, "write", json!(1)),
+            Op::new(1, Process::Id(0), OpType::Info, "write", json!(1)),
+            Op::new(2, Process::Id(0), OpType::Invoke, "read", Value::Null),
+        ]);
+        let e = hist.operations().unwrap_err().to_string();
+        assert!(
+            e.contains(":3:") && e.contains("after its operation ended `info`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rejects_non_increasing_index() {
+        let text = "{\"index\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n{\"index\":1,\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":null}\n";
+        let e = History::parse_str(text, "x.jsonl", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("x.jsonl:2:") && e.contains("does not increase"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(Format::detect("{\"index\":0}"), Format::Jsonl);
+        assert_eq!(Format::detect("{:type :invoke}"), Format::Edn);
+        assert_eq!(Format::detect("; c\n[{:type :invoke}]"), Format::Edn);
+        assert_eq!(
+            Format::detect("INFO  jepsen.util - 0\t:invoke\t:read\tnil"),
+            Format::JepsenLog
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! faultline: a Jepsen-style consistency checker.
+//!
+//! The crate is split along Jepsen's protocols, each module with one job:
+//!
+//! - [`history`]: operations, histories, pairing invocations with their
+//!   completions, and the readers for JSONL, Jepsen/Knossos/Elle EDN,
+//!   Jepsen logs and Porcupine logs.
+//! - [`model`]: small, pure sequential specifications (register, cas-register,
+//!   mutex, set, queue, kv...).
+//! - [`checker`]: the [`checker::Checker`] trait, verdicts, and every checker
+//!   (linearizability search, graph checkers, Elle-style transactional).
+//! - [`report`]: text, JSON and JUnit renderings of verdicts.
+//!
+//! The binary (`src/main.rs`) is a thin front over [`cli`].
+
+pub mod checker;
+pub mod cli;
+pub mod client;
+pub mod control;
+pub mod db;
+pub mod history;
+pub mod model;
+pub mod nemesis;
+pub mod net;
+pub mod report;

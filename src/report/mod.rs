@@ -1,0 +1,1 @@
+//! Renderings of check results: text for people, JSON for machines, JUnit XML for CI.
