@@ -131,3 +131,4 @@ impl Budget {
         self.cancel.store(true, Ordering::Relaxed);
     }
 }
+pub mod registry;

@@ -1,0 +1,1 @@
+//! Choosing checkers by name or by workload. Filled in as checkers land.

@@ -1,0 +1,1 @@
+//! faultline's integration tests: one binary, one module per area.
