@@ -164,9 +164,7 @@ fn find_program(name: &str) -> Option<PathBuf> {
     for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
         dirs.push(PathBuf::from(d));
     }
-    dirs.into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Checks that each `(program, Debian package)` exists; the error names
@@ -206,7 +204,11 @@ fn is_root() -> bool {
 
 /// Parses `a.b.c.0/24` into its first three octets.
 fn parse_subnet(s: &str) -> Result<[u8; 3]> {
-    let bad = || ClusterError::BadOption(format!("--subnet must be a private /24 like 10.77.0.0/24, not {s:?}"));
+    let bad = || {
+        ClusterError::BadOption(format!(
+            "--subnet must be a private /24 like 10.77.0.0/24, not {s:?}"
+        ))
+    };
     let (addr, len) = s.split_once('/').ok_or_else(bad)?;
     if len != "24" {
         return Err(bad());
@@ -260,7 +262,9 @@ pub fn up(opts: &UpOptions) -> Result<ClusterInfo> {
     }
     require_tools(CLUSTER_TOOLS)?;
     if opts.nodes == 0 || opts.nodes > 250 {
-        return Err(ClusterError::BadOption("--nodes must be between 1 and 250".into()));
+        return Err(ClusterError::BadOption(
+            "--nodes must be between 1 and 250".into(),
+        ));
     }
     if opts.regions == 0 || opts.regions > opts.nodes {
         return Err(ClusterError::BadOption(
@@ -318,7 +322,18 @@ fn build(
     let _ = std::fs::remove_file(&key);
     let _ = std::fs::remove_file(dir.join("id_ed25519.pub"));
     let key_s = key.to_string_lossy().into_owned();
-    run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "faultline", "-f", &key_s])?;
+    run(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "faultline",
+        "-f",
+        &key_s,
+    ])?;
     let pubkey = std::fs::read_to_string(dir.join("id_ed25519.pub"))
         .map_err(|e| io_err(&dir.join("id_ed25519.pub"), e))?;
     let authorized = dir.join("authorized_keys");
@@ -342,11 +357,22 @@ fn build(
         st.namespaces.insert(node.clone(), ns.clone());
         save_state(dir, st)?;
         let (vh, vp) = (names.veth_host(i), names.veth_peer(i));
-        run(&["ip", "link", "add", &vh, "type", "veth", "peer", "name", &vp])?;
+        run(&[
+            "ip", "link", "add", &vh, "type", "veth", "peer", "name", &vp,
+        ])?;
         run(&["ip", "link", "set", &vp, "netns", &ns])?;
         run(&["ip", "link", "set", &vh, "master", &br, "up"])?;
         run(&["ip", "-n", &ns, "link", "set", &vp, "name", "eth0"])?;
-        run(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
+        run(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            "eth0",
+        ])?;
         run(&["ip", "-n", &ns, "link", "set", "eth0", "up"])?;
         run(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
 
@@ -356,7 +382,18 @@ fn build(
         let _ = std::fs::remove_file(&hk);
         let _ = std::fs::remove_file(nd.join("ssh_host_ed25519_key.pub"));
         let hk_s = hk.to_string_lossy().into_owned();
-        run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", &node, "-f", &hk_s])?;
+        run(&[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            &node,
+            "-f",
+            &hk_s,
+        ])?;
         let host_pub = std::fs::read_to_string(nd.join("ssh_host_ed25519_key.pub"))
             .map_err(|e| io_err(&nd.join("ssh_host_ed25519_key.pub"), e))?;
         let mut parts = host_pub.split_whitespace();
@@ -400,16 +437,15 @@ fn build(
             "-E",
             &log.to_string_lossy(),
         ])?;
-        let pid = wait_pid_file(&pid_file, Duration::from_secs(5)).ok_or_else(|| {
-            ClusterError::Node {
+        let pid =
+            wait_pid_file(&pid_file, Duration::from_secs(5)).ok_or_else(|| ClusterError::Node {
                 node: node.clone(),
                 message: format!(
                     "sshd did not write {} (see {})",
                     pid_file.display(),
                     log.display()
                 ),
-            }
-        })?;
+            })?;
         st.sshd_pids.insert(node.clone(), pid);
         st.sshd_configs.insert(node.clone(), cfg.clone());
         save_state(dir, st)?;
@@ -505,7 +541,11 @@ fn kill9(pid: u32) {
 /// Pids of every process in a network namespace.
 fn netns_pids(ns: &str) -> Vec<u32> {
     run(&["ip", "netns", "pids", ns])
-        .map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .map(|s| {
+            s.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -521,9 +561,7 @@ pub fn down(dir: &Path) -> Result<()> {
     for (node, pid) in &st.sshd_pids {
         let ours = st.sshd_configs.get(node).is_some_and(|cfg| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    String::from_utf8_lossy(&c).contains(&*cfg.to_string_lossy())
-                })
+                .map(|c| String::from_utf8_lossy(&c).contains(&*cfg.to_string_lossy()))
                 .unwrap_or(false)
         });
         if ours {
@@ -606,7 +644,10 @@ pub fn status(dir: &Path) -> Result<String> {
         ));
     }
     if nodes.is_some() {
-        s.push_str(&format!("nodes file: {}\n", dir.join("nodes.toml").display()));
+        s.push_str(&format!(
+            "nodes file: {}\n",
+            dir.join("nodes.toml").display()
+        ));
     }
     Ok(s)
 }
@@ -630,13 +671,19 @@ mod tests {
         assert!(n.veth_host(250).len() <= 15);
         assert!(n.veth_peer(250).len() <= 15);
         assert!(n.bridge().len() <= 15);
-        assert_ne!(Names::new([10, 77, 0]).bridge(), Names::new([10, 78, 0]).bridge());
+        assert_ne!(
+            Names::new([10, 77, 0]).bridge(),
+            Names::new([10, 78, 0]).bridge()
+        );
     }
 
     #[test]
     fn missing_tools_name_their_packages() {
         let e = require_tools(&[("sh", "dash"), ("no-such-tool-xyz", "some-package")]).unwrap_err();
         let m = e.to_string();
-        assert!(m.contains("no-such-tool-xyz") && m.contains("apt-get install -y some-package"), "{m}");
+        assert!(
+            m.contains("no-such-tool-xyz") && m.contains("apt-get install -y some-package"),
+            "{m}"
+        );
     }
 }

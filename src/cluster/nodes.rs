@@ -133,7 +133,9 @@ impl NodesFile {
             }
         }
         match (&f.ssh.key, f.ssh.agent) {
-            (None, false) => return Err(bad("[ssh] needs `key = \"path\"` or `agent = true`".into())),
+            (None, false) => {
+                return Err(bad("[ssh] needs `key = \"path\"` or `agent = true`".into()))
+            }
             (Some(_), true) => return Err(bad("[ssh] has both `key` and `agent = true`".into())),
             _ => {}
         }
@@ -241,7 +243,10 @@ mod tests {
         assert_eq!(f.regions().len(), 1);
         assert_eq!(f.work_dir, "/var/tmp/faultline");
         let c = f.ssh_config(&f.nodes[1]);
-        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("10.0.0.3", 22, "admin"));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str()),
+            ("10.0.0.3", 22, "admin")
+        );
         // Round trip.
         let again = NodesFile::parse(&f.to_toml(), Path::new("/x"), Path::new("x")).unwrap();
         assert_eq!(again, f);

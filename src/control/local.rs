@@ -114,9 +114,7 @@ impl LocalRemote {
         let stderr = t_err.join().unwrap_or_default();
         let code = match status.code() {
             Some(c) => c,
-            None => {
-                128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(127)
-            }
+            None => 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(127),
         };
         Ok(ExecOutput {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -165,7 +163,9 @@ mod tests {
     #[test]
     fn runs_commands_and_reports_status() {
         let r = LocalRemote::new("here");
-        let out = r.exec(&["sh", "-c", "echo out; echo err >&2; exit 3"]).unwrap();
+        let out = r
+            .exec(&["sh", "-c", "echo out; echo err >&2; exit 3"])
+            .unwrap();
         assert_eq!(out.stdout, "out\n");
         assert_eq!(out.stderr, "err\n");
         assert_eq!(out.status, 3);

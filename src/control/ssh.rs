@@ -275,9 +275,7 @@ impl SshRemote {
                     .map_err(|e| host_err(format!("recording the host key: {e}")))?;
                 known
                     .write_file(&c.known_hosts, KnownHostFileKind::OpenSSH)
-                    .map_err(|e| {
-                        host_err(format!("writing {}: {e}", c.known_hosts.display()))
-                    })?;
+                    .map_err(|e| host_err(format!("writing {}: {e}", c.known_hosts.display())))?;
                 tracing::info!(node = %c.node, "recorded new host key in {}", c.known_hosts.display());
                 Ok(())
             }
