@@ -337,3 +337,177 @@ impl Db for EtcdDb {
         }
     }
 }
+
+/// The `[etcd]` table of a workload file.
+///
+/// ```toml
+/// [etcd]
+/// serializable = false      # true: serializable (possibly stale) reads
+/// request_timeout = 5.0     # seconds per HTTP request
+/// nodes_file = "..."        # default: $FAULTLINE_NODES_FILE, else the local cluster's
+/// client_port = 2379
+/// peer_port = 2380
+/// binary = "etcd"
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtcdTable {
+    pub serializable: bool,
+    pub request_timeout: f64,
+    pub nodes_file: Option<std::path::PathBuf>,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub binary: String,
+}
+
+impl Default for EtcdTable {
+    fn default() -> Self {
+        EtcdTable {
+            serializable: false,
+            request_timeout: 5.0,
+            nodes_file: None,
+            client_port: 2379,
+            peer_port: 2380,
+            binary: "etcd".into(),
+        }
+    }
+}
+
+impl EtcdTable {
+    /// Parses the raw table (absent = defaults); errors name the field.
+    pub fn from_table(t: Option<&toml::Table>) -> anyhow::Result<EtcdTable> {
+        let Some(t) = t else {
+            return Ok(EtcdTable::default());
+        };
+        let e: EtcdTable = toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e| anyhow!("[etcd]: {e}"))?;
+        if !(e.request_timeout.is_finite() && e.request_timeout > 0.0 && e.request_timeout < 3600.0)
+        {
+            bail!("[etcd]: request_timeout must be a number of seconds > 0");
+        }
+        Ok(e)
+    }
+
+    /// The nodes file to use: the table's, else `$FAULTLINE_NODES_FILE`,
+    /// else the local cluster's default.
+    pub fn nodes_file_path(&self) -> std::path::PathBuf {
+        if let Some(p) = &self.nodes_file {
+            return p.clone();
+        }
+        match std::env::var_os("FAULTLINE_NODES_FILE") {
+            Some(p) if !p.is_empty() => p.into(),
+            _ => crate::cluster::default_nodes_file(),
+        }
+    }
+}
+
+/// Everything a run against etcd needs.
+pub struct EtcdParts {
+    pub clients: Arc<crate::client::etcd::EtcdClientFactory>,
+    pub nemesis: Arc<crate::nemesis::real::RealNemesis>,
+    pub db: Arc<EtcdDb>,
+}
+
+/// Builds clients, nemesis and db for `nodes` (names that must all appear
+/// in the nodes file). `set_reads`: the workload is a set workload, so
+/// `read` reads whole sets.
+pub fn etcd_parts(
+    table: &EtcdTable,
+    nodes: &[String],
+    set_reads: bool,
+) -> anyhow::Result<EtcdParts> {
+    let path = table.nodes_file_path();
+    let file = crate::cluster::load_nodes(&path).map_err(|e| {
+        anyhow!(
+            "{e}\n(db = \"etcd\" runs against the nodes in {}: start a local cluster with \
+             `faultline cluster up --nodes {}` as root, or point [etcd] nodes_file / \
+             $FAULTLINE_NODES_FILE at a nodes file for your machines)",
+            path.display(),
+            nodes.len()
+        )
+    })?;
+    for n in nodes {
+        if file.node(n).is_none() {
+            bail!(
+                "the workload names node {n}, which is not in {} (it has {})",
+                path.display(),
+                file.names().join(", ")
+            );
+        }
+    }
+    let all_remotes = file.remotes();
+    let all_addresses = file.addresses();
+    let remotes: BTreeMap<String, Arc<dyn Remote>> = nodes
+        .iter()
+        .filter_map(|n| all_remotes.get(n).map(|r| (n.clone(), r.clone())))
+        .collect();
+    let addresses: BTreeMap<String, String> = nodes
+        .iter()
+        .filter_map(|n| all_addresses.get(n).map(|a| (n.clone(), a.clone())))
+        .collect();
+    let db = Arc::new(EtcdDb::new(
+        remotes.clone(),
+        addresses.clone(),
+        EtcdOptions {
+            work_dir: file.work_dir.clone(),
+            binary: table.binary.clone(),
+            client_port: table.client_port,
+            peer_port: table.peer_port,
+            ..EtcdOptions::default()
+        },
+    ));
+    let clients = Arc::new(crate::client::etcd::EtcdClientFactory::new(
+        db.client_urls(),
+        crate::client::etcd::EtcdClientOptions {
+            serializable: table.serializable,
+            request_timeout: Duration::from_secs_f64(table.request_timeout),
+            set_reads,
+            ..Default::default()
+        },
+    ));
+    let ready_db = db.clone();
+    let ready_nodes = nodes.to_vec();
+    let nemesis = Arc::new(
+        crate::nemesis::real::RealNemesis::new(remotes, addresses, db.clone()).with_ready_check(
+            Arc::new(move || ready_db.wait_healthy(&ready_nodes, Duration::from_secs(30))),
+        ),
+    );
+    Ok(EtcdParts {
+        clients,
+        nemesis,
+        db,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etcd_table_is_strict() {
+        let t: toml::Table = toml::from_str("serializable = true\nrequest_timeout = 2.5").unwrap();
+        let e = EtcdTable::from_table(Some(&t)).unwrap();
+        assert!(e.serializable);
+        assert_eq!(e.request_timeout, 2.5);
+        assert_eq!(EtcdTable::from_table(None).unwrap(), EtcdTable::default());
+        let bad: toml::Table = toml::from_str("serialisable = true").unwrap();
+        let msg = EtcdTable::from_table(Some(&bad)).unwrap_err().to_string();
+        assert!(msg.contains("serialisable"), "{msg}");
+        let bad: toml::Table = toml::from_str("request_timeout = -1.0").unwrap();
+        assert!(EtcdTable::from_table(Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn missing_nodes_file_explains_itself() {
+        let t = EtcdTable {
+            nodes_file: Some("/nonexistent/nodes.toml".into()),
+            ..EtcdTable::default()
+        };
+        let msg = match etcd_parts(&t, &["n1".to_string()], false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a missing nodes file must be an error"),
+        };
+        assert!(msg.contains("cluster up"), "{msg}");
+    }
+}

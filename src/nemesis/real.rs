@@ -25,7 +25,11 @@ struct Inner {
     addresses: BTreeMap<String, String>,
     db: Arc<dyn Db>,
     done: Mutex<Done>,
+    ready: Option<ReadyCheck>,
 }
+
+/// Waits until the database serves again (used at the end of `heal_all`).
+pub type ReadyCheck = Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>;
 
 /// A [`Nemesis`] over SSH remotes and a [`Db`].
 #[derive(Clone)]
@@ -46,7 +50,27 @@ impl RealNemesis {
                 addresses,
                 db,
                 done: Mutex::new(Done::default()),
+                ready: None,
             }),
+        }
+    }
+
+    /// After healing, `heal_all` also waits for `ready` (e.g. until every
+    /// node reports healthy), so the run's final reads see a whole cluster.
+    pub fn with_ready_check(self, ready: ReadyCheck) -> RealNemesis {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(i) => i,
+            Err(shared) => Inner {
+                remotes: shared.remotes.clone(),
+                addresses: shared.addresses.clone(),
+                db: shared.db.clone(),
+                done: Mutex::new(Done::default()),
+                ready: shared.ready.clone(),
+            },
+        };
+        inner.ready = Some(ready);
+        RealNemesis {
+            inner: Arc::new(inner),
         }
     }
 
@@ -125,6 +149,13 @@ impl RealNemesis {
         for n in &nodes {
             if let Err(e) = i.db.start(n) {
                 errs.push(format!("start {n}: {e:#}"));
+            }
+        }
+        if errs.is_empty() {
+            if let Some(ready) = &i.ready {
+                if let Err(e) = ready() {
+                    errs.push(format!("not ready after healing: {e:#}"));
+                }
             }
         }
         let mut done = match i.done.lock() {
