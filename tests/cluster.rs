@@ -61,6 +61,18 @@ impl Cluster {
     }
 }
 
+/// A /24 for test number `k`. The second octet depends on the process id so
+/// that two test runs on one machine (two worktrees) never share a subnet,
+/// which would also mean sharing namespace and bridge names.
+fn subnet(k: u8) -> String {
+    format!("10.{}.{k}.0/24", 200 + std::process::id() % 50)
+}
+
+/// The address of host `.h` in test subnet `k`.
+fn addr(k: u8, h: u8) -> String {
+    format!("10.{}.{k}.{h}", 200 + std::process::id() % 50)
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if let Err(e) = cluster::down(&self.info.dir) {
@@ -71,7 +83,7 @@ impl Drop for Cluster {
 
 #[test]
 fn ssh_remote_against_real_sshd() {
-    let c = Cluster::up(2, "10.231.1.0/24");
+    let c = Cluster::up(2, &subnet(1));
     let r = c.ssh("n1");
 
     // stdout, stderr, exit codes.
@@ -85,7 +97,11 @@ fn ssh_remote_against_real_sshd() {
     let out = r
         .exec(&["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
         .unwrap();
-    assert!(out.stdout.contains("10.231.1.2/24"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("{}/24", addr(1, 2))),
+        "{}",
+        out.stdout
+    );
     assert_eq!(r.sudo(&["id", "-u"]).unwrap().stdout.trim(), "0");
 
     // Hostile strings reach the program byte for byte.
@@ -150,12 +166,12 @@ fn ssh_remote_against_real_sshd() {
         .into_iter()
         .map(|o| o.unwrap().stdout.trim().to_string())
         .collect();
-    assert_eq!(addrs, vec!["10.231.1.2", "10.231.1.3"]);
+    assert_eq!(addrs, vec![addr(1, 2), addr(1, 3)]);
 }
 
 #[test]
 fn ssh_host_keys_are_checked() {
-    let c = Cluster::up(1, "10.231.2.0/24");
+    let c = Cluster::up(1, &subnet(2));
     let good = c.ssh("n1");
     assert_eq!(good.exec(&["true"]).unwrap().status, 0);
 
@@ -175,7 +191,10 @@ fn ssh_host_keys_are_checked() {
         0
     );
     let recorded = std::fs::read_to_string(&empty_kh).unwrap();
-    assert!(recorded.contains("10.231.2.2 ssh-ed25519 "), "{recorded}");
+    assert!(
+        recorded.contains(&format!("{} ssh-ed25519 ", addr(2, 2))),
+        "{recorded}"
+    );
 
     // A changed key: the recorded key belongs to another host key.
     let other = c.dir().join("other_key");
@@ -190,7 +209,12 @@ fn ssh_host_keys_are_checked() {
     let forged = c.dir().join("forged_known_hosts");
     std::fs::write(
         &forged,
-        format!("10.231.2.2 {} {}\n", w.next().unwrap(), w.next().unwrap()),
+        format!(
+            "{} {} {}\n",
+            addr(2, 2),
+            w.next().unwrap(),
+            w.next().unwrap()
+        ),
     )
     .unwrap();
     cfg.known_hosts = forged;
@@ -218,7 +242,7 @@ fn remotes_of(c: &Cluster) -> std::collections::BTreeMap<String, Arc<dyn Remote>
 fn iptables_partition_blocks_and_heal_restores() {
     use faultline::nemesis::{Fault, Nemesis};
     use faultline::net;
-    let c = Cluster::up(3, "10.231.3.0/24");
+    let c = Cluster::up(3, &subnet(3));
     let remotes = remotes_of(&c);
     let addrs = c.info.nodes.addresses();
     let (n1, n2, n3) = (&remotes["n1"], &remotes["n2"], &remotes["n3"]);
@@ -267,7 +291,10 @@ fn iptables_partition_blocks_and_heal_restores() {
     // The controlling host still reaches the isolated node.
     assert_eq!(n1.exec(&["true"]).unwrap().status, 0);
     let rules = n1.sudo(&["iptables", "-S", "FAULTLINE"]).unwrap().stdout;
-    assert!(rules.contains("-s 10.231.3.3/32 -j DROP"), "{rules}");
+    assert!(
+        rules.contains(&format!("-s {}/32 -j DROP", addr(3, 3))),
+        "{rules}"
+    );
 
     // A new partition replaces the old one.
     let g = net::bridge(&["n3".to_string(), "n1".into(), "n2".into()]);
@@ -303,7 +330,7 @@ fn etcd_cluster_on_three_nodes() {
     use faultline::history::OpType;
     use serde_json::json;
 
-    let c = Cluster::up(3, "10.231.4.0/24");
+    let c = Cluster::up(3, &subnet(4));
     let names = c.info.nodes.names();
     let db = EtcdDb::new(
         remotes_of(&c),
@@ -430,4 +457,222 @@ fn etcd_cluster_on_three_nodes() {
         assert!(!db.running(n).unwrap());
         assert!(!Path::new(&db.node_dir(n)).exists(), "data wiped");
     }
+}
+
+#[test]
+fn cluster_up_status_down_leaves_nothing() {
+    let c = Cluster::up(2, &subnet(5));
+    let dir = c.dir().to_path_buf();
+    let nodes = cluster::load_nodes(&c.info.nodes_file).unwrap();
+    assert_eq!(nodes, c.info.nodes);
+    assert_eq!(nodes.names(), vec!["n1", "n2"]);
+    let st = cluster::status(&dir).unwrap();
+    assert!(
+        st.contains(&format!("n1: {}", addr(5, 2))) && st.contains(&format!("n2: {}", addr(5, 3))),
+        "{st}"
+    );
+    assert!(st.contains("running"), "{st}");
+
+    // The same subnet cannot be brought up twice.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let again = cluster::up(&UpOptions {
+        nodes: 1,
+        regions: 1,
+        subnet: subnet(5),
+        dir: tmp2.path().to_path_buf(),
+    });
+    assert!(again.is_err(), "second cluster on the same subnet");
+    // Nor the same directory.
+    let again = cluster::up(&UpOptions {
+        nodes: 1,
+        regions: 1,
+        subnet: subnet(6),
+        dir: dir.clone(),
+    });
+    assert!(
+        matches!(again, Err(cluster::ClusterError::AlreadyUp(_))),
+        "{again:?}"
+    );
+
+    // A process started inside a node (as a database would be) is removed too.
+    let r = c.ssh("n1");
+    let out = r
+        .exec(&[
+            "sh",
+            "-c",
+            "setsid sleep 300 >/dev/null 2>&1 </dev/null & echo $!",
+        ])
+        .unwrap();
+    let sleeper: u32 = out.stdout.trim().parse().unwrap();
+    let sshd_pids: Vec<u32> = ["n1", "n2"]
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(dir.join(n).join("sshd.pid"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    // Alive = exists and is not a zombie waiting for init to reap it.
+    let alive = |p: u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| {
+                !s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false)
+    };
+    assert!(alive(sleeper) && sshd_pids.iter().all(|p| alive(*p)));
+
+    cluster::down(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!alive(sleeper), "process inside the namespace killed");
+    assert!(sshd_pids.iter().all(|p| !alive(*p)), "sshd killed");
+    let netns = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let netns = String::from_utf8_lossy(&netns.stdout);
+    let tag = format!("fl0a{:02x}05", 200 + std::process::id() % 50);
+    assert!(
+        !netns.contains(&format!("{tag}-")),
+        "namespaces removed: {netns}"
+    );
+    assert!(
+        !Path::new(&format!("/sys/class/net/{tag}br")).exists(),
+        "bridge removed"
+    );
+    assert!(matches!(
+        cluster::down(&dir),
+        Err(cluster::ClusterError::NotUp(_))
+    ));
+    assert!(cluster::status(&dir).is_err());
+}
+
+#[test]
+fn etcd_under_partition_and_kill() {
+    use faultline::client::etcd::{EtcdClientFactory, EtcdClientOptions};
+    use faultline::client::Invocation;
+    use faultline::db::etcd::{EtcdDb, EtcdOptions};
+    use faultline::db::Db;
+    use faultline::history::OpType;
+    use faultline::nemesis::{real::RealNemesis, Fault, Nemesis};
+    use serde_json::json;
+
+    let c = Cluster::up(3, &subnet(7));
+    let names = c.info.nodes.names();
+    let db = Arc::new(EtcdDb::new(
+        remotes_of(&c),
+        c.info.nodes.addresses(),
+        EtcdOptions {
+            work_dir: c.info.nodes.work_dir.clone(),
+            ..EtcdOptions::default()
+        },
+    ));
+    db.setup(&names).expect("etcd comes up healthy");
+    let ready_db = db.clone();
+    let ready_names = names.clone();
+    let nemesis = RealNemesis::new(remotes_of(&c), c.info.nodes.addresses(), db.clone())
+        .with_ready_check(Arc::new(move || {
+            ready_db.wait_healthy(&ready_names, Duration::from_secs(30))
+        }));
+    let short = EtcdClientOptions {
+        request_timeout: Duration::from_secs(2),
+        ..EtcdClientOptions::default()
+    };
+    let lin = EtcdClientFactory::new(db.client_urls(), short.clone());
+    let ser = EtcdClientFactory::new(
+        db.client_urls(),
+        EtcdClientOptions {
+            serializable: true,
+            ..short
+        },
+    );
+    let op = |f: &str, value: serde_json::Value| Invocation {
+        f: f.into(),
+        key: Some(json!(1)),
+        value,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    assert_eq!(
+        lin.client("n2")
+            .unwrap()
+            .invoke_blocking(&op("write", json!(1)))
+            .op_type,
+        OpType::Ok
+    );
+    // Wait until n1 has applied it, so the stale value below is 1.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ser
+        .client("n1")
+        .unwrap()
+        .invoke_blocking(&op("read", json!(null)))
+        .value
+        != json!(1)
+    {
+        assert!(Instant::now() < deadline, "n1 never saw the first write");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Isolate n1; the majority keeps writing.
+    rt.block_on(nemesis.invoke(&Fault::Partition(faultline::net::isolate_one(&names, "n1"))))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let w = lin
+            .client("n2")
+            .unwrap()
+            .invoke_blocking(&op("write", json!(2)));
+        if w.op_type == OpType::Ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "majority cannot write: {w:?}");
+    }
+    // A serializable read on n1 is stale; a linearizable one does not succeed.
+    let stale = ser
+        .client("n1")
+        .unwrap()
+        .invoke_blocking(&op("read", json!(null)));
+    assert_eq!(
+        (stale.op_type, stale.value),
+        (OpType::Ok, json!(1)),
+        "stale read on the isolated node"
+    );
+    let l = lin
+        .client("n1")
+        .unwrap()
+        .invoke_blocking(&op("read", json!(null)));
+    assert_eq!(
+        l.op_type,
+        OpType::Fail,
+        "linearizable read on the minority: {l:?}"
+    );
+    // A write on the isolated node cannot be acknowledged: indeterminate.
+    let w = lin
+        .client("n1")
+        .unwrap()
+        .invoke_blocking(&op("write", json!(3)));
+    assert_eq!(w.op_type, OpType::Info, "{w:?}");
+
+    // Kill a majority node too, then heal everything.
+    rt.block_on(nemesis.invoke(&Fault::Kill(vec!["n3".into()])))
+        .unwrap();
+    assert!(!db.running("n3").unwrap());
+    rt.block_on(nemesis.invoke(&Fault::Pause(vec!["n2".into()])))
+        .unwrap();
+    rt.block_on(nemesis.heal_all())
+        .expect("heal_all heals, resumes, restarts, waits");
+    for n in &names {
+        assert!(db.running(n).unwrap() && db.healthy(n), "{n} back");
+    }
+    let r = lin
+        .client("n1")
+        .unwrap()
+        .invoke_blocking(&op("read", json!(null)));
+    assert_eq!(r.op_type, OpType::Ok);
+    assert!(r.value == json!(2) || r.value == json!(3), "{r:?}");
+    rt.block_on(nemesis.heal_all()).unwrap();
+    db.teardown(&names).unwrap();
 }
