@@ -1,1 +1,3 @@
 //! faultline's integration tests: one binary, one module per area.
+mod cli;
+mod fixtures;
