@@ -2,12 +2,12 @@
 //! histories that Porcupine and other checkers ship:
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[3 0]
-//! 2017-05-19 15:30:01,234{GMT}	INFO	[jepsen worker 0] jepsen.util: 0	:ok	:read	nil
+//! INFO  jepsen.util - 3  :invoke  :cas  [3 0]
+//! 2017-05-19 15:30:01,234{GMT}  INFO  [jepsen worker 0] jepsen.util: 0  :ok  :read  nil
 //! ```
 //!
 //! Jepsen logs each event as process, type, f and value (printed as EDN),
-//! separated by tabs, optionally followed by the error. Everything else in a
+//! separated by tabs (shown as spaces above), optionally followed by the error. Everything else in a
 //! log (other loggers, timestamps, stack traces, free-form `jepsen.util`
 //! messages) is skipped. A line that has the shape of an event — a process
 //! (integer or keyword) followed by a keyword — but is malformed is an error:
@@ -93,9 +93,8 @@ fn parse_line(
     } else {
         return Ok(None);
     }
-    let err = |at: usize, message: String| {
-        HistoryError::parse(file, lineno, column(line, at), message)
-    };
+    let err =
+        |at: usize, message: String| HistoryError::parse(file, lineno, column(line, at), message);
 
     let Some((proc_tok, proc_at)) = field(line, rest) else {
         return Ok(None);
@@ -132,7 +131,10 @@ fn parse_line(
     };
     let f = f_tok.strip_prefix(':').unwrap_or(f_tok);
     if f.is_empty() {
-        return Err(err(f_at, format!("expected a function name, found `{f_tok}`")));
+        return Err(err(
+            f_at,
+            format!("expected a function name, found `{f_tok}`"),
+        ));
     }
 
     let value_from = f_at + f_tok.len();
@@ -225,7 +227,10 @@ java.lang.RuntimeException: boom
         let e = parse("INFO  jepsen.util - 3\t:invoke\t:cas\t[3 0\n", "e.log")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("e.log:1:") && e.contains("in the event's value"), "{e}");
+        assert!(
+            e.starts_with("e.log:1:") && e.contains("in the event's value"),
+            "{e}"
+        );
         let e = parse("INFO  jepsen.util - 3\t:invoke\n", "e.log")
             .unwrap_err()
             .to_string();

@@ -461,9 +461,8 @@ impl History {
                         OpType::Fail => Outcome::Fail,
                         _ => Outcome::Info,
                     };
-                    if t != OpType::Info {
-                        o.output = op.value.clone();
-                    } else if !op.value.is_null() {
+                    // An `info` completion without a value keeps the invoke's.
+                    if t != OpType::Info || !op.value.is_null() {
                         o.output = op.value.clone();
                     }
                     if o.key.is_none() {
