@@ -143,7 +143,13 @@ struct Parser<'a> {
     line: usize,
     /// Byte offset where the current line starts.
     line_start: usize,
+    /// How many values enclose `pos`, to refuse nesting that would exhaust the stack.
+    depth: usize,
 }
+
+/// Deeper nesting than any history needs; the recursive reader stops here
+/// rather than overflowing the stack on hostile input.
+const MAX_DEPTH: usize = 256;
 
 fn is_delimiter(c: u8) -> bool {
     matches!(
@@ -161,6 +167,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             line: 1,
             line_start: 0,
+            depth: 0,
         }
     }
 
@@ -230,25 +237,38 @@ impl<'a> Parser<'a> {
                     }
                 }
                 b'#' if self.bytes.get(self.pos + 1) == Some(&b'_') => {
-                    let (line, col) = (self.line, self.column());
-                    self.pos += 2;
-                    self.skip_ws()?;
-                    if matches!(self.peek(), None | Some(b')' | b']' | b'}')) {
-                        return Err(self.err_at(
-                            line,
-                            col,
-                            format!(
-                                "`#_` discards nothing: expected a value after it, found {}",
-                                self.describe()
-                            ),
-                        ));
+                    if self.depth >= MAX_DEPTH {
+                        return Err(self.err(format!(
+                            "values nest more than {MAX_DEPTH} levels deep; this is not a history"
+                        )));
                     }
-                    self.parse_value()?;
+                    self.depth += 1;
+                    let discarded = self.discard();
+                    self.depth -= 1;
+                    discarded?;
                 }
                 _ => break,
             }
         }
         Ok(())
+    }
+
+    /// Skips `#_` and the form after it.
+    fn discard(&mut self) -> Result<(), HistoryError> {
+        let (line, col) = (self.line, self.column());
+        self.pos += 2;
+        self.skip_ws()?;
+        if matches!(self.peek(), None | Some(b')' | b']' | b'}')) {
+            return Err(self.err_at(
+                line,
+                col,
+                format!(
+                    "`#_` discards nothing: expected a value after it, found {}",
+                    self.describe()
+                ),
+            ));
+        }
+        self.parse_value().map(drop)
     }
 
     /// Reads a token (symbol, number, keyword body) up to the next delimiter.
@@ -267,6 +287,18 @@ impl<'a> Parser<'a> {
 
     /// Parses one value starting at `pos` (whitespace already skipped).
     fn parse_value(&mut self) -> Result<Value, HistoryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(format!(
+                "values nest more than {MAX_DEPTH} levels deep; this is not a history"
+            )));
+        }
+        self.depth += 1;
+        let v = self.parse_value_here();
+        self.depth -= 1;
+        v
+    }
+
+    fn parse_value_here(&mut self) -> Result<Value, HistoryError> {
         let Some(c) = self.peek() else {
             return Err(self.err("expected a value, found end of input"));
         };
@@ -1170,6 +1202,30 @@ mod tests {
         assert!(e.contains(":f to be a keyword"), "{e}");
         let e = err("{:process 0, :type :ok, :f :read, :value}");
         assert!(e.contains("even number of forms"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert!(verr(&deep).contains("nest more than"));
+        let discards = format!("{}1", "#_".repeat(100_000));
+        assert!(verr(&discards).contains("nest more than"));
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(v(&ok).is_array());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,64}") {
+            let _ = parse_history(&s, "p.edn");
+            let _ = parse_value(&s, "p.edn");
+        }
+
+        #[test]
+        fn edn_like_text_never_panics(s in "[\\[\\](){}#_:;\"\\\\ ,\nanil0-9.eNM/+é-]{0,48}") {
+            let _ = parse_history(&s, "p.edn");
+            let _ = parse_value(&s, "p.edn");
+        }
     }
 
     #[test]

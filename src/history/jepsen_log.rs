@@ -243,6 +243,13 @@ java.lang.RuntimeException: boom
         assert!(parse("\n\n", "empty.log").unwrap().is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_lines_never_panic(s in "(INFO  jepsen.util - [:0-9a-z]{0,3}[ \t]{1,2}[:a-z]{0,7}[ \t][:a-z]{0,5}[ \t]?[\\[\\]{}#\"0-9 é]{0,8}\n){0,4}") {
+            let _ = parse(&s, "p.log");
+        }
+    }
+
     #[test]
     fn text_without_events_is_an_error() {
         let e = parse("hello\nworld\n", "x.txt").unwrap_err().to_string();
