@@ -280,6 +280,11 @@ impl Format {
                     Format::Edn
                 };
             }
+            // A log line may start with anything a log layout prints
+            // (a timestamp, a level, `[thread]`), so the logger decides.
+            if t.contains("jepsen.util - ") || t.contains("jepsen.util: ") {
+                return Format::JepsenLog;
+            }
             if t.starts_with('[') || t.starts_with('(') || t.starts_with('#') {
                 return Format::Edn;
             }
@@ -587,5 +592,9 @@ mod tests {
         assert_eq!(Format::detect("{ \"a\\\"b\" : 1}"), Format::Jsonl);
         assert_eq!(Format::detect("#jepsen.history.Op{:type :ok}"), Format::Edn);
         assert_eq!(Format::detect("(\n{:type :ok})"), Format::Edn);
+        assert_eq!(
+            Format::detect("[jepsen worker 0] jepsen.util: 0\t:invoke\t:read\tnil"),
+            Format::JepsenLog
+        );
     }
 }
