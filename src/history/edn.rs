@@ -23,7 +23,8 @@ use serde_json::{Map, Number, Value};
 /// Parses an EDN history; every error names `file`, the line and the column.
 pub fn parse_history(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
     let mut p = Parser::new(text, file);
-    let mut ops = Vec::with_capacity(text.len() / 80 + 1);
+    // Over-estimating is cheap: pages never written are never touched.
+    let mut ops = Vec::with_capacity(text.len() / 40 + 1);
     p.skip_ws()?;
     match p.peek() {
         None => return Ok(ops),
