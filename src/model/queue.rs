@@ -38,9 +38,11 @@ impl FifoQueue {
         let initial = match &cfg.initial {
             Value::Null => VecDeque::new(),
             Value::Array(items) => items.iter().map(Val::from_json).collect(),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "the fifo-queue model's initial value is a list (head first) or null; got {other}"
-            )),
+            ))
+            }
         };
         Ok(FifoQueue {
             initial: Arc::new(initial),
