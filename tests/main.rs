@@ -1,2 +1,7 @@
 //! faultline's integration tests: one binary, one module per area.
+
+mod cli;
 mod cluster;
+mod fixtures;
+mod linearizable;
+mod readers;
