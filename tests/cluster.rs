@@ -152,12 +152,24 @@ fn ssh_remote_against_real_sshd() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     assert_eq!(short.exec(&["echo", "again"]).unwrap().stdout, "again\n");
 
-    // Reconnect after a drop: kill our own sshd session processes.
+    // Reconnect after a clean disconnect...
     r.disconnect();
     assert_eq!(
         r.exec(&["echo", "reconnected"]).unwrap().stdout,
         "reconnected\n"
     );
+    // ...and after the connection is cut under us: the command kills the
+    // per-connection sshd it runs under (the listener's child among its
+    // ancestors), so this call fails and the next one must reconnect.
+    let listener = std::fs::read_to_string(c.dir().join("n1").join("sshd.pid")).unwrap();
+    let cut = format!(
+        "p=$$; while [ \"$p\" -gt 1 ]; do pp=$(awk '{{print $4}}' /proc/$p/stat); \
+         if [ \"$pp\" = {} ]; then kill -9 \"$p\"; sleep 5; fi; p=$pp; done; exit 3",
+        listener.trim()
+    );
+    let dropped = r.exec(&["sh", "-c", &cut]);
+    assert!(dropped.is_err(), "the connection was cut: {dropped:?}");
+    assert_eq!(r.exec(&["echo", "back"]).unwrap().stdout, "back\n");
 
     // Parallel on all nodes.
     let remotes: Vec<Arc<dyn Remote>> = vec![Arc::new(c.ssh("n1")), Arc::new(c.ssh("n2"))];
