@@ -485,6 +485,12 @@ fn cluster_up_status_down_leaves_nothing() {
     );
     assert!(st.contains("running"), "{st}");
 
+    // LocalRemote runs inside a node's namespace without SSH.
+    let ns = c.info.nodes.nodes[1].netns.clone().unwrap();
+    let local = faultline::control::LocalRemote::in_netns("n2", &ns);
+    let out = local.exec(&["hostname", "-I"]).unwrap();
+    assert_eq!(out.stdout.trim(), addr(5, 3));
+
     // The same subnet cannot be brought up twice.
     let tmp2 = tempfile::tempdir().unwrap();
     let again = cluster::up(&UpOptions {

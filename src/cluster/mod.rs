@@ -450,11 +450,10 @@ fn build(
         st.sshd_configs.insert(node.clone(), cfg.clone());
         save_state(dir, st)?;
 
-        let region = (i - 1) * opts.regions / opts.nodes + 1;
         entries.push(NodeEntry {
             name: node,
             address: ip,
-            region: (opts.regions > 1).then(|| format!("r{region}")),
+            region: region_of(i, opts.nodes, opts.regions),
             netns: Some(ns),
             ssh_port: None,
         });
@@ -499,6 +498,12 @@ fn build(
         nodes_file,
         nodes,
     })
+}
+
+/// Node `i` (1-based) of `nodes` in `regions` contiguous blocks: `r1`,
+/// `r2`...; `None` when there is a single region.
+fn region_of(i: usize, nodes: usize, regions: usize) -> Option<String> {
+    (regions > 1).then(|| format!("r{}", (i - 1) * regions / nodes + 1))
 }
 
 fn wait_pid_file(p: &Path, limit: Duration) -> Option<u32> {
@@ -675,6 +680,15 @@ mod tests {
             Names::new([10, 77, 0]).bridge(),
             Names::new([10, 78, 0]).bridge()
         );
+    }
+
+    #[test]
+    fn regions_are_contiguous_blocks() {
+        let r: Vec<_> = (1..=5).map(|i| region_of(i, 5, 2).unwrap()).collect();
+        assert_eq!(r, ["r1", "r1", "r1", "r2", "r2"]);
+        let r: Vec<_> = (1..=3).map(|i| region_of(i, 3, 3).unwrap()).collect();
+        assert_eq!(r, ["r1", "r2", "r3"]);
+        assert_eq!(region_of(1, 3, 1), None);
     }
 
     #[test]
