@@ -42,6 +42,8 @@ pub(crate) struct Prepared<M: Model> {
     pub call: Vec<usize>,
     /// Return position; `usize::MAX` for indeterminate ops.
     pub ret: Vec<usize>,
+    /// Whether the op never changes the state (a read).
+    pub read_only: Vec<bool>,
     /// Ops left out: failed, indeterminate reads, reads of unknown values.
     pub dropped: usize,
 }
@@ -60,6 +62,7 @@ pub(crate) fn prepare<M: Model>(
         ok: Vec::with_capacity(members.len()),
         call: Vec::with_capacity(members.len()),
         ret: Vec::with_capacity(members.len()),
+        read_only: Vec::with_capacity(members.len()),
         dropped: 0,
     };
     for &i in members {
@@ -74,6 +77,7 @@ pub(crate) fn prepare<M: Model>(
             p.dropped += 1;
             continue;
         }
+        p.read_only.push(model.is_read_only(&m));
         p.ops.push(m);
         p.origin.push(i);
         p.ok.push(ok);
@@ -245,6 +249,28 @@ struct Frame<S> {
     before: S,
     /// For an indeterminate op: the first return entry at its level.
     barrier: u32,
+    /// A read placed greedily: backing up past it tries no alternatives.
+    forced: bool,
+}
+
+/// An indeterminate op need never be linearized, and nothing waits for its
+/// return; so linearizing it to reach state `after` is pointless when the
+/// same operations without it already reach `after`: that configuration is
+/// either the current one (the op changed nothing) or one already explored
+/// — and explored to failure, or the search would have ended.
+fn info_is_dominated<S: std::hash::Hash + Eq + Clone>(
+    memo: &Memo<S>,
+    bits: &[u64],
+    set_hash: u64,
+    encoded: &mut Vec<u64>,
+    state: &S,
+    after: &S,
+) -> bool {
+    if after == state {
+        return true;
+    }
+    encode(bits, encoded);
+    memo.contains(set_hash ^ hash_of(after), encoded, after)
 }
 
 /// How many loop turns between budget checks.
@@ -330,10 +356,20 @@ pub(crate) fn search<M: Model>(
             cur = lists.next[HEAD_B as usize];
             continue;
         }
+        // Set when the current configuration is known dead without
+        // trying its remaining candidates.
+        let mut dead = false;
         if !in_b_exhausted {
             // A call entry: try to linearize its op here.
             let op = lists.op[cur as usize];
-            if let Some(after) = model.step(&state, &p.ops[op as usize]) {
+            let read_only = p.read_only[op as usize];
+            let mut next = model.step(&state, &p.ops[op as usize]);
+            if !p.ok[op as usize] {
+                next = next.filter(|after| {
+                    !info_is_dominated(&memo, &bits, set_hash, &mut encoded, &state, after)
+                });
+            }
+            if let Some(after) = next {
                 let (w, b) = (op as usize / 64, 1u64 << (op % 64));
                 bits[w] |= b;
                 let h = set_hash ^ zob[op as usize];
@@ -370,6 +406,7 @@ pub(crate) fn search<M: Model>(
                         op,
                         before,
                         barrier,
+                        forced: read_only,
                     });
                     lists.lift(op);
                     if p.ok[op as usize] {
@@ -380,15 +417,22 @@ pub(crate) fn search<M: Model>(
                     continue;
                 }
                 bits[w] &= !b;
+                // A read that fits the state can always go first (nothing
+                // that must precede it is pending, and it changes nothing),
+                // so if that configuration is already explored, this one
+                // is dead too.
+                dead = read_only;
             }
-            cur = lists.next[cur as usize];
-            continue;
+            if !dead {
+                cur = lists.next[cur as usize];
+                continue;
+            }
         }
 
         // Nothing more to try at this level: the op returning at `barrier`
         // cannot be linearized after this prefix. Remember the deepest such
         // point, then back up.
-        if barrier != TAIL_A {
+        if barrier != TAIL_A && !dead {
             let key = (lists.pos[barrier as usize], stack.len());
             if best_key.is_none_or(|k| key > k) {
                 best_key = Some(key);
@@ -405,28 +449,35 @@ pub(crate) fn search<M: Model>(
                 best_states.push(state.clone());
             }
         }
-        let Some(frame) = stack.pop() else {
-            release_memory(memory_reported);
-            return SearchOutput {
-                found: Found::NotLinearizable(Deepest {
-                    blocked: best_op,
-                    prefix: best_prefix,
-                    states: best_states,
-                }),
-                states: memo.len(),
+        loop {
+            let Some(frame) = stack.pop() else {
+                release_memory(memory_reported);
+                return SearchOutput {
+                    found: Found::NotLinearizable(Deepest {
+                        blocked: best_op,
+                        prefix: best_prefix,
+                        states: best_states,
+                    }),
+                    states: memo.len(),
+                };
             };
-        };
-        low = low.min(stack.len());
-        let op = frame.op;
-        state = frame.before;
-        bits[op as usize / 64] &= !(1u64 << (op % 64));
-        set_hash ^= zob[op as usize];
-        lists.unlift(op);
-        if p.ok[op as usize] {
-            ok_done -= 1;
-        } else {
-            barrier = frame.barrier;
+            low = low.min(stack.len());
+            let op = frame.op;
+            state = frame.before;
+            bits[op as usize / 64] &= !(1u64 << (op % 64));
+            set_hash ^= zob[op as usize];
+            lists.unlift(op);
+            if p.ok[op as usize] {
+                ok_done -= 1;
+            } else {
+                barrier = frame.barrier;
+            }
+            if frame.forced {
+                // The level below a greedy read is dead as a whole.
+                continue;
+            }
+            cur = lists.next[lists.call_node[op as usize] as usize];
+            break;
         }
-        cur = lists.next[lists.call_node[op as usize] as usize];
     }
 }
