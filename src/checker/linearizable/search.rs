@@ -44,6 +44,8 @@ pub(crate) struct Prepared<M: Model> {
     pub ret: Vec<usize>,
     /// Whether the op never changes the state (a read).
     pub read_only: Vec<bool>,
+    /// The ops that are resets for [`Model::may_satisfy`], in call order.
+    pub resets: Vec<u32>,
     /// Ops left out: failed, indeterminate reads, reads of unknown values.
     pub dropped: usize,
 }
@@ -63,6 +65,7 @@ pub(crate) fn prepare<M: Model>(
         call: Vec::with_capacity(members.len()),
         ret: Vec::with_capacity(members.len()),
         read_only: Vec::with_capacity(members.len()),
+        resets: Vec::new(),
         dropped: 0,
     };
     for &i in members {
@@ -78,6 +81,9 @@ pub(crate) fn prepare<M: Model>(
             continue;
         }
         p.read_only.push(model.is_read_only(&m));
+        if model.is_reset(&m) {
+            p.resets.push(p.ops.len() as u32);
+        }
         p.ops.push(m);
         p.origin.push(i);
         p.ok.push(ok);
@@ -273,6 +279,34 @@ fn info_is_dominated<S: std::hash::Hash + Eq + Clone>(
     memo.contains(set_hash ^ hash_of(after), encoded, after)
 }
 
+/// For models whose state only grows (see [`Model::may_satisfy`]): true
+/// when some read waiting in the current window can never be satisfied,
+/// because no reset can happen before it returns and growing cannot reach
+/// what it read.
+fn growth_dead<M: Model>(
+    model: &M,
+    p: &Prepared<M>,
+    lists: &Lists,
+    bits: &[u64],
+    state: &M::State,
+) -> bool {
+    let linearized = |op: u32| bits[op as usize / 64] & (1u64 << (op % 64)) != 0;
+    let first_reset = p
+        .resets
+        .iter()
+        .find(|&&r| !linearized(r))
+        .map_or(usize::MAX, |&r| p.call[r as usize]);
+    let mut n = lists.next[HEAD_A as usize];
+    while lists.kind[n as usize] == Kind::Call {
+        let op = lists.op[n as usize] as usize;
+        if p.read_only[op] && p.ret[op] < first_reset && !model.may_satisfy(state, &p.ops[op]) {
+            return true;
+        }
+        n = lists.next[n as usize];
+    }
+    false
+}
+
 /// How many loop turns between budget checks.
 const CHECK_EVERY: u64 = 1 << 12;
 /// How many distinct states to keep for the counterexample.
@@ -311,6 +345,7 @@ pub(crate) fn search<M: Model>(
         limits.memory_in_use.fetch_sub(reported, Ordering::Relaxed);
     };
 
+    let grows = model.grows() && p.read_only.iter().any(|&r| r);
     let mut cur = lists.next[HEAD_A as usize];
     // The first return entry in list A at the current level, once seen.
     let mut barrier = TAIL_A;
@@ -413,15 +448,20 @@ pub(crate) fn search<M: Model>(
                         ok_done += 1;
                     }
                     barrier = TAIL_A;
-                    cur = lists.next[HEAD_A as usize];
-                    continue;
+                    if !(grows && growth_dead(model, p, &lists, &bits, &state)) {
+                        cur = lists.next[HEAD_A as usize];
+                        continue;
+                    }
+                    // The new configuration can never satisfy a pending read.
+                    dead = true;
+                } else {
+                    bits[w] &= !b;
+                    // A read that fits the state can always go first (nothing
+                    // that must precede it is pending, and it changes nothing),
+                    // so if that configuration is already explored, this one
+                    // is dead too.
+                    dead = read_only;
                 }
-                bits[w] &= !b;
-                // A read that fits the state can always go first (nothing
-                // that must precede it is pending, and it changes nothing),
-                // so if that configuration is already explored, this one
-                // is dead too.
-                dead = read_only;
             }
             if !dead {
                 cur = lists.next[cur as usize];
