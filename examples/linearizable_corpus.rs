@@ -3,6 +3,8 @@
 //! peak memory (`/usr/bin/time -v`).
 //!
 //!     cargo run --release --example linearizable_corpus [-- FILE MODEL]...
+//!
+//! With `EXPLAIN=1` in the environment it also prints each result in full.
 
 use faultline::checker::linearizable::check;
 use faultline::checker::Budget;
@@ -56,6 +58,9 @@ fn main() -> anyhow::Result<()> {
             }
             _ => "",
         };
+        if std::env::var_os("EXPLAIN").is_some() {
+            println!("{}\n{}\n{}", r.summary, r.explanation, r.details);
+        }
         println!(
             "{:>9.3} ms  {:<18} {}  states={}{mark}",
             dt.as_secs_f64() * 1e3,
