@@ -46,6 +46,8 @@ pub(crate) struct Prepared<M: Model> {
     pub read_only: Vec<bool>,
     /// The ops that are resets for [`Model::may_satisfy`], in call order.
     pub resets: Vec<u32>,
+    /// The `ok` read-only ops, in call order.
+    pub reads: Vec<u32>,
     /// Ops left out: failed, indeterminate reads, reads of unknown values.
     pub dropped: usize,
 }
@@ -66,6 +68,7 @@ pub(crate) fn prepare<M: Model>(
         ret: Vec::with_capacity(members.len()),
         read_only: Vec::with_capacity(members.len()),
         resets: Vec::new(),
+        reads: Vec::new(),
         dropped: 0,
     };
     for &i in members {
@@ -83,6 +86,9 @@ pub(crate) fn prepare<M: Model>(
         p.read_only.push(model.is_read_only(&m));
         if model.is_reset(&m) {
             p.resets.push(p.ops.len() as u32);
+        }
+        if ok && model.is_read_only(&m) {
+            p.reads.push(p.ops.len() as u32);
         }
         p.ops.push(m);
         p.origin.push(i);
@@ -280,9 +286,12 @@ fn info_is_dominated<S: std::hash::Hash + Eq + Clone>(
 }
 
 /// For models whose state only grows (see [`Model::may_satisfy`]): true
-/// when some read waiting in the current window can never be satisfied,
-/// because no reset can happen before it returns and growing cannot reach
-/// what it read.
+/// when some read not yet linearized can never be satisfied, because no
+/// reset can happen before it returns and growing the state cannot reach
+/// what it read. Reads are looked at from the earliest pending call on, a
+/// bounded number of them: a read that has not been called yet constrains
+/// the state just as well (it must be linearized some day, and the state
+/// can only grow until then).
 fn growth_dead<M: Model>(
     model: &M,
     p: &Prepared<M>,
@@ -290,19 +299,29 @@ fn growth_dead<M: Model>(
     bits: &[u64],
     state: &M::State,
 ) -> bool {
+    const READS_CHECKED: usize = 12;
     let linearized = |op: u32| bits[op as usize / 64] & (1u64 << (op % 64)) != 0;
     let first_reset = p
         .resets
         .iter()
         .find(|&&r| !linearized(r))
         .map_or(usize::MAX, |&r| p.call[r as usize]);
-    let mut n = lists.next[HEAD_A as usize];
-    while lists.kind[n as usize] == Kind::Call {
-        let op = lists.op[n as usize] as usize;
-        if p.read_only[op] && p.ret[op] < first_reset && !model.may_satisfy(state, &p.ops[op]) {
+    // Every ok op called before the head of list A is linearized.
+    let head = lists.pos[lists.next[HEAD_A as usize] as usize];
+    let start = p.reads.partition_point(|&r| p.call[r as usize] < head);
+    let mut checked = 0;
+    for &r in &p.reads[start..] {
+        let i = r as usize;
+        if p.call[i] > first_reset || checked == READS_CHECKED {
+            break;
+        }
+        if linearized(r) {
+            continue;
+        }
+        checked += 1;
+        if p.ret[i] < first_reset && !model.may_satisfy(state, &p.ops[i]) {
             return true;
         }
-        n = lists.next[n as usize];
     }
     false
 }
