@@ -1,3 +1,4 @@
 //! faultline's integration tests: one binary, one module per area.
 mod cli;
 mod fixtures;
+mod graph;

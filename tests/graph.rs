@@ -1,0 +1,243 @@
+//! Graph checkers: the unique-value register checker against a brute-force
+//! oracle, stale reads, lost writes, session guarantees, and the fixtures
+//! listed in histories/README.md.
+
+use faultline::checker::graph_register::{self, GraphRegisterChecker};
+use faultline::checker::{Budget, Checker, Verdict};
+use faultline::history::{History, Op, OpType, Operation, Outcome, Process};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+/// Exhaustive linearizability of a small read/write register history:
+/// Wing & Gong's search without cleverness. `ok` ops must all be placed;
+/// `info` writes may be placed (after their call) or left out; `fail` ops
+/// and `info` reads are ignored.
+fn brute_force_linearizable(ops: &[Operation]) -> bool {
+    let relevant: Vec<&Operation> = ops
+        .iter()
+        .filter(|o| match (o.f.as_str(), o.outcome) {
+            (_, Outcome::Fail) => false,
+            ("read", Outcome::Info) => false,
+            _ => true,
+        })
+        .collect();
+    let n = relevant.len();
+    assert!(n <= 16);
+    let required: u32 = relevant
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.outcome == Outcome::Ok)
+        .fold(0, |m, (i, _)| m | (1 << i));
+    let mut seen: HashSet<(u32, String)> = HashSet::new();
+    fn go(
+        rel: &[&Operation],
+        done: u32,
+        value: &Value,
+        required: u32,
+        seen: &mut HashSet<(u32, String)>,
+    ) -> bool {
+        if done & required == required {
+            return true;
+        }
+        if !seen.insert((done, value.to_string())) {
+            return false;
+        }
+        for (i, o) in rel.iter().enumerate() {
+            if done & (1 << i) != 0 {
+                continue;
+            }
+            // Every op that returned before o was called must already be placed.
+            let blocked = rel.iter().enumerate().any(|(j, p)| {
+                j != i && done & (1 << j) == 0 && p.outcome == Outcome::Ok && p.ret() < o.call()
+            });
+            if blocked {
+                continue;
+            }
+            let next = match o.f.as_str() {
+                "write" => o.input.clone(),
+                _ => {
+                    if &o.output != value {
+                        continue;
+                    }
+                    value.clone()
+                }
+            };
+            if go(rel, done | (1 << i), &next, required, seen) {
+                return true;
+            }
+        }
+        false
+    }
+    go(&relevant, 0, &Value::Null, required, &mut seen)
+}
+
+/// A small random history of an atomic register with concurrent clients;
+/// each op takes effect at a random moment inside its interval. With
+/// `corrupt`, one ok read afterwards returns a random other value.
+fn random_register_history(rng: &mut ChaCha8Rng, max_ops: usize, corrupt: bool) -> History {
+    #[derive(Clone)]
+    struct Pending {
+        process: i64,
+        f: &'static str,
+        value: Value,
+        applied: bool,
+        result: Value,
+    }
+    let n_ops = rng.gen_range(1..=max_ops);
+    let mut events: Vec<Op> = Vec::new();
+    let mut register = Value::Null;
+    let mut next_value = 1i64;
+    let mut next_process = 3i64;
+    let mut idle: Vec<i64> = vec![0, 1, 2];
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut invoked = 0;
+    let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
+        let i = events.len();
+        let mut o = Op::new(i as u64, Process::Id(p), t, f, v);
+        o.line = i + 1;
+        o.time = Some(i as u64 * 1_000_000);
+        events.push(o);
+    };
+    loop {
+        let can_invoke = invoked < n_ops && !idle.is_empty();
+        if !can_invoke && pending.is_empty() {
+            break;
+        }
+        let choice = rng.gen_range(0..3);
+        if can_invoke && (choice == 0 || pending.is_empty()) {
+            let p = idle.swap_remove(rng.gen_range(0..idle.len()));
+            invoked += 1;
+            if rng.gen_bool(0.5) {
+                let v = json!(next_value);
+                next_value += 1;
+                push(&mut events, p, OpType::Invoke, "write", v.clone());
+                pending.push(Pending {
+                    process: p,
+                    f: "write",
+                    value: v,
+                    applied: false,
+                    result: Value::Null,
+                });
+            } else {
+                push(&mut events, p, OpType::Invoke, "read", Value::Null);
+                pending.push(Pending {
+                    process: p,
+                    f: "read",
+                    value: Value::Null,
+                    applied: false,
+                    result: Value::Null,
+                });
+            }
+        } else if choice == 1 && !pending.is_empty() {
+            // Some pending op takes effect now.
+            let k = rng.gen_range(0..pending.len());
+            let q = &mut pending[k];
+            if !q.applied {
+                q.applied = true;
+                if q.f == "write" {
+                    register = q.value.clone();
+                } else {
+                    q.result = register.clone();
+                }
+            }
+        } else if !pending.is_empty() {
+            let k = rng.gen_range(0..pending.len());
+            let q = pending[k].clone();
+            let roll = rng.gen_range(0..10);
+            if q.applied && roll < 8 {
+                let v = if q.f == "write" {
+                    q.value.clone()
+                } else {
+                    q.result.clone()
+                };
+                push(&mut events, q.process, OpType::Ok, q.f, v);
+                idle.push(q.process);
+            } else if !q.applied && roll < 3 {
+                push(&mut events, q.process, OpType::Fail, q.f, q.value.clone());
+                idle.push(q.process);
+            } else if roll >= 8 || (!q.applied && roll < 5) {
+                // Indeterminate: the process crashes, a new one takes its place.
+                if rng.gen_bool(0.8) {
+                    push(&mut events, q.process, OpType::Info, q.f, q.value.clone());
+                }
+                if q.applied || rng.gen_bool(0.5) {
+                    // An unapplied crashed write may still take effect later.
+                    if q.f == "write" && !q.applied && rng.gen_bool(0.5) {
+                        register = q.value.clone();
+                    }
+                }
+                idle.push(next_process);
+                next_process += 1;
+            } else {
+                continue;
+            }
+            pending.swap_remove(k);
+        }
+    }
+    if corrupt {
+        let reads: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i].op_type == OpType::Ok && events[i].f == "read")
+            .collect();
+        if !reads.is_empty() {
+            let i = reads[rng.gen_range(0..reads.len())];
+            let choice = rng.gen_range(0..next_value + 1);
+            events[i].value = if choice == 0 {
+                Value::Null
+            } else {
+                json!(choice)
+            };
+        }
+    }
+    History::new(events)
+}
+
+#[test]
+fn graph_register_agrees_with_brute_force_on_random_small_histories() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (mut valid, mut invalid) = (0, 0);
+    for case in 0..8000 {
+        let h = random_register_history(&mut rng, 8, case % 4 != 0);
+        let ops = h.operations().expect("generated history pairs");
+        assert!(graph_register::qualifies(&ops));
+        let want = brute_force_linearizable(&ops);
+        let got = GraphRegisterChecker::new().check(&h, &Budget::default());
+        let want_v = if want {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        };
+        if got.verdict != want_v {
+            let mut text = Vec::new();
+            h.write_jsonl(&mut text).unwrap();
+            panic!(
+                "case {case}: graph says {} ({}), brute force says {want_v}\n{}\n{}",
+                got.verdict,
+                got.summary,
+                got.explanation,
+                String::from_utf8_lossy(&text)
+            );
+        }
+        if want {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    // Both outcomes must be well represented, or the comparison says little.
+    assert!(
+        valid > 1000 && invalid > 1000,
+        "valid {valid}, invalid {invalid}"
+    );
+}
+
+#[test]
+fn uncorrupted_simulated_register_histories_are_linearizable() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for case in 0..300 {
+        let h = random_register_history(&mut rng, 60, false);
+        let r = GraphRegisterChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Valid, "case {case}: {}", r.explanation);
+    }
+}
