@@ -241,3 +241,77 @@ fn uncorrupted_simulated_register_histories_are_linearizable() {
         assert_eq!(r.verdict, Verdict::Valid, "case {case}: {}", r.explanation);
     }
 }
+
+/// Makes one ok read of a simulated (valid) register history stale: it now
+/// returns a value written before a write that was acknowledged before the
+/// read began. Returns the read's invoke position, or None if the history
+/// has no such read.
+fn inject_stale_read(h: &mut History, rng: &mut ChaCha8Rng) -> Option<usize> {
+    let ops = h.operations().ok()?;
+    let mut reads: Vec<&Operation> = ops
+        .iter()
+        .filter(|o| o.f == "read" && o.outcome == Outcome::Ok)
+        .collect();
+    // Random order, first read that has an acknowledged write before it.
+    for i in (1..reads.len()).rev() {
+        reads.swap(i, rng.gen_range(0..=i));
+    }
+    for r in reads {
+        let writes: Vec<&Operation> = ops
+            .iter()
+            .filter(|w| w.f == "write" && w.key == r.key && w.outcome == Outcome::Ok)
+            .collect();
+        let Some(b) = writes
+            .iter()
+            .filter(|w| w.ret() < r.call())
+            .max_by_key(|w| w.ret())
+        else {
+            continue;
+        };
+        let older: Vec<&&Operation> = writes.iter().filter(|w| w.ret() < b.call()).collect();
+        let value = if older.is_empty() {
+            Value::Null
+        } else {
+            older[rng.gen_range(0..older.len())].input.clone()
+        };
+        let c = r.complete?;
+        h.ops[c].value = value;
+        return Some(r.invoke);
+    }
+    None
+}
+
+#[test]
+fn stale_read_property_valid_then_exactly_the_injected_read() {
+    use faultline::checker::stale_read::StaleReadChecker;
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut injected = 0;
+    for seed in 0..40 {
+        let mut h = graph_register::simulate_register(seed, 1500, 6, 3);
+        let r = StaleReadChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Valid, "seed {seed}: {}", r.explanation);
+        let Some(pos) = inject_stale_read(&mut h, &mut rng) else {
+            continue;
+        };
+        injected += 1;
+        let r = StaleReadChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");
+        let stale: Vec<u64> = r.details["stale_reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["event"].as_u64().unwrap())
+            .collect();
+        assert_eq!(stale, vec![pos as u64], "seed {seed}: {}", r.explanation);
+        assert!(
+            r.details["stale_reads"][0]["versions_behind"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+        assert!(r.details["stale_reads"][0]["ms_behind"].as_f64().unwrap() > 0.0);
+        let g = GraphRegisterChecker::new().check(&h, &Budget::default());
+        assert_eq!(g.verdict, Verdict::Invalid, "seed {seed}: graph checker");
+    }
+    assert!(injected >= 35, "only {injected} injections");
+}
