@@ -17,10 +17,11 @@ use std::collections::HashSet;
 fn brute_force_linearizable(ops: &[Operation]) -> bool {
     let relevant: Vec<&Operation> = ops
         .iter()
-        .filter(|o| match (o.f.as_str(), o.outcome) {
-            (_, Outcome::Fail) => false,
-            ("read", Outcome::Info) => false,
-            _ => true,
+        .filter(|o| {
+            !matches!(
+                (o.f.as_str(), o.outcome),
+                (_, Outcome::Fail) | ("read", Outcome::Info)
+            )
         })
         .collect();
     let n = relevant.len();
@@ -312,6 +313,217 @@ fn stale_read_property_valid_then_exactly_the_injected_read() {
         assert!(r.details["stale_reads"][0]["ms_behind"].as_f64().unwrap() > 0.0);
         let g = GraphRegisterChecker::new().check(&h, &Budget::default());
         assert_eq!(g.verdict, Verdict::Invalid, "seed {seed}: graph checker");
+    }
+    assert!(injected >= 35, "only {injected} injections");
+}
+
+/// A random history of an atomic set: `clients` processes add unique
+/// elements or read the whole set; each op takes effect at a random moment
+/// inside its interval. Some adds fail (never applied) or end `info`
+/// (applied or not).
+fn random_set_history(rng: &mut ChaCha8Rng, n_ops: usize, clients: i64) -> History {
+    let mut events: Vec<Op> = Vec::new();
+    let mut set: Vec<i64> = Vec::new();
+    // Per slot: (process, is_add, element, applied, result)
+    type Slot = (i64, Option<(bool, i64, bool, Vec<i64>)>);
+    let mut slots: Vec<Slot> = (0..clients).map(|p| (p, None)).collect();
+    let mut next_process = clients;
+    let (mut invoked, mut next) = (0, 1i64);
+    let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
+        let i = events.len();
+        let mut o = Op::new(i as u64, Process::Id(p), t, f, v);
+        o.line = i + 1;
+        o.time = Some(i as u64 * 500_000);
+        events.push(o);
+    };
+    loop {
+        if invoked >= n_ops && slots.iter().all(|s| s.1.is_none()) {
+            break;
+        }
+        let k = rng.gen_range(0..slots.len());
+        let p = slots[k].0;
+        match slots[k].1.take() {
+            None => {
+                if invoked >= n_ops {
+                    continue;
+                }
+                invoked += 1;
+                let add = rng.gen_bool(0.6);
+                if add {
+                    push(&mut events, p, OpType::Invoke, "add", json!(next));
+                } else {
+                    push(&mut events, p, OpType::Invoke, "read", Value::Null);
+                }
+                slots[k].1 = Some((add, next, false, Vec::new()));
+                next += 1;
+            }
+            Some((add, e, false, _)) => {
+                let roll = rng.gen_range(0..20);
+                if add && roll == 0 {
+                    push(&mut events, p, OpType::Fail, "add", json!(e));
+                } else {
+                    let mut seen = Vec::new();
+                    if add {
+                        set.push(e);
+                    } else {
+                        seen = set.clone();
+                    }
+                    slots[k].1 = Some((add, e, true, seen));
+                }
+            }
+            Some((add, e, true, seen)) => {
+                if add && rng.gen_range(0..20) == 0 {
+                    push(&mut events, p, OpType::Info, "add", json!(e));
+                    slots[k].0 = next_process;
+                    next_process += 1;
+                } else if add {
+                    push(&mut events, p, OpType::Ok, "add", json!(e));
+                } else {
+                    push(&mut events, p, OpType::Ok, "read", json!(seen));
+                }
+            }
+        }
+    }
+    History::new(events)
+}
+
+#[test]
+fn lost_write_property_valid_then_exactly_the_dropped_element() {
+    use faultline::checker::lost_write::LostWriteChecker;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut injected = 0;
+    for case in 0..60 {
+        let mut h = random_set_history(&mut rng, 300, 5);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Valid, "case {case}: {}", r.explanation);
+        assert_eq!(r.details["counts"]["lost"], 0);
+        // Drop one acknowledged element from every read after some read
+        // that began after its acknowledgement.
+        let ops = h.operations().unwrap();
+        let adds: Vec<&Operation> = ops
+            .iter()
+            .filter(|o| o.f == "add" && o.outcome == Outcome::Ok)
+            .collect();
+        let Some(add) = adds.get(rng.gen_range(0..adds.len().max(1))).copied() else {
+            continue;
+        };
+        let later: Vec<&Operation> = ops
+            .iter()
+            .filter(|o| o.f == "read" && o.outcome == Outcome::Ok && o.call() > add.ret())
+            .collect();
+        if later.is_empty() {
+            continue;
+        }
+        let from = later[rng.gen_range(0..later.len())].call();
+        for o in &later {
+            if o.call() >= from {
+                let c = o.complete.unwrap();
+                let v: Vec<Value> = h.ops[c]
+                    .value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|x| **x != add.input)
+                    .cloned()
+                    .collect();
+                h.ops[c].value = json!(v);
+            }
+        }
+        injected += 1;
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid, "case {case}");
+        let lost: Vec<Value> = r.details["lost"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["value"].clone())
+            .collect();
+        assert_eq!(
+            lost,
+            vec![add.input.clone()],
+            "case {case}: {}",
+            r.explanation
+        );
+        assert!(
+            r.explanation.contains("was acknowledged"),
+            "{}",
+            r.explanation
+        );
+    }
+    assert!(injected >= 50, "only {injected} injections");
+}
+
+#[test]
+fn session_property_valid_then_read_your_writes_violation_at_the_injected_read() {
+    use faultline::checker::session::SessionChecker;
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut injected = 0;
+    for seed in 0..40 {
+        let mut h = graph_register::simulate_register(100 + seed, 1200, 5, 2);
+        let r = SessionChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Valid, "seed {seed}: {}", r.explanation);
+        let ops = h.operations().unwrap();
+        // A process's write followed by its own read of the same key.
+        let mut pairs = Vec::new();
+        for (i, w) in ops.iter().enumerate() {
+            if w.f != "write" || w.outcome != Outcome::Ok {
+                continue;
+            }
+            if let Some(r) = ops[i + 1..].iter().find(|o| {
+                o.process == w.process
+                    && o.key == w.key
+                    && o.f == "read"
+                    && o.outcome == Outcome::Ok
+            }) {
+                pairs.push((w, r));
+            }
+        }
+        if pairs.is_empty() {
+            continue;
+        }
+        let (w, read) = pairs[rng.gen_range(0..pairs.len())];
+        let older: Vec<&Operation> = ops
+            .iter()
+            .filter(|o| {
+                o.f == "write" && o.key == w.key && o.outcome == Outcome::Ok && o.ret() < w.call()
+            })
+            .collect();
+        let value = older
+            .get(rng.gen_range(0..older.len().max(1)))
+            .map_or(Value::Null, |o| o.input.clone());
+        h.ops[read.complete.unwrap()].value = value;
+        injected += 1;
+        let r = SessionChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");
+        let ryw: Vec<u64> = r.details["violations"]["read-your-writes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["event"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            ryw,
+            vec![read.invoke as u64],
+            "seed {seed}: {}",
+            r.explanation
+        );
+        // The earlier op named is one of the process's writes between w and the read.
+        let earlier = r.details["violations"]["read-your-writes"][0]["earlier_event"]
+            .as_u64()
+            .unwrap() as usize;
+        let e = ops.iter().find(|o| o.invoke == earlier).unwrap();
+        assert!(
+            e.f == "write"
+                && e.process == w.process
+                && e.call() >= w.call()
+                && e.ret() < read.call()
+        );
+        let mr = r.details["violations"]["monotonic-reads"]
+            .as_array()
+            .unwrap();
+        assert!(mr
+            .iter()
+            .all(|v| v["event"].as_u64() == Some(read.invoke as u64)));
     }
     assert!(injected >= 35, "only {injected} injections");
 }

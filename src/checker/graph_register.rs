@@ -288,23 +288,9 @@ impl KeyGraph {
         }
     }
 
-    /// True when the evidence says cluster `a`'s write takes effect before
-    /// cluster `b`'s: some operation of `a` returned before some operation
-    /// of `b` began.
-    pub(crate) fn older(&self, a: usize, b: usize) -> bool {
-        a != b && self.clusters[a].f < self.clusters[b].s
-    }
-
     /// The call of cluster `c`'s write (0 for the initial value).
     pub(crate) fn write_call(&self, ops: &[Operation], c: usize) -> u64 {
         self.clusters[c].write.map_or(0, |w| call_t(&ops[w]))
-    }
-
-    /// True when cluster `a`'s write is known to precede cluster `b`'s
-    /// write itself: some operation of `a` returned before `b`'s write
-    /// was invoked (or `a` is the initial value and `b` is not).
-    pub(crate) fn older_than_write(&self, ops: &[Operation], a: usize, b: usize) -> bool {
-        a != b && self.clusters[b].write.is_some() && self.clusters[a].f < self.write_call(ops, b)
     }
 
     /// Condition 3: finds pairs of clusters each of which must precede the
@@ -709,6 +695,74 @@ pub fn check_ops(ops: &[Operation], budget: &Budget) -> CheckResult {
     GraphRegisterChecker::new().check_ops(ops, None, budget)
 }
 
+/// A deterministic history of an atomic register (for benchmarks and
+/// tests): `clients` concurrent processes, `ops` operations, half reads and
+/// half writes of unique values, spread over `keys` keys; each operation
+/// takes effect at a random moment inside its interval, so the result is
+/// linearizable. `time` is 1 µs per event.
+pub fn simulate_register(seed: u64, ops: usize, clients: usize, keys: usize) -> History {
+    use crate::history::{OpType, Process};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let keys = keys.max(1);
+    let clients = clients.max(1);
+    // Per client: idle, or (key, is write, value, applied, result).
+    type Client = Option<(usize, bool, i64, bool, Value)>;
+    let mut state: Vec<Client> = vec![None; clients];
+    let mut registers: Vec<Value> = vec![Value::Null; keys];
+    let mut events: Vec<Op> = Vec::with_capacity(ops * 2);
+    let (mut invoked, mut completed, mut next) = (0usize, 0usize, 1i64);
+    while completed < ops {
+        let c = rng.gen_range(0..clients);
+        let idx = events.len();
+        let mk = |t: OpType, f: &str, k: usize, v: Value| {
+            let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
+            o.time = Some(idx as u64 * 1000);
+            o.key = Some(json!(k));
+            o.line = idx + 1;
+            o
+        };
+        match &mut state[c] {
+            None if invoked < ops => {
+                let k = rng.gen_range(0..keys);
+                let write = rng.gen_bool(0.5);
+                let v = next;
+                next += 1;
+                invoked += 1;
+                let (f, val) = if write {
+                    ("write", json!(v))
+                } else {
+                    ("read", Value::Null)
+                };
+                events.push(mk(OpType::Invoke, f, k, val));
+                state[c] = Some((k, write, v, false, Value::Null));
+            }
+            None => {}
+            Some((k, write, v, applied, result)) => {
+                if !*applied {
+                    *applied = true;
+                    if *write {
+                        registers[*k] = json!(*v);
+                    } else {
+                        *result = registers[*k].clone();
+                    }
+                } else {
+                    let (f, val) = if *write {
+                        ("write", json!(*v))
+                    } else {
+                        ("read", result.clone())
+                    };
+                    let k = *k;
+                    events.push(mk(OpType::Ok, f, k, val));
+                    state[c] = None;
+                    completed += 1;
+                }
+            }
+        }
+    }
+    History::new(events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -810,71 +864,4 @@ mod tests {
         assert!(!qualifies(&ops));
         assert_eq!(verdict(&h), Verdict::Unknown);
     }
-}
-
-/// A deterministic history of an atomic register (for benchmarks and
-/// tests): `clients` concurrent processes, `ops` operations, half reads and
-/// half writes of unique values, spread over `keys` keys; each operation
-/// takes effect at a random moment inside its interval, so the result is
-/// linearizable. `time` is 1 µs per event.
-pub fn simulate_register(seed: u64, ops: usize, clients: usize, keys: usize) -> History {
-    use crate::history::{OpType, Process};
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let keys = keys.max(1);
-    let clients = clients.max(1);
-    // Per client: None idle, or (key, is_write, value, applied, result).
-    let mut state: Vec<Option<(usize, bool, i64, bool, Value)>> = vec![None; clients];
-    let mut registers: Vec<Value> = vec![Value::Null; keys];
-    let mut events: Vec<Op> = Vec::with_capacity(ops * 2);
-    let (mut invoked, mut completed, mut next) = (0usize, 0usize, 1i64);
-    while completed < ops {
-        let c = rng.gen_range(0..clients);
-        let idx = events.len();
-        let mk = |t: OpType, f: &str, k: usize, v: Value| {
-            let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
-            o.time = Some(idx as u64 * 1000);
-            o.key = Some(json!(k));
-            o.line = idx + 1;
-            o
-        };
-        match &mut state[c] {
-            None if invoked < ops => {
-                let k = rng.gen_range(0..keys);
-                let write = rng.gen_bool(0.5);
-                let v = next;
-                next += 1;
-                invoked += 1;
-                let (f, val) = if write {
-                    ("write", json!(v))
-                } else {
-                    ("read", Value::Null)
-                };
-                events.push(mk(OpType::Invoke, f, k, val));
-                state[c] = Some((k, write, v, false, Value::Null));
-            }
-            None => {}
-            Some((k, write, v, applied, result)) => {
-                if !*applied {
-                    *applied = true;
-                    if *write {
-                        registers[*k] = json!(*v);
-                    } else {
-                        *result = registers[*k].clone();
-                    }
-                } else {
-                    let (f, val) = if *write {
-                        ("write", json!(*v))
-                    } else {
-                        ("read", result.clone())
-                    };
-                    let k = *k;
-                    events.push(mk(OpType::Ok, f, k, val));
-                    state[c] = None;
-                    completed += 1;
-                }
-            }
-        }
-    }
-    History::new(events)
 }
