@@ -42,9 +42,41 @@
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
 use crate::history::{History, Op, Operation, Outcome};
 use crate::model::{ModelConfig, NilRead};
+use rayon::prelude::*;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small multiplicative hasher for the checker's own tables (keys are
+/// op indices and values from the history, not adversarial input worth
+/// SipHash's cost on million-op histories).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+}
+
+/// A HashMap with [`FastHasher`].
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// The checker's name in results.
 pub const NAME: &str = "graph-register";
@@ -144,7 +176,7 @@ fn informative_read(op: &Operation, cfg: &ModelConfig) -> bool {
 /// Why a set of operations does not fit the unique-value register checker.
 pub(crate) fn disqualify(ops: &[Operation], cfg: &ModelConfig) -> Option<String> {
     let initial = VKey::of(&cfg.initial);
-    let mut seen: HashMap<(VKey, VKey), usize> = HashMap::new();
+    let mut seen: HashMap<(VKey, VKey), usize> = HashMap::default();
     for (i, op) in ops.iter().enumerate() {
         match op.f.as_str() {
             "read" => {}
@@ -189,7 +221,7 @@ pub fn qualifies_with(ops: &[Operation], cfg: &ModelConfig) -> bool {
 
 /// Groups op indices by key, in the order of first appearance.
 pub(crate) fn by_key(ops: &[Operation]) -> Vec<Vec<usize>> {
-    let mut index: HashMap<VKey, usize> = HashMap::new();
+    let mut index: HashMap<VKey, usize> = HashMap::default();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let k = VKey::of_key(&op.key);
@@ -216,9 +248,10 @@ impl KeyGraph {
             s_op: None,
             active: true,
         }];
-        let mut by_value: HashMap<VKey, usize> = HashMap::new();
-        let mut failed: HashMap<VKey, usize> = HashMap::new();
-        let mut cluster_of = HashMap::new();
+        let mut by_value: HashMap<VKey, usize> = HashMap::default();
+        let mut failed: HashMap<VKey, usize> = HashMap::default();
+        let mut cluster_of = HashMap::default();
+        cluster_of.reserve(idx.len());
         for &i in idx {
             let op = &ops[i];
             if op.f != "write" {
@@ -585,38 +618,76 @@ impl GraphRegisterChecker {
             return r;
         }
         let groups = by_key(ops);
+        struct KeyOutcome {
+            writes: usize,
+            reads: usize,
+            count: usize,
+            anomalies: Vec<Value>,
+            words: Vec<String>,
+            internal: Option<String>,
+            exhausted: bool,
+        }
+        let per_key: Vec<KeyOutcome> = groups
+            .par_iter()
+            .map(|idx| {
+                let mut out = KeyOutcome {
+                    writes: 0,
+                    reads: 0,
+                    count: 0,
+                    anomalies: Vec::new(),
+                    words: Vec::new(),
+                    internal: None,
+                    exhausted: budget.exhausted(),
+                };
+                if out.exhausted {
+                    return out;
+                }
+                let mut g = KeyGraph::build(ops, idx, &self.config);
+                g.find_cycles();
+                out.writes = g.clusters.iter().filter(|c| c.write.is_some()).count();
+                out.reads = g.clusters.iter().map(|c| c.reads.len()).sum();
+                if g.anomalies.is_empty() {
+                    out.internal = g
+                        .linearize(ops)
+                        .err()
+                        .map(|e| format!("key {:?}: {e}", g.key));
+                }
+                out.count = g.anomalies.len();
+                for a in g.anomalies.iter().take(1000) {
+                    out.anomalies.push(anomaly_json(&g, ops, &lines, a));
+                    if out.words.len() < EXPLAIN_LIMIT {
+                        out.words.push(explain(&g, ops, &lines, a));
+                    }
+                }
+                out
+            })
+            .collect();
+        if per_key.iter().any(|k| k.exhausted) {
+            let mut r = CheckResult::new(
+                NAME,
+                Verdict::Unknown,
+                "budget exhausted before every key was checked",
+            );
+            r.details = json!({"keys": groups.len()});
+            return r;
+        }
         let mut anomalies: Vec<Value> = Vec::new();
         let mut words: Vec<String> = Vec::new();
-        let mut count = 0usize;
         let mut internal: Vec<String> = Vec::new();
-        let (mut writes, mut reads) = (0usize, 0usize);
-        for idx in &groups {
-            if budget.exhausted() {
-                let mut r = CheckResult::new(
-                    NAME,
-                    Verdict::Unknown,
-                    "budget exhausted before every key was checked",
-                );
-                r.details = json!({"keys": groups.len(), "anomalies": anomalies});
-                return r;
-            }
-            let mut g = KeyGraph::build(ops, idx, &self.config);
-            g.find_cycles();
-            writes += g.clusters.iter().filter(|c| c.write.is_some()).count();
-            reads += g.clusters.iter().map(|c| c.reads.len()).sum::<usize>();
-            if g.anomalies.is_empty() {
-                if let Err(e) = g.linearize(ops) {
-                    internal.push(format!("key {:?}: {e}", g.key));
-                }
-                continue;
-            }
-            for a in &g.anomalies {
-                count += 1;
+        let (mut writes, mut reads, mut count) = (0usize, 0usize, 0usize);
+        for k in per_key {
+            writes += k.writes;
+            reads += k.reads;
+            count += k.count;
+            internal.extend(k.internal);
+            for a in k.anomalies {
                 if anomalies.len() < 1000 {
-                    anomalies.push(anomaly_json(&g, ops, &lines, a));
+                    anomalies.push(a);
                 }
+            }
+            for w in k.words {
                 if words.len() < EXPLAIN_LIMIT {
-                    words.push(explain(&g, ops, &lines, a));
+                    words.push(w);
                 }
             }
         }

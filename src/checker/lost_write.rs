@@ -28,6 +28,7 @@
 //! after its acknowledgement returned a value known to be older; it is
 //! *superseded* when never read but a possibly newer value was).
 
+use crate::checker::graph_register::HashMap;
 use crate::checker::graph_register::{by_key, call_t, disqualify, ret_t, KeyGraph, Lines, VKey};
 use crate::checker::stale_read::Stats;
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
@@ -35,7 +36,7 @@ use crate::history::{History, Op, Operation, Outcome};
 use crate::model::ModelConfig;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The checker's name in results.
@@ -140,7 +141,7 @@ fn micro(m: &Value) -> Option<(&str, &Value, &Value)> {
 /// an operation that does not fit.
 fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
     let mut adds = Vec::new();
-    let mut reads: HashMap<VKey, Vec<Obs>> = HashMap::new();
+    let mut reads: HashMap<VKey, Vec<Obs>> = HashMap::default();
     let elems = |v: &Value| -> Option<Vec<VKey>> {
         match v {
             Value::Array(a) => Some(a.iter().map(VKey::of).collect()),
@@ -231,7 +232,7 @@ fn classify_collections(
     timed: bool,
 ) -> (Vec<ElementFate>, Vec<(usize, VKey, VKey)>) {
     // For each (key, element): indices (into that key's reads) that contain it.
-    let mut present: HashMap<(&VKey, VKey), Vec<usize>> = HashMap::new();
+    let mut present: HashMap<(&VKey, VKey), Vec<usize>> = HashMap::default();
     for (k, rs) in reads {
         for (j, r) in rs.iter().enumerate() {
             for e in &r.contents {
@@ -239,7 +240,7 @@ fn classify_collections(
             }
         }
     }
-    let mut added: HashMap<(VKey, VKey), bool> = HashMap::new();
+    let mut added: HashMap<(VKey, VKey), bool> = HashMap::default();
     let mut fates = Vec::new();
     let empty: Vec<Obs> = Vec::new();
     for a in adds {
@@ -381,7 +382,7 @@ fn classify_registers(
             .filter(|&c| g.clusters[c].write.is_some() && g.clusters[c].active)
             .collect();
         writes.sort_by_key(|&c| g.write_call(ops, c));
-        let mut last_below: HashMap<usize, Option<usize>> = HashMap::new();
+        let mut last_below: HashMap<usize, Option<usize>> = HashMap::default();
         let (mut k, mut best): (usize, Option<usize>) = (0, None);
         for &c in &writes {
             let t = g.write_call(ops, c);
