@@ -1,4 +1,7 @@
 //! faultline's integration tests: one binary, one module per area.
+
 mod cli;
 mod fixtures;
 mod graph;
+mod linearizable;
+mod readers;

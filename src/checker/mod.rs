@@ -132,6 +132,7 @@ impl Budget {
     }
 }
 pub mod graph_register;
+pub mod linearizable;
 pub mod lost_write;
 pub mod registry;
 pub mod session;
