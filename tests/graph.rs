@@ -527,3 +527,36 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
     }
     assert!(injected >= 35, "only {injected} injections");
 }
+
+#[test]
+fn graph_register_agrees_with_the_linearizability_search() {
+    use faultline::checker::linearizable;
+    use faultline::model::ModelConfig;
+    let mut rng = ChaCha8Rng::seed_from_u64(33);
+    let (mut valid, mut invalid) = (0, 0);
+    for case in 0..3000 {
+        // Small and medium histories: the search handles both quickly.
+        let max = if case % 3 == 0 { 24 } else { 8 };
+        let h = random_register_history(&mut rng, max, case % 4 != 0);
+        let search = linearizable::check(&h, "register", &ModelConfig::default(), &Budget::default())
+            .expect("register model accepts the history");
+        let graph = GraphRegisterChecker::new().check(&h, &Budget::default());
+        assert_ne!(search.verdict, Verdict::Unknown, "case {case}");
+        if graph.verdict != search.verdict {
+            let mut text = Vec::new();
+            h.write_jsonl(&mut text).unwrap();
+            panic!(
+                "case {case}: graph {} vs search {}\n{}\n{}",
+                graph.verdict,
+                search.verdict,
+                graph.explanation,
+                String::from_utf8_lossy(&text)
+            );
+        }
+        match graph.verdict {
+            Verdict::Valid => valid += 1,
+            _ => invalid += 1,
+        }
+    }
+    assert!(valid > 500 && invalid > 500, "valid {valid}, invalid {invalid}");
+}

@@ -749,14 +749,40 @@ impl Checker for GraphRegisterChecker {
     fn name(&self) -> &str {
         NAME
     }
+    /// Decides by the graph when the history qualifies; otherwise (or if
+    /// the graph's linearization could not be built) falls back to the
+    /// linearizability search with the register or cas-register model.
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        match history.operations() {
-            Ok(ops) => self.check_ops(&ops, Some(&history.ops), budget),
-            Err(e) => CheckResult::new(
-                NAME,
-                Verdict::Unknown,
-                format!("cannot pair operations: {e}"),
-            ),
+        let ops = match history.operations() {
+            Ok(ops) => ops,
+            Err(e) => {
+                return CheckResult::new(
+                    NAME,
+                    Verdict::Unknown,
+                    format!("cannot pair operations: {e}"),
+                )
+            }
+        };
+        let r = self.check_ops(&ops, Some(&history.ops), budget);
+        let fell_short = r.verdict == Verdict::Unknown && !budget.exhausted();
+        if !fell_short {
+            return r;
+        }
+        let model = if ops.iter().any(|o| o.f == "cas") {
+            "cas-register"
+        } else {
+            "register"
+        };
+        match crate::checker::linearizable::check(history, model, &self.config, budget) {
+            Ok(mut s) => {
+                s.summary = format!("{} (search fallback: {})", s.summary, r.summary);
+                s
+            }
+            Err(e) => {
+                let mut r = r;
+                r.summary = format!("{}; the search fallback failed too: {e}", r.summary);
+                r
+            }
         }
     }
 }
@@ -926,13 +952,18 @@ mod tests {
     }
 
     #[test]
-    fn cas_does_not_qualify() {
+    fn cas_does_not_qualify_and_falls_back_to_the_search() {
         let h = hist(&[
             (0, Invoke, "cas", json!([1, 2])),
             (0, K, "cas", json!([1, 2])),
         ]);
         let ops = h.operations().unwrap();
         assert!(!qualifies(&ops));
-        assert_eq!(verdict(&h), Verdict::Unknown);
+        let direct = GraphRegisterChecker::new().check_ops(&ops, None, &Budget::default());
+        assert_eq!(direct.verdict, Verdict::Unknown);
+        // A cas from 1 on an initial null register cannot succeed.
+        let r = GraphRegisterChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+        assert!(r.summary.contains("search fallback"), "{}", r.summary);
     }
 }
