@@ -538,8 +538,9 @@ fn graph_register_agrees_with_the_linearizability_search() {
         // Small and medium histories: the search handles both quickly.
         let max = if case % 3 == 0 { 24 } else { 8 };
         let h = random_register_history(&mut rng, max, case % 4 != 0);
-        let search = linearizable::check(&h, "register", &ModelConfig::default(), &Budget::default())
-            .expect("register model accepts the history");
+        let search =
+            linearizable::check(&h, "register", &ModelConfig::default(), &Budget::default())
+                .expect("register model accepts the history");
         let graph = GraphRegisterChecker::new().check(&h, &Budget::default());
         assert_ne!(search.verdict, Verdict::Unknown, "case {case}");
         if graph.verdict != search.verdict {
@@ -558,5 +559,124 @@ fn graph_register_agrees_with_the_linearizability_search() {
             _ => invalid += 1,
         }
     }
-    assert!(valid > 500 && invalid > 500, "valid {valid}, invalid {invalid}");
+    assert!(
+        valid > 500 && invalid > 500,
+        "valid {valid}, invalid {invalid}"
+    );
+}
+
+/// Every graph-*, stale-*, lost-* and session-* row of histories/README.md,
+/// run through the library: the verdict must match, and an invalid verdict
+/// must come with an explanation.
+#[test]
+fn graph_fixtures_get_their_listed_verdicts() {
+    use faultline::checker::linearizable;
+    use faultline::checker::registry::{self, CheckOptions};
+    let text = std::fs::read_to_string("histories/README.md").expect("histories/README.md");
+    let mut checked = 0;
+    for line in text.lines() {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        if cells.len() < 4 {
+            continue;
+        }
+        let file = cells[0];
+        if !["graph-", "stale-", "lost-", "session-"]
+            .iter()
+            .any(|p| file.starts_with(p))
+        {
+            continue;
+        }
+        let args: Vec<&str> = cells[1].trim_matches('`').split_whitespace().collect();
+        let arg = |flag: &str| {
+            args.iter()
+                .position(|a| *a == flag)
+                .and_then(|i| args.get(i + 1))
+                .map(|s| s.to_string())
+        };
+        let checker = arg("--checker").expect("row names a checker");
+        let want = match cells[2] {
+            "valid" => Verdict::Valid,
+            "invalid" => Verdict::Invalid,
+            "unknown" => Verdict::Unknown,
+            other => panic!("{file}: unexpected verdict {other}"),
+        };
+        let h = History::read_file(&std::path::Path::new("histories").join(file), None)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let opts = CheckOptions {
+            model: arg("--model"),
+            ..CheckOptions::default()
+        };
+        let r = if checker == "linearizable" {
+            let model = opts.model.clone().unwrap_or_else(|| "register".into());
+            linearizable::check(&h, &model, &opts.model_config, &Budget::default()).unwrap()
+        } else {
+            registry::build(&checker, &opts)
+                .unwrap()
+                .check(&h, &Budget::default())
+        };
+        assert_eq!(
+            r.verdict, want,
+            "{file} with {checker}: {}\n{}",
+            r.summary, r.explanation
+        );
+        if want == Verdict::Invalid {
+            assert!(!r.explanation.trim().is_empty(), "{file}: no explanation");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} graph fixtures listed");
+}
+
+#[test]
+fn fixture_explanations_name_the_evidence() {
+    let load =
+        |f: &str| History::read_file(&std::path::Path::new("histories").join(f), None).unwrap();
+    let r =
+        GraphRegisterChecker::new().check(&load("graph-invalid-cycle.jsonl"), &Budget::default());
+    // One sentence per edge, citing the reads by line.
+    assert!(r.explanation.contains("(1) process 3's read of 1 (line 5) completed before process 4's read of 2 (line 7) began"), "{}", r.explanation);
+    assert!(r.explanation.contains("(2) process 2's read of 2 (line 3) completed before process 3's read of 1 (line 5) began"), "{}", r.explanation);
+
+    use faultline::checker::stale_read::StaleReadChecker;
+    let r = StaleReadChecker::new().check(&load("stale-invalid.jsonl"), &Budget::default());
+    let s = &r.details["stale_reads"][0];
+    assert_eq!(s["versions_behind"], 2);
+    assert_eq!(s["ms_behind"].as_f64(), Some(25.0));
+    assert_eq!(
+        r.details["by_node"]["n3"]["behind"]["max"].as_f64(),
+        Some(25.0)
+    );
+    assert_eq!(r.details["overall"]["behind"]["count"], 1);
+
+    use faultline::checker::lost_write::LostWriteChecker;
+    let r = LostWriteChecker::new().check(&load("lost-set-valid.jsonl"), &Budget::default());
+    let c = &r.details["counts"];
+    assert_eq!(
+        (
+            c["stale"].as_u64(),
+            c["recovered"].as_u64(),
+            c["never-read"].as_u64(),
+            c["present"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1), Some(1))
+    );
+    // Element 2 was missing from the read that began 1 ms after its ack.
+    assert_eq!(r.details["stale"][0]["value"], 2);
+    assert_eq!(r.details["stale"][0]["latency"].as_f64(), Some(1.0));
+
+    use faultline::checker::session::SessionChecker;
+    let r = SessionChecker::new().check(&load("session-invalid.jsonl"), &Budget::default());
+    for g in [
+        "read-your-writes",
+        "monotonic-reads",
+        "monotonic-writes",
+        "writes-follow-reads",
+    ] {
+        assert_eq!(r.details["counts"][g], 1, "{g}: {}", r.explanation);
+    }
 }

@@ -138,6 +138,12 @@ pub(crate) struct Cluster {
     pub s_op: Option<usize>,
     /// An `info` write nobody read is left out.
     pub active: bool,
+    /// Earliest return and latest call among the reads alone (`u64::MAX`
+    /// and 0 when there are none): what other clients observed.
+    pub read_f: u64,
+    pub read_f_op: Option<usize>,
+    pub read_s: u64,
+    pub read_s_op: Option<usize>,
 }
 
 /// Something that makes a register history non-linearizable.
@@ -247,6 +253,10 @@ impl KeyGraph {
             s: 0,
             s_op: None,
             active: true,
+            read_f: u64::MAX,
+            read_f_op: None,
+            read_s: 0,
+            read_s_op: None,
         }];
         let mut by_value: HashMap<VKey, usize> = HashMap::default();
         let mut failed: HashMap<VKey, usize> = HashMap::default();
@@ -272,6 +282,10 @@ impl KeyGraph {
                 s: call_t(op),
                 s_op: Some(i),
                 active: op.outcome == Outcome::Ok,
+                read_f: u64::MAX,
+                read_f_op: None,
+                read_s: 0,
+                read_s_op: None,
             });
         }
         let mut anomalies = Vec::new();
@@ -310,6 +324,14 @@ impl KeyGraph {
             if c_ > cl.s {
                 cl.s = c_;
                 cl.s_op = Some(i);
+            }
+            if r < cl.read_f {
+                cl.read_f = r;
+                cl.read_f_op = Some(i);
+            }
+            if c_ > cl.read_s {
+                cl.read_s = c_;
+                cl.read_s_op = Some(i);
             }
         }
         KeyGraph {
@@ -457,6 +479,15 @@ impl Lines<'_> {
             _ => format!("event {pos}"),
         }
     }
+    /// "write of 7 (line 12)": the op without its process.
+    pub(crate) fn op_short(&self, op: &Operation) -> String {
+        let full = self.op(op);
+        let prefix = format!("process {}'s ", op.process);
+        full.strip_prefix(&prefix)
+            .map(str::to_string)
+            .unwrap_or(full)
+    }
+
     /// "process 3's write of 7 (line 12)" / "process 1's read of 5 (line 15)".
     pub(crate) fn op(&self, op: &Operation) -> String {
         let v = if op.f == "read" {

@@ -287,12 +287,14 @@ fn classify_collections(
             break;
         }
         let last_present = pres_after.last().copied();
-        let fate = if after == 0 {
-            Fate::NeverRead
-        } else if last_absent.is_some_and(|la| last_present.is_none_or(|lp| la > lp)) {
+        let lost = last_absent.is_some_and(|la| last_present.is_none_or(|lp| la > lp));
+        let fate = if lost {
             Fate::Lost
         } else if op.outcome != Outcome::Ok {
+            // Indeterminate, and some read showed it.
             Fate::Recovered
+        } else if after == 0 {
+            Fate::NeverRead
         } else if pres_after.len() < after {
             Fate::Stale
         } else {
@@ -410,12 +412,13 @@ fn classify_registers(
             let first_after = reads.partition_point(|r| r.0 <= known);
             let read_it = !g.clusters[c].reads.is_empty();
             let older_after = suffix_min[first_after] < wc;
-            let fate = if first_after == n {
-                Fate::NeverRead
-            } else if suffix_max[first_after] < wc {
+            let fate = if first_after < n && suffix_max[first_after] < wc {
                 Fate::Lost
             } else if op.outcome != Outcome::Ok {
+                // Indeterminate, and some read showed it.
                 Fate::Recovered
+            } else if first_after == n {
+                Fate::NeverRead
             } else if !read_it {
                 Fate::Superseded
             } else if older_after {
@@ -577,7 +580,7 @@ impl LostWriteChecker {
                 Verdict::Valid
             },
             format!(
-                "{} of {} acknowledged writes lost{}; {}",
+                "{} of {} writes lost{}; {}",
                 lost.len(),
                 fates.len(),
                 if unexpected.is_empty() {

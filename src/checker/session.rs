@@ -13,15 +13,16 @@
 //!   opposite order (no read of its later write completes before a read of
 //!   its earlier write begins);
 //! - **writes-follow-reads**: a write issued after reading `a` is not
-//!   observed before `a` (no operation on the new value completes before an
-//!   operation on `a` begins).
+//!   observed before `a` (no read of the new value completes before a read
+//!   of `a` begins).
 //!
 //! "Known to be older" for the first two is the write-based evidence of the
 //! stale-read checker: the write of `a` or a read of `a` completed before
-//! the write of `b` was invoked. The last two need evidence from other
-//! clients' reads, because a process's own writes are always in real-time
-//! order: value `x` precedes `y` when some operation on `x` completed before
-//! some operation on `y` began.
+//! the write of `b` was invoked. The last two need evidence from
+//! observers, because a process's own writes are always in real-time order:
+//! value `x` was observed before `y` when some read of `x` completed before
+//! some read of `y` began. (A write completing before a read of an older
+//! value is a stale read, not a session violation of the writer.)
 
 use crate::checker::graph_register::{by_key, call_t, disqualify, KeyGraph, Lines};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
@@ -141,9 +142,9 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
     for (p, mut list) in per_process {
         list.sort_by_key(|&i| call_t(&ops[i]));
         let mut writes_by_call = Top2::new(); // RYW: write call of prior writes
-        let mut writes_by_s = Top2::new(); // MW: s of prior writes' clusters
+        let mut writes_by_s = Top2::new(); // MW: latest read call of prior writes' values
         let mut reads_by_call = Top2::new(); // MR: write call of prior reads' clusters
-        let mut reads_by_s = Top2::new(); // WFR: s of prior reads' clusters
+        let mut reads_by_s = Top2::new(); // WFR: latest read call of prior reads' values
         for i in list {
             let op = &ops[i];
             if op.outcome != Outcome::Ok {
@@ -153,6 +154,7 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                 continue;
             };
             let f = g.clusters[c].f;
+            let read_f = g.clusters[c].read_f;
             let mut push = |guarantee: Guarantee, earlier: usize, explanation: String| {
                 out.push(Violation {
                     guarantee,
@@ -171,7 +173,7 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                             e,
                             format!(
                                 "{} follows its own {}, yet {} is older than {}: {} completed before that write was invoked.",
-                                lines.op(op), lines.op(&ops[e]), value_of(g, ops, c), value_of(g, ops, w), describe(f_op(c), c)
+                                lines.op(op), lines.op_short(&ops[e]), value_of(g, ops, c), value_of(g, ops, w), describe(f_op(c), c)
                             ),
                         );
                     }
@@ -182,8 +184,8 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                             Guarantee::MonotonicReads,
                             e,
                             format!(
-                                "{} follows the same process's {}, yet {} is older than {}: {} completed before the write of {} was invoked.",
-                                lines.op(op), lines.op(&ops[e]), value_of(g, ops, c), value_of(g, ops, b), describe(f_op(c), c), value_of(g, ops, b)
+                                "{} follows its own {}, yet {} is older than {}: {} completed before the write of {} was invoked.",
+                                lines.op(op), lines.op_short(&ops[e]), value_of(g, ops, c), value_of(g, ops, b), describe(f_op(c), c), value_of(g, ops, b)
                             ),
                         );
                     }
@@ -191,34 +193,34 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                 if g.clusters[c].write.is_some() {
                     reads_by_call.add(g.write_call(ops, c), c, i);
                 }
-                reads_by_s.add(g.clusters[c].s, c, i);
+                reads_by_s.add(g.clusters[c].read_s, c, i);
             } else {
                 if let Some((t, w1, e)) = writes_by_s.max_excluding(c) {
-                    if f < t {
+                    if read_f < t {
                         push(
                             Guarantee::MonotonicWrites,
                             e,
                             format!(
-                                "{} follows the same process's {}, yet {} completed before {} began, so {} was ordered first.",
-                                lines.op(op), lines.op(&ops[e]), describe(f_op(c), c), describe(g.clusters[w1].s_op, w1), value_of(g, ops, c)
+                                "{} follows its own {}, yet {} completed before {} began, so {} was ordered first.",
+                                lines.op(op), lines.op_short(&ops[e]), describe(g.clusters[c].read_f_op, c), describe(g.clusters[w1].read_s_op, w1), value_of(g, ops, c)
                             ),
                         );
                     }
                 }
                 if let Some((t, a, e)) = reads_by_s.max_excluding(c) {
-                    if f < t {
+                    if read_f < t {
                         push(
                             Guarantee::WritesFollowReads,
                             e,
                             format!(
-                                "{} follows the same process's {}, yet {} completed before {} began, so the new value was ordered before the one read.",
-                                lines.op(op), lines.op(&ops[e]), describe(f_op(c), c), describe(g.clusters[a].s_op, a)
+                                "{} follows its own {}, yet {} completed before {} began, so the new value was ordered before the one read.",
+                                lines.op(op), lines.op_short(&ops[e]), describe(g.clusters[c].read_f_op, c), describe(g.clusters[a].read_s_op, a)
                             ),
                         );
                     }
                 }
                 writes_by_call.add(call_t(op), c, i);
-                writes_by_s.add(g.clusters[c].s, c, i);
+                writes_by_s.add(g.clusters[c].read_s, c, i);
             }
         }
     }
