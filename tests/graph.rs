@@ -284,12 +284,15 @@ fn inject_stale_read(h: &mut History, rng: &mut ChaCha8Rng) -> Option<usize> {
 
 #[test]
 fn stale_read_property_valid_then_exactly_the_injected_read() {
+    use faultline::checker::lost_write::LostWriteChecker;
     use faultline::checker::stale_read::StaleReadChecker;
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let mut injected = 0;
     for seed in 0..40 {
         let mut h = graph_register::simulate_register(seed, 1500, 6, 3);
         let r = StaleReadChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Valid, "seed {seed}: {}", r.explanation);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
         assert_eq!(r.verdict, Verdict::Valid, "seed {seed}: {}", r.explanation);
         let Some(pos) = inject_stale_read(&mut h, &mut rng) else {
             continue;
@@ -387,6 +390,25 @@ fn random_set_history(rng: &mut ChaCha8Rng, n_ops: usize, clients: i64) -> Histo
     History::new(events)
 }
 
+/// A set history rewritten as list-append transactions on key "s".
+fn as_list_append(h: &History) -> History {
+    let ops = h
+        .ops
+        .iter()
+        .map(|o| {
+            let mut t = o.clone();
+            t.f = "txn".into();
+            t.value = match (o.f.as_str(), o.op_type) {
+                ("add", _) => json!([["append", "s", o.value]]),
+                ("read", OpType::Ok) => json!([["r", "s", o.value]]),
+                _ => json!([["r", "s", null]]),
+            };
+            t
+        })
+        .collect();
+    History::new(ops)
+}
+
 #[test]
 fn lost_write_property_valid_then_exactly_the_dropped_element() {
     use faultline::checker::lost_write::LostWriteChecker;
@@ -394,9 +416,11 @@ fn lost_write_property_valid_then_exactly_the_dropped_element() {
     let mut injected = 0;
     for case in 0..60 {
         let mut h = random_set_history(&mut rng, 300, 5);
-        let r = LostWriteChecker::new().check(&h, &Budget::default());
-        assert_eq!(r.verdict, Verdict::Valid, "case {case}: {}", r.explanation);
-        assert_eq!(r.details["counts"]["lost"], 0);
+        for h in [h.clone(), as_list_append(&h)] {
+            let r = LostWriteChecker::new().check(&h, &Budget::default());
+            assert_eq!(r.verdict, Verdict::Valid, "case {case}: {}", r.explanation);
+            assert_eq!(r.details["counts"]["lost"], 0);
+        }
         // Drop one acknowledged element from every read after some read
         // that began after its acknowledgement.
         let ops = h.operations().unwrap();

@@ -997,4 +997,58 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
         assert!(r.summary.contains("search fallback"), "{}", r.summary);
     }
+
+    #[test]
+    fn initial_value_and_nil_reads() {
+        let h = hist(&[
+            (0, Invoke, "read", Value::Null),
+            (0, K, "read", json!(0)),
+            (1, Invoke, "write", json!(1)),
+            (1, K, "write", json!(1)),
+            (0, Invoke, "read", Value::Null),
+            (0, K, "read", Value::Null),
+        ]);
+        let with_initial = |nil_read| {
+            GraphRegisterChecker::with_config(ModelConfig {
+                initial: json!(0),
+                nil_read,
+            })
+            .check(&h, &Budget::default())
+        };
+        // Taken literally the null read saw a value nobody wrote.
+        let r = with_initial(NilRead::Absent);
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert!(
+            r.explanation.contains("no operation wrote"),
+            "{}",
+            r.explanation
+        );
+        // As Knossos's "value unknown" it tells nothing.
+        assert_eq!(with_initial(NilRead::Unknown).verdict, Verdict::Valid);
+        // With the default null initial value the first read of 0 is unwritten.
+        assert_eq!(verdict(&h), Verdict::Invalid);
+        // A write of the initial value makes reads ambiguous: not qualifying.
+        let ops = h.operations().unwrap();
+        assert!(!qualifies_with(
+            &ops,
+            &ModelConfig {
+                initial: json!(1),
+                nil_read: NilRead::Absent
+            }
+        ));
+    }
+
+    #[test]
+    fn read_before_its_write_was_invoked() {
+        let h = hist(&[
+            (0, Invoke, "read", Value::Null),
+            (0, K, "read", json!(1)),
+            (1, Invoke, "write", json!(1)),
+            (1, K, "write", json!(1)),
+        ]);
+        let r = GraphRegisterChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert!(r.explanation.contains("was invoked"), "{}", r.explanation);
+        assert_eq!(r.details["anomalies"][0]["type"], "read-before-write");
+    }
 }
