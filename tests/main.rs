@@ -2,5 +2,6 @@
 
 mod cli;
 mod fixtures;
+mod graph;
 mod linearizable;
 mod readers;
