@@ -3,5 +3,6 @@
 mod cli;
 mod cluster;
 mod fixtures;
+mod graph;
 mod linearizable;
 mod readers;

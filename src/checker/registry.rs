@@ -5,12 +5,18 @@
 //! This is the one place that maps names to checker values; the CLI and the
 //! runner both come here.
 
-use crate::checker::{linearizable, Budget, CheckResult, Checker};
+use crate::checker::{graph_register, linearizable, Budget, CheckResult, Checker};
 use crate::history::History;
 use crate::model::{ModelConfig, MODEL_NAMES};
 
 /// Every checker name `--checker` accepts.
-pub const CHECKER_NAMES: &[&str] = &["linearizable"];
+pub const CHECKER_NAMES: &[&str] = &[
+    "linearizable",
+    "graph-register",
+    "stale-read",
+    "lost-write",
+    "session",
+];
 /// Every workload name `--workload` accepts.
 pub const WORKLOAD_NAMES: &[&str] = &["register", "set", "list-append", "rw-register"];
 
@@ -130,8 +136,7 @@ pub fn run_checks(
                     .model
                     .clone()
                     .unwrap_or_else(|| infer_model(history).to_string());
-                linearizable::check(history, &model, &opts.model_config, budget)
-                    .map_err(|e| SelectError(e.to_string()))?
+                check_linearizable(history, &model, opts, budget)?
             }
             other => {
                 let c = build(other, opts)?;
@@ -143,6 +148,32 @@ pub fn run_checks(
     Ok(results)
 }
 
+/// Linearizability for `model`. Registers whose written values are unique
+/// per key are decided in polynomial time by the graph checker; everything
+/// else goes to the search.
+fn check_linearizable(
+    history: &History,
+    model: &str,
+    opts: &CheckOptions,
+    budget: &Budget,
+) -> Result<CheckResult, SelectError> {
+    if matches!(model, "register" | "cas-register") {
+        let ops = history
+            .operations()
+            .map_err(|e| SelectError(e.to_string()))?;
+        if graph_register::qualifies_with(&ops, &opts.model_config) {
+            let mut r =
+                graph_register::GraphRegisterChecker::with_config(opts.model_config.clone())
+                    .check(history, budget);
+            r.checker = "linearizable".to_string();
+            r.summary = format!("{} [graph checker: unique writes]", r.summary);
+            return Ok(r);
+        }
+    }
+    linearizable::check(history, model, &opts.model_config, budget)
+        .map_err(|e| SelectError(e.to_string()))
+}
+
 /// A checker by name, for callers (the runner) that hold no history yet.
 pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, SelectError> {
     match name {
@@ -150,6 +181,26 @@ pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, Select
             model: opts.model.clone().unwrap_or_else(|| "register".into()),
             config: opts.model_config.clone(),
         })),
+        "graph-register" => Ok(Box::new(
+            crate::checker::graph_register::GraphRegisterChecker::with_config(
+                opts.model_config.clone(),
+            ),
+        )),
+        "stale-read" => Ok(Box::new(
+            crate::checker::stale_read::StaleReadChecker::with_config(opts.model_config.clone()),
+        )),
+        "lost-write" => Ok(Box::new(crate::checker::lost_write::LostWriteChecker {
+            workload: match opts.workload.as_deref() {
+                Some("set") => crate::checker::lost_write::Workload::Set,
+                Some("list-append") => crate::checker::lost_write::Workload::ListAppend,
+                Some("register") => crate::checker::lost_write::Workload::Register,
+                _ => crate::checker::lost_write::Workload::Auto,
+            },
+            config: opts.model_config.clone(),
+        })),
+        "session" => Ok(Box::new(
+            crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),
+        )),
         other => Err(SelectError(format!(
             "unknown checker `{other}`; the checkers are: {}",
             CHECKER_NAMES.join(", ")
