@@ -24,7 +24,7 @@ TAG=0a4e00 # the subnet's first three octets in hex: names are fl${TAG}-n1, fl${
 DIR=$(mktemp -d /var/tmp/faultline-e2e.XXXXXX)
 export FAULTLINE_CLUSTER_DIR="$DIR"
 export FAULTLINE_NODES_FILE="$DIR/nodes.toml"
-BIN=target/release/faultline
+BIN=${FAULTLINE_BIN:-target/release/faultline}
 
 teardown() {
   local rc=$?
