@@ -1,1 +1,2 @@
 //! faultline's integration tests: one binary, one module per area.
+mod elle;
