@@ -1,2 +1,6 @@
 //! faultline's integration tests: one binary, one module per area.
+
+mod cli;
 mod elle;
+mod fixtures;
+mod readers;
