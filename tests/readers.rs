@@ -45,7 +45,12 @@ fn every_etcd_log_is_read_as_a_jepsen_log() {
             .map(|(i, _)| i + 1)
             .collect();
         if !text.trim().is_empty() {
-            assert_eq!(Format::detect(&text), Format::JepsenLog, "{}", path.display());
+            assert_eq!(
+                Format::detect(&text),
+                Format::JepsenLog,
+                "{}",
+                path.display()
+            );
         }
         let h = History::read_file(path, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.ops.len(), event_lines.len(), "{}", path.display());
@@ -59,7 +64,12 @@ fn every_etcd_log_is_read_as_a_jepsen_log() {
         let invokes = h.ops.iter().filter(|o| o.op_type == OpType::Invoke).count();
         assert_eq!(ops.len(), invokes, "{}", path.display());
         for o in &ops {
-            assert!(["read", "write", "cas"].contains(&o.f.as_str()), "{}: {}", path.display(), o.f);
+            assert!(
+                ["read", "write", "cas"].contains(&o.f.as_str()),
+                "{}: {}",
+                path.display(),
+                o.f
+            );
             if o.f == "cas" {
                 assert!(
                     o.input.as_array().is_some_and(|a| a.len() == 2),
@@ -69,15 +79,26 @@ fn every_etcd_log_is_read_as_a_jepsen_log() {
                 );
             }
             if o.f == "write" {
-                assert!(o.input.is_i64(), "{}: write input {}", path.display(), o.input);
+                assert!(
+                    o.input.is_i64(),
+                    "{}: write input {}",
+                    path.display(),
+                    o.input
+                );
             }
         }
         total += h.ops.len();
     }
     // The corpus as shipped: 17,046 lines, every one an event.
     assert_eq!(total, 17046);
-    let empty = logs.iter().find(|p| p.ends_with("etcd_095.log")).expect("etcd_095.log");
-    assert!(History::read_file(empty, None).expect("empty log").ops.is_empty());
+    let empty = logs
+        .iter()
+        .find(|p| p.ends_with("etcd_095.log"))
+        .expect("etcd_095.log");
+    assert!(History::read_file(empty, None)
+        .expect("empty log")
+        .ops
+        .is_empty());
 }
 
 #[test]
@@ -86,24 +107,43 @@ fn every_kv_file_is_read_as_edn_with_keys() {
     assert_eq!(kv.len(), 6, "expected 6 kv files");
     for path in &kv {
         let text = std::fs::read_to_string(path).expect("readable");
-        let map_lines = text.lines().filter(|l| l.trim_start().starts_with('{')).count();
+        let map_lines = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with('{'))
+            .count();
         assert!(map_lines > 0, "{}", path.display());
         assert_eq!(Format::detect(&text), Format::Edn, "{}", path.display());
         let h = History::read_file(path, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.ops.len(), map_lines, "{}", path.display());
-        assert!(h.ops.iter().all(|o| o.key.as_ref().is_some_and(|k| k.is_string())));
+        assert!(h
+            .ops
+            .iter()
+            .all(|o| o.key.as_ref().is_some_and(|k| k.is_string())));
         let ops = h.operations().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ops.len() * 2, h.ops.len(), "{}: every invoke completes", path.display());
+        assert_eq!(
+            ops.len() * 2,
+            h.ops.len(),
+            "{}: every invoke completes",
+            path.display()
+        );
         assert!(ops.iter().all(|o| o.outcome == Outcome::Ok));
         for o in &ops {
             match o.f.as_str() {
-                "get" => assert!(o.input.is_null() && o.output.is_string(), "{}", path.display()),
+                "get" => assert!(
+                    o.input.is_null() && o.output.is_string(),
+                    "{}",
+                    path.display()
+                ),
                 "put" | "append" => assert!(o.input.is_string(), "{}", path.display()),
                 f => panic!("{}: unexpected f {f}", path.display()),
             }
         }
-        let clients: std::collections::BTreeSet<_> = ops.iter().map(|o| o.process.clone()).collect();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let clients: std::collections::BTreeSet<_> =
+            ops.iter().map(|o| o.process.clone()).collect();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let expected_clients: usize = name[1..3].parse().expect("cNN");
         assert_eq!(clients.len(), expected_clients, "{}", path.display());
     }

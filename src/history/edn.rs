@@ -209,7 +209,10 @@ impl<'a> Parser<'a> {
                         return Err(self.err_at(
                             line,
                             col,
-                            format!("`#_` discards nothing: expected a value after it, found {}", self.describe()),
+                            format!(
+                                "`#_` discards nothing: expected a value after it, found {}",
+                                self.describe()
+                            ),
                         ));
                     }
                     self.parse_value()?;
@@ -260,10 +263,9 @@ impl<'a> Parser<'a> {
             }
             b'\\' => self.parse_char(),
             b'#' => self.parse_dispatch(),
-            b')' | b']' | b'}' => Err(self.err(format!(
-                "expected a value, found unmatched `{}`",
-                c as char
-            ))),
+            b')' | b']' | b'}' => {
+                Err(self.err(format!("expected a value, found unmatched `{}`", c as char)))
+            }
             _ => {
                 let (line, col) = (self.line, self.column());
                 let tok = self.token();
@@ -696,51 +698,47 @@ impl<'a> Parser<'a> {
                 "f" => {
                     let f = self.name_value(mline, mcol)?;
                     op.f = f.ok_or_else(|| {
-                        self.err_at(
-                            vline,
-                            vcol,
-                            "expected :f to be a keyword, symbol or string",
-                        )
+                        self.err_at(vline, vcol, "expected :f to be a keyword, symbol or string")
                     })?;
                     has_f = true;
                 }
                 "process" => {
                     let v = self.map_value(mline, mcol)?;
-                    op.process = match v {
-                        Value::Null => None,
-                        Value::String(s) => Some(Process::Name(s)),
-                        Value::Number(n) if n.is_i64() => n.as_i64().map(Process::Id),
-                        _ => {
-                            return Err(self.err_at(
+                    op.process =
+                        match v {
+                            Value::Null => None,
+                            Value::String(s) => Some(Process::Name(s)),
+                            Value::Number(n) if n.is_i64() => n.as_i64().map(Process::Id),
+                            _ => return Err(self.err_at(
                                 vline,
                                 vcol,
                                 "expected :process to be an integer or a keyword such as :nemesis",
-                            ))
-                        }
-                    };
+                            )),
+                        };
                 }
                 "index" | "time" => {
                     let v = self.map_value(mline, mcol)?;
-                    let n = match &v {
-                        Value::Null => None,
-                        Value::Number(n) => match n.as_u64() {
-                            Some(n) => Some(n),
-                            None => {
+                    let n =
+                        match &v {
+                            Value::Null => None,
+                            Value::Number(n) => match n.as_u64() {
+                                Some(n) => Some(n),
+                                None => return Err(self.err_at(
+                                    vline,
+                                    vcol,
+                                    format!(
+                                        "expected :{name} to be a non-negative integer, found {n}"
+                                    ),
+                                )),
+                            },
+                            _ => {
                                 return Err(self.err_at(
                                     vline,
                                     vcol,
-                                    format!("expected :{name} to be a non-negative integer, found {n}"),
+                                    format!("expected :{name} to be a non-negative integer"),
                                 ))
                             }
-                        },
-                        _ => {
-                            return Err(self.err_at(
-                                vline,
-                                vcol,
-                                format!("expected :{name} to be a non-negative integer"),
-                            ))
-                        }
-                    };
+                        };
                     if name == "index" {
                         index = n;
                     } else {
@@ -848,7 +846,10 @@ fn parse_number(tok: &str) -> Option<Value> {
     }
     // Floats: digits, optional fraction, optional exponent. Rust's parser
     // also accepts "inf"/"nan", which the leading digit already excludes.
-    if !digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+    if !digits
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
         return None;
     }
     body.parse::<f64>().ok().map(float)
@@ -912,7 +913,9 @@ mod tests {
     #[test]
     fn big_integers_do_not_crash() {
         let big = v("123456789012345678901234567890N");
-        assert!(big.as_f64().is_some_and(|f| (f - 1.2345678901234568e29).abs() < 1e15));
+        assert!(big
+            .as_f64()
+            .is_some_and(|f| (f - 1.2345678901234568e29).abs() < 1e15));
         let huge = format!("{}N", "9".repeat(400));
         assert!(matches!(v(&huge), Value::String(_)));
     }
@@ -996,11 +999,17 @@ mod tests {
         assert!(e.starts_with("t.edn:2:8:"), "{e}");
         assert!(e.contains("opened on line 1, column 1"), "{e}");
         let e = verr("[1 2}");
-        assert!(e.starts_with("t.edn:1:5:") && e.contains("found `}`"), "{e}");
+        assert!(
+            e.starts_with("t.edn:1:5:") && e.contains("found `}`"),
+            "{e}"
+        );
         let e = verr("{:a}");
         assert!(e.contains("even number of forms"), "{e}");
         let e = verr("1 2");
-        assert!(e.starts_with("t.edn:1:3:") && e.contains("end of input"), "{e}");
+        assert!(
+            e.starts_with("t.edn:1:3:") && e.contains("end of input"),
+            "{e}"
+        );
         let e = verr("]");
         assert!(e.contains("unmatched `]`"), "{e}");
     }
@@ -1008,7 +1017,12 @@ mod tests {
     #[test]
     fn history_as_vector_list_and_stream() {
         let m = "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n{:process 0, :type :ok, :f :cas, :value [1 2]}";
-        for text in [format!("[{m}]"), format!("({m})"), m.to_string(), format!("; c\n{m}\n")] {
+        for text in [
+            format!("[{m}]"),
+            format!("({m})"),
+            m.to_string(),
+            format!("; c\n{m}\n"),
+        ] {
             let ops = parse_history(&text, "t.edn").unwrap();
             assert_eq!(ops.len(), 2, "{text}");
             assert_eq!(ops[0].op_type, OpType::Invoke);
@@ -1022,7 +1036,9 @@ mod tests {
         assert_eq!((ops[0].line, ops[1].line), (2, 4));
         assert_eq!(ops[0].value, Value::Null);
         assert!(parse_history("", "t.edn").unwrap().is_empty());
-        assert!(parse_history(" ; only a comment\n", "t.edn").unwrap().is_empty());
+        assert!(parse_history(" ; only a comment\n", "t.edn")
+            .unwrap()
+            .is_empty());
         assert!(parse_history("[]", "t.edn").unwrap().is_empty());
     }
 
@@ -1057,7 +1073,10 @@ mod tests {
     fn unclosed_history_names_where_it_opened() {
         let e = err("[{:process 0, :type :invoke, :f :read}\n {:process 0, :type :ok, :f :read}\n");
         assert!(e.starts_with("t.edn:3:1:"), "{e}");
-        assert!(e.contains("close the history opened on line 1, column 1"), "{e}");
+        assert!(
+            e.contains("close the history opened on line 1, column 1"),
+            "{e}"
+        );
         let e = err("[{:process 0, :type :invoke, :f :read\n");
         assert!(e.starts_with("t.edn:2:1:"), "{e}");
         assert!(e.contains("map opened on line 1, column 2"), "{e}");
@@ -1066,11 +1085,17 @@ mod tests {
     #[test]
     fn trailing_garbage_is_an_error() {
         let e = err("[{:type :invoke, :f :read, :process 0}]\n]");
-        assert!(e.starts_with("t.edn:2:1:") && e.contains("expected end of input"), "{e}");
+        assert!(
+            e.starts_with("t.edn:2:1:") && e.contains("expected end of input"),
+            "{e}"
+        );
         let e = err("[{:type :invoke, :f :read, :process 0}] junk");
         assert!(e.starts_with("t.edn:1:41:") && e.contains("`junk`"), "{e}");
         let e = err("{:type :invoke, :f :read, :process 0}\n]");
-        assert!(e.starts_with("t.edn:2:1:") && e.contains("unmatched `]`"), "{e}");
+        assert!(
+            e.starts_with("t.edn:2:1:") && e.contains("unmatched `]`"),
+            "{e}"
+        );
         let e = err("{:type :invoke, :f :read, :process 0}}");
         assert!(e.starts_with("t.edn:1:38:"), "{e}");
     }
@@ -1078,12 +1103,21 @@ mod tests {
     #[test]
     fn non_map_element_is_an_error() {
         let e = err("[{:type :invoke, :f :read, :process 0}\n :oops]");
-        assert!(e.starts_with("t.edn:2:2:") && e.contains("expected a map"), "{e}");
+        assert!(
+            e.starts_with("t.edn:2:2:") && e.contains("expected a map"),
+            "{e}"
+        );
         assert!(e.contains("found `:oops`"), "{e}");
         let e = err("{:type :invoke, :f :read, :process 0}\n[1 2]");
-        assert!(e.starts_with("t.edn:2:1:") && e.contains("expected a map"), "{e}");
+        assert!(
+            e.starts_with("t.edn:2:1:") && e.contains("expected a map"),
+            "{e}"
+        );
         let e = err("#foo [1]");
-        assert!(e.contains("expected a map (one operation) after the tag `#foo`"), "{e}");
+        assert!(
+            e.contains("expected a map (one operation) after the tag `#foo`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1097,7 +1131,10 @@ mod tests {
         let e = err("{:process 0, :type 3, :f :read}");
         assert!(e.starts_with("t.edn:1:20:") && e.contains(":type"), "{e}");
         let e = err("{:process 0.5, :type :ok, :f :read}");
-        assert!(e.starts_with("t.edn:1:11:") && e.contains(":process"), "{e}");
+        assert!(
+            e.starts_with("t.edn:1:11:") && e.contains(":process"),
+            "{e}"
+        );
         let e = err("{:process 0, :type :ok, :f :read, :index -1}");
         assert!(e.contains(":index to be a non-negative integer"), "{e}");
         let e = err("{:process 0, :type :ok, :f [1]}");
@@ -1128,6 +1165,9 @@ mod tests {
         assert_eq!(ops.len(), n);
         assert_eq!(ops[n - 1].index, 2 * (n as u64 - 1));
         assert_eq!(ops[n - 1].line, n);
-        assert_eq!(ops[123].value, json!([["append", 123 % 7, 123], ["r", 123 % 5, null]]));
+        assert_eq!(
+            ops[123].value,
+            json!([["append", 123 % 7, 123], ["r", 123 % 5, null]])
+        );
     }
 }

@@ -93,9 +93,8 @@ fn parse_line(
     } else {
         return Ok(None);
     }
-    let err = |at: usize, message: String| {
-        HistoryError::parse(file, lineno, column(line, at), message)
-    };
+    let err =
+        |at: usize, message: String| HistoryError::parse(file, lineno, column(line, at), message);
 
     let Some((proc_tok, proc_at)) = field(line, rest) else {
         return Ok(None);
@@ -132,7 +131,10 @@ fn parse_line(
     };
     let f = f_tok.strip_prefix(':').unwrap_or(f_tok);
     if f.is_empty() {
-        return Err(err(f_at, format!("expected a function name, found `{f_tok}`")));
+        return Err(err(
+            f_at,
+            format!("expected a function name, found `{f_tok}`"),
+        ));
     }
 
     let value_from = f_at + f_tok.len();
@@ -225,7 +227,10 @@ java.lang.RuntimeException: boom
         let e = parse("INFO  jepsen.util - 3\t:invoke\t:cas\t[3 0\n", "e.log")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("e.log:1:") && e.contains("in the event's value"), "{e}");
+        assert!(
+            e.starts_with("e.log:1:") && e.contains("in the event's value"),
+            "{e}"
+        );
         let e = parse("INFO  jepsen.util - 3\t:invoke\n", "e.log")
             .unwrap_err()
             .to_string();

@@ -402,11 +402,14 @@ impl Checker for ElleChecker {
             }
         }
         if !an.boundary.not.is_empty() {
-            explanation.push_str(&format!(
-                "Ruled out: {} (and the stronger {}).\n",
-                names(&an.boundary.not),
-                names(&an.boundary.also_not)
-            ));
+            explanation.push_str(&format!("Ruled out: {}", names(&an.boundary.not)));
+            if !an.boundary.also_not.is_empty() {
+                explanation.push_str(&format!(
+                    " (and the stronger {})",
+                    names(&an.boundary.also_not)
+                ));
+            }
+            explanation.push_str(".\n");
         }
         let mut r = CheckResult::new("elle", verdict, summary);
         r.explanation = explanation.trim_end().to_string();
