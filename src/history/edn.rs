@@ -718,27 +718,28 @@ impl<'a> Parser<'a> {
                 }
                 "index" | "time" => {
                     let v = self.map_value(mline, mcol)?;
-                    let n =
-                        match &v {
-                            Value::Null => None,
-                            Value::Number(n) => match n.as_u64() {
-                                Some(n) => Some(n),
-                                None => return Err(self.err_at(
+                    let n = match &v {
+                        Value::Null => None,
+                        Value::Number(n) => match n.as_u64() {
+                            Some(n) => Some(n),
+                            None => {
+                                return Err(self.err_at(
                                     vline,
                                     vcol,
                                     format!(
                                         "expected :{name} to be a non-negative integer, found {n}"
                                     ),
-                                )),
-                            },
-                            _ => {
-                                return Err(self.err_at(
-                                    vline,
-                                    vcol,
-                                    format!("expected :{name} to be a non-negative integer"),
                                 ))
                             }
-                        };
+                        },
+                        _ => {
+                            return Err(self.err_at(
+                                vline,
+                                vcol,
+                                format!("expected :{name} to be a non-negative integer"),
+                            ))
+                        }
+                    };
                     if name == "index" {
                         index = n;
                     } else {

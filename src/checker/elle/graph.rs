@@ -360,6 +360,8 @@ pub struct CycleSearch<'g> {
     pub g: &'g DepGraph,
     /// Nodes in non-trivial components of the full graph.
     pub region: Vec<u32>,
+    /// Size of the largest strongly connected component of the full graph.
+    pub largest_component: usize,
     bfs: Bfs,
     pub limits: SearchLimits,
 }
@@ -378,6 +380,7 @@ impl<'g> CycleSearch<'g> {
         CycleSearch {
             g,
             region,
+            largest_component: size.iter().copied().max().unwrap_or(0) as usize,
             bfs: Bfs::new(g.n),
             limits,
         }

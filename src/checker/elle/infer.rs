@@ -142,15 +142,18 @@ fn internal(txns: &Txns, findings: &mut Vec<Finding>) {
         if txn.status != Status::Ok {
             continue;
         }
-        // key → (known prefix?, expected state or own suffix)
-        let mut state: FastMap<Id, (bool, Vec<Id>)> = FastMap::default();
+        if txn.mops.len() < 2 {
+            continue;
+        }
+        // key → (what the txn last read, if it read; what it appended since)
+        let mut state: FastMap<Id, (Option<&[Id]>, Vec<Id>)> = FastMap::default();
         let mut reg: FastMap<Id, Id> = FastMap::default();
         for m in &txn.mops {
             match m {
                 Mop::Append { key, elem } => {
                     state
                         .entry(*key)
-                        .or_insert((false, Vec::new()))
+                        .or_insert((None, Vec::new()))
                         .1
                         .push(*elem);
                 }
@@ -158,13 +161,22 @@ fn internal(txns: &Txns, findings: &mut Vec<Finding>) {
                     key,
                     elems: Some(l),
                 } => {
-                    if let Some((known, exp)) = state.get(key) {
-                        let ok = if *known { l == exp } else { l.ends_with(exp) };
+                    if let Some((base, own)) = state.get(key) {
+                        let ok = match base {
+                            Some(b) => {
+                                l.len() == b.len() + own.len()
+                                    && l.starts_with(b)
+                                    && l.ends_with(own)
+                            }
+                            None => l.ends_with(own),
+                        };
                         if !ok {
-                            let what = if *known {
-                                format!("expected {}", list_text(txns, exp))
+                            let mut exp: Vec<Id> = base.map(|b| b.to_vec()).unwrap_or_default();
+                            exp.extend_from_slice(own);
+                            let what = if base.is_some() {
+                                format!("expected {}", list_text(txns, &exp))
                             } else {
-                                format!("expected a list ending in {}", list_text(txns, exp))
+                                format!("expected a list ending in {}", list_text(txns, &exp))
                             };
                             findings.push(Finding {
                                 anomaly: Anomaly::Internal,
@@ -180,7 +192,7 @@ fn internal(txns: &Txns, findings: &mut Vec<Finding>) {
                             });
                         }
                     }
-                    state.insert(*key, (true, l.clone()));
+                    state.insert(*key, (Some(l.as_slice()), Vec::new()));
                 }
                 Mop::Write { key, elem } => {
                     reg.insert(*key, elem.unwrap_or(NIL));

@@ -88,6 +88,9 @@ pub struct ElleAnalysis {
     pub kind: ElleKind,
     pub txn_count: usize,
     pub edge_count: usize,
+    /// Transactions in the largest strongly connected component of the
+    /// dependency graph (1 when it is acyclic).
+    pub largest_component: usize,
     /// Anomaly types found, sorted.
     pub anomaly_types: Vec<Anomaly>,
     /// Up to [`MAX_INSTANCES`] explained instances per type.
@@ -118,7 +121,11 @@ pub fn analyze(
             list.push(AnomalyInstance {
                 anomaly: f.anomaly,
                 explanation: f.explanation.clone(),
-                txns: f.txns.iter().map(|&t| txn_json(&txns, t)).collect(),
+                txns: f
+                    .txns
+                    .iter()
+                    .map(|&t| txn_json(history, &txns, t))
+                    .collect(),
                 edges: Vec::new(),
                 data: f.data.clone(),
             });
@@ -126,6 +133,7 @@ pub fn analyze(
     }
     let mut complete = true;
     let mut search = CycleSearch::new(&g, SearchLimits::default());
+    let largest_component = search.largest_component;
     if search.has_cycles() {
         let cancelled = || budget.exhausted();
         let levels: [(u8, [Anomaly; 4]); 3] = [
@@ -167,7 +175,7 @@ pub fn analyze(
                 counts.insert(a, found.components);
                 let list = anomalies.entry(a).or_default();
                 for cy in found.cycles.iter().take(MAX_INSTANCES) {
-                    list.push(cycle_instance(&txns, &inf, a, cy));
+                    list.push(cycle_instance(history, &txns, &inf, a, cy));
                 }
                 break;
             }
@@ -179,6 +187,7 @@ pub fn analyze(
         kind: txns.kind,
         txn_count: txns.txns.len(),
         edge_count: g.edge_count(),
+        largest_component,
         anomaly_types,
         anomalies,
         counts,
@@ -211,7 +220,7 @@ fn mops_text(v: &Value) -> String {
     }
 }
 
-fn txn_json(txns: &Txns, t: u32) -> Value {
+fn txn_json(history: &History, txns: &Txns, t: u32) -> Value {
     let x = &txns.txns[t as usize];
     json!({
         "name": tname(txns, t),
@@ -219,11 +228,11 @@ fn txn_json(txns: &Txns, t: u32) -> Value {
         "line": x.line,
         "process": x.process,
         "type": x.status,
-        "value": x.raw,
+        "value": txns.raw(history, t),
     })
 }
 
-fn txn_line(txns: &Txns, t: u32) -> String {
+fn txn_line(history: &History, txns: &Txns, t: u32) -> String {
     let x = &txns.txns[t as usize];
     let mut where_ = Vec::new();
     if x.line > 0 {
@@ -244,7 +253,7 @@ fn txn_line(txns: &Txns, t: u32) -> String {
         "{} ({}): {}",
         tname(txns, t),
         where_.join(", "),
-        mops_text(&x.raw)
+        mops_text(txns.raw(history, t))
     )
 }
 
@@ -261,7 +270,13 @@ fn describe(a: Anomaly) -> &'static str {
     }
 }
 
-fn cycle_instance(txns: &Txns, inf: &Inference, a: Anomaly, cy: &graph::Cycle) -> AnomalyInstance {
+fn cycle_instance(
+    history: &History,
+    txns: &Txns,
+    inf: &Inference,
+    a: Anomaly,
+    cy: &graph::Cycle,
+) -> AnomalyInstance {
     let names: Vec<String> = cy.nodes.iter().map(|&t| tname(txns, t)).collect();
     let mut text = format!(
         "{a}: {} ({}):\n",
@@ -275,7 +290,7 @@ fn cycle_instance(txns: &Txns, inf: &Inference, a: Anomaly, cy: &graph::Cycle) -
     );
     let mut edges = Vec::new();
     for &t in &cy.nodes {
-        text.push_str(&format!("  {}\n", txn_line(txns, t)));
+        text.push_str(&format!("  {}\n", txn_line(history, txns, t)));
     }
     for i in 0..cy.len() {
         let (from, to) = (cy.nodes[i], cy.nodes[(i + 1) % cy.len()]);
@@ -292,7 +307,11 @@ fn cycle_instance(txns: &Txns, inf: &Inference, a: Anomaly, cy: &graph::Cycle) -
     AnomalyInstance {
         anomaly: a,
         explanation: text.trim_end().to_string(),
-        txns: cy.nodes.iter().map(|&t| txn_json(txns, t)).collect(),
+        txns: cy
+            .nodes
+            .iter()
+            .map(|&t| txn_json(history, txns, t))
+            .collect(),
         edges,
         data: Value::Null,
     }
@@ -418,6 +437,7 @@ impl Checker for ElleChecker {
             "consistency_model": model,
             "txn_count": an.txn_count,
             "edge_count": an.edge_count,
+            "largest_component": an.largest_component,
             "anomaly_types": an.anomaly_types,
             "anomaly_counts": an.counts,
             "anomalies": an.anomalies,

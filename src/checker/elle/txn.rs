@@ -70,6 +70,17 @@ pub struct Interner {
     values: Vec<Value>,
 }
 
+impl Txns {
+    /// The micro-ops of transaction `t` as recorded in `history`.
+    pub fn raw<'h>(&self, history: &'h History, t: u32) -> &'h Value {
+        history
+            .ops
+            .get(self.txns[t as usize].raw_pos)
+            .map(|o| &o.value)
+            .unwrap_or(&Value::Null)
+    }
+}
+
 impl Interner {
     pub fn intern(&mut self, v: &Value) -> Id {
         if let Some(i) = v.as_i64() {
@@ -158,8 +169,9 @@ pub struct Txn {
     /// Position of the event that names it (completion, else invoke).
     pub pos: usize,
     pub mops: Vec<Mop>,
-    /// The micro-ops as JSON, for reports.
-    pub raw: Value,
+    /// Position of the event whose value holds the micro-ops as recorded
+    /// (for reports; not copied, histories can be large).
+    pub raw_pos: usize,
 }
 
 /// The transactions of a history plus the interner for their keys/elements.
@@ -356,13 +368,11 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
                 // The completion's value carries read results; an `info`
                 // completion's reads are unknown, and when it has no value
                 // the invoke's tells what it tried to write.
-                let value = if status == Status::Info && !op.value.is_array() {
-                    inv.as_ref()
-                        .map(|i| &history.ops[i.pos].value)
-                        .unwrap_or(&op.value)
-                } else {
-                    &op.value
+                let raw_pos = match &inv {
+                    Some(i) if status == Status::Info && !op.value.is_array() => i.pos,
+                    _ => pos,
                 };
+                let value = &history.ops[raw_pos].value;
                 let known = status == Status::Ok;
                 let mops =
                     parse_mops(value, kind, known, &mut keys, &mut elems, op.line, op.index)?;
@@ -379,7 +389,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
                     },
                     pos,
                     mops,
-                    raw: value.clone(),
+                    raw_pos,
                 });
             }
         }
@@ -442,6 +452,6 @@ fn unfinished(
         complete_pos: None,
         pos,
         mops,
-        raw: op.value.clone(),
+        raw_pos: pos,
     })
 }
