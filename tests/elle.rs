@@ -219,3 +219,42 @@ fn anomaly_names_round_trip() {
         assert_eq!(Anomaly::parse(a.as_str()), Some(a));
     }
 }
+
+mod register {
+    use super::*;
+    use faultline::checker::elle::gen::{rw_register, RegisterInjection};
+
+    fn expected(inj: RegisterInjection) -> Vec<String> {
+        use RegisterInjection::*;
+        let v: Vec<&str> = match inj {
+            G2Item => vec!["G2-item"],
+            GSingle => vec!["G-single"],
+            G1c => vec!["G1c"],
+            G1a => vec!["G1a"],
+            G1b => vec!["G1b"],
+            // Each read x's first version and the other wrote its successor.
+            LostUpdate => vec!["G2-item", "lost-update"],
+        };
+        sorted(v.into_iter().map(String::from).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+        #[test]
+        fn serial_register_executions_are_valid(seed in any::<u64>(), keys in 1usize..12) {
+            let opts = GenOptions { txns: 400, processes: 4, keys, seed, ..GenOptions::default() };
+            let h = rw_register(&opts, &[]);
+            let a = analyze(&h, Some(ElleKind::RwRegister), &Budget::default()).unwrap();
+            prop_assert!(a.anomaly_types.is_empty(), "{:?}", a.anomaly_types);
+        }
+
+        #[test]
+        fn injected_register_anomaly_is_reported_exactly(seed in any::<u64>(), which in 0usize..RegisterInjection::ALL.len(), at in 0usize..200) {
+            let inj = RegisterInjection::ALL[which];
+            let opts = GenOptions { txns: 200, processes: 4, keys: 6, seed, ..GenOptions::default() };
+            let h = rw_register(&opts, &[(at, inj)]);
+            prop_assert_eq!(sorted(types(&h)), expected(inj));
+        }
+    }
+}

@@ -475,3 +475,170 @@ pub fn list_append(opts: &GenOptions, injections: &[(usize, Injection)]) -> Hist
     }
     History::new(em.ops)
 }
+
+/// Anomaly blocks for rw-register histories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterInjection {
+    /// Write skew: both read x and y, one writes y, the other x.
+    G2Item,
+    /// Read skew: a read sees a transaction's write to y but not to x.
+    GSingle,
+    /// Two concurrent transactions each read the other's write.
+    G1c,
+    /// A read of a value written by a failed transaction.
+    G1a,
+    /// A read of a value its writer overwrote in the same transaction.
+    G1b,
+    /// Two transactions read x and both write it: each also misses the
+    /// other's write, so this is a G2-item cycle too.
+    LostUpdate,
+}
+
+impl RegisterInjection {
+    pub const ALL: [RegisterInjection; 6] = [
+        RegisterInjection::G2Item,
+        RegisterInjection::GSingle,
+        RegisterInjection::G1c,
+        RegisterInjection::G1a,
+        RegisterInjection::G1b,
+        RegisterInjection::LostUpdate,
+    ];
+}
+
+fn register_block(inj: RegisterInjection, base_proc: i64, key_base: u64, val: &mut i64) -> Block {
+    let x = json!(format!("x{key_base}"));
+    let y = json!(format!("y{key_base}"));
+    let mut v = || {
+        *val += 1;
+        *val
+    };
+    let (s1, s2, a, b) = (v(), v(), v(), v());
+    let (p0, p1, p2) = (base_proc, base_proc + 1, base_proc + 2);
+    let ok = OpType::Ok;
+    let setup = (p2, ok, json!([["w", x, s1], ["w", y, s2]]));
+    let both = vec![
+        (2, true),
+        (2, false),
+        (0, true),
+        (1, true),
+        (0, false),
+        (1, false),
+        (3, true),
+        (3, false),
+    ];
+    use RegisterInjection::*;
+    let (txns, events) = match inj {
+        G2Item => (
+            vec![
+                (p0, ok, json!([["r", x, s1], ["r", y, s2], ["w", y, b]])),
+                (p1, ok, json!([["r", x, s1], ["r", y, s2], ["w", x, a]])),
+                setup,
+                (p2, ok, json!([["r", x, a], ["r", y, b]])),
+            ],
+            both,
+        ),
+        GSingle => (
+            vec![
+                (
+                    p0,
+                    ok,
+                    json!([["r", x, s1], ["w", x, a], ["r", y, s2], ["w", y, b]]),
+                ),
+                (p1, ok, json!([["r", x, s1], ["r", y, b]])),
+                setup,
+                (p2, ok, json!([["r", x, a], ["r", y, b]])),
+            ],
+            both,
+        ),
+        G1c => (
+            vec![
+                (p0, ok, json!([["w", x, a], ["r", y, b]])),
+                (p1, ok, json!([["w", y, b], ["r", x, a]])),
+                setup,
+                (p2, ok, json!([["r", x, a], ["r", y, b]])),
+            ],
+            both,
+        ),
+        G1a => (
+            vec![
+                setup,
+                (p0, OpType::Fail, json!([["w", x, a]])),
+                (p1, ok, json!([["r", x, a]])),
+            ],
+            seq(3),
+        ),
+        G1b => (
+            vec![
+                setup,
+                (p0, ok, json!([["w", x, a], ["w", x, b]])),
+                (p1, ok, json!([["r", x, a]])),
+            ],
+            seq(3),
+        ),
+        LostUpdate => (
+            vec![
+                (p0, ok, json!([["r", x, s1], ["w", x, a]])),
+                (p1, ok, json!([["r", x, s1], ["w", x, b]])),
+                setup,
+                (p2, ok, json!([["r", x, b]])),
+            ],
+            both,
+        ),
+    };
+    Block { txns, events }
+}
+
+/// Generates a sequential rw-register history of a serial store (each
+/// transaction completes before the next begins): reads return the current
+/// value, writes write values unique per key, and a transaction often reads
+/// a key before writing it, which is what orders versions.
+pub fn rw_register(opts: &GenOptions, injections: &[(usize, RegisterInjection)]) -> History {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut em = Emitter { ops: Vec::new() };
+    let mut store: HashMap<u64, i64> = HashMap::new();
+    let mut next: i64 = 0;
+    let mut val: i64 = 1_000_000_000;
+    let mut injections: Vec<(usize, RegisterInjection)> = injections.to_vec();
+    injections.sort_by_key(|i| i.0);
+    let mut inj_iter = injections.into_iter().peekable();
+    let mut block_no = 0u64;
+    let procs = opts.processes.max(1);
+    for done in 0..opts.txns {
+        while let Some(&(at, inj)) = inj_iter.peek() {
+            if at > done {
+                break;
+            }
+            inj_iter.next();
+            let b = register_block(inj, 1_000_000 + 10 * block_no as i64, block_no, &mut val);
+            block_no += 1;
+            for (t, is_invoke) in b.events {
+                let (p, ty, v) = &b.txns[t];
+                if is_invoke {
+                    em.push(*p, OpType::Invoke, blank(v));
+                } else {
+                    em.push(*p, *ty, v.clone());
+                }
+            }
+        }
+        let n = rng.gen_range(1..=opts.max_mops.max(1));
+        let mut mops = Vec::with_capacity(n);
+        for _ in 0..n {
+            let k = rng.gen_range(0..opts.keys.max(1) as u64);
+            if rng.gen_bool(opts.read_fraction.clamp(0.0, 1.0)) {
+                mops.push(json!(["r", k, store.get(&k)]));
+            } else {
+                if rng.gen_bool(0.5) {
+                    mops.push(json!(["r", k, store.get(&k)]));
+                }
+                next += 1;
+                store.insert(k, next);
+                mops.push(json!(["w", k, next]));
+            }
+        }
+        let p = (done % procs) as i64;
+        let value = Value::Array(mops);
+        em.push(p, OpType::Invoke, blank(&value));
+        em.push(p, OpType::Ok, value);
+    }
+    History::new(em.ops)
+}

@@ -455,3 +455,85 @@ fn unfinished(
         raw_pos: pos,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::History;
+
+    fn hist(text: &str) -> History {
+        History::parse_str(text, "t.jsonl", None).unwrap()
+    }
+
+    #[test]
+    fn pairs_by_process_and_keeps_bare_completions() {
+        let h = hist(concat!(
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",null]]}\n",
+            "{\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]]}\n",
+            "{\"process\":0,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",[1]]]}\n",
+            "{\"process\":1,\"type\":\"invoke\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",2]]}\n",
+            "{\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"start\",\"value\":null}\n",
+            "{\"process\":2,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n",
+        ));
+        let t = parse_txns(&h, None).unwrap();
+        assert_eq!(t.kind, ElleKind::ListAppend);
+        assert_eq!(t.txns.len(), 3);
+        // The bare completion has no invoke; the read is paired; process 1
+        // never completed and is info.
+        assert_eq!(t.txns[0].invoke_pos, None);
+        assert_eq!(t.txns[1].invoke_pos, Some(0));
+        assert_eq!(t.txns[1].complete_pos, Some(2));
+        assert_eq!(t.txns[2].status, Status::Info);
+        assert_eq!(t.txns[2].complete_pos, None);
+        assert!(matches!(t.txns[2].mops[0], Mop::Append { .. }));
+    }
+
+    #[test]
+    fn info_reads_are_unknown() {
+        let h = hist(concat!(
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",null]]}\n",
+            "{\"process\":0,\"type\":\"info\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",[3]]]}\n",
+        ));
+        let t = parse_txns(&h, None).unwrap();
+        assert_eq!(
+            t.txns[0].mops[0],
+            Mop::ReadList {
+                key: 0,
+                elems: None
+            }
+        );
+    }
+
+    #[test]
+    fn detects_register_and_rejects_mixtures() {
+        let h = hist(
+            "{\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"write\",\"x\",1],[\"read\",\"y\",2]]}\n",
+        );
+        assert_eq!(detect_kind(&h), Ok(ElleKind::RwRegister));
+        let h = hist(
+            "{\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"w\",\"x\",1],[\"append\",\"y\",2]]}\n",
+        );
+        assert!(detect_kind(&h).unwrap_err().0.contains("mixes"));
+        // Forcing a kind that does not fit names the line.
+        let h = hist("{\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"w\",\"x\",1]]}\n");
+        let e = parse_txns(&h, Some(ElleKind::ListAppend)).err().unwrap();
+        assert!(e.0.starts_with("line 1") && e.0.contains("\"w\""), "{e}");
+    }
+
+    #[test]
+    fn malformed_micro_ops_are_errors_not_panics() {
+        for v in [
+            "[1]",
+            "[[\"r\"]]",
+            "[[3,\"x\",1]]",
+            "5",
+            "[[\"r\",\"x\",7]]",
+        ] {
+            let h = hist(&format!(
+                "{{\"type\":\"ok\",\"f\":\"txn\",\"value\":{v}}}\n"
+            ));
+            let r = parse_txns(&h, Some(ElleKind::ListAppend));
+            assert!(r.is_err(), "{v}");
+        }
+    }
+}
