@@ -258,3 +258,20 @@ mod register {
         }
     }
 }
+
+#[test]
+fn cancelled_budget_cannot_confirm_a_cyclic_history() {
+    // A history whose only cycle needs real time: with the search cancelled
+    // the checker must not claim strict serializability.
+    let h = load("elle-la-g-single-realtime.jsonl");
+    let budget = Budget::default();
+    budget.cancel();
+    let r = ElleChecker::default().check(&h, &budget);
+    assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
+    // An acyclic history needs no search and stays decidable.
+    let r = ElleChecker::default().check(&load("elle-la-valid.jsonl"), &budget);
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
+    // Anomalies found without the search still rule models out.
+    let r = ElleChecker::default().check(&load("elle-la-g1a.jsonl"), &budget);
+    assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+}

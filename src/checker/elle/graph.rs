@@ -336,6 +336,8 @@ pub struct Found {
     pub cycles: Vec<Cycle>,
     /// Components of the graph in which a cycle of this shape exists.
     pub components: usize,
+    /// The search was cancelled before it looked at every component.
+    pub interrupted: bool,
 }
 
 /// Search parameters.
@@ -397,6 +399,7 @@ impl<'g> CycleSearch<'g> {
         let mut found = Found {
             cycles: Vec::new(),
             components: 0,
+            interrupted: false,
         };
         if self.region.is_empty() {
             return found;
@@ -451,7 +454,11 @@ impl<'g> CycleSearch<'g> {
                 j += 1;
             }
             found.components += 1;
-            if found.cycles.len() < self.limits.max_cycles && !cancelled() {
+            if found.cycles.len() < self.limits.max_cycles {
+                if cancelled() {
+                    found.interrupted = true;
+                    break;
+                }
                 if let Some(cy) = self.shortest_in_component(
                     &cands[i..j],
                     shape,
@@ -460,6 +467,7 @@ impl<'g> CycleSearch<'g> {
                     need_rw,
                     &comp,
                     c,
+                    cancelled,
                 ) {
                     found.cycles.push(cy);
                 } else if shape == Shape::G2Item {
@@ -485,10 +493,14 @@ impl<'g> CycleSearch<'g> {
         need_rw: bool,
         comp: &[u32],
         region: u32,
+        cancelled: &dyn Fn() -> bool,
     ) -> Option<Cycle> {
         let mut best: Option<Cycle> = None;
         let start_work = self.bfs.work;
-        for &(u, v) in cands {
+        for (n, &(u, v)) in cands.iter().enumerate() {
+            if n % 64 == 63 && cancelled() {
+                break;
+            }
             let max_len = match &best {
                 // The path v⇝u plus u→v must beat the best cycle.
                 Some(b) => b.len().saturating_sub(2),

@@ -71,7 +71,17 @@ pub struct Inference {
     /// rw-register: version successors `(key, version) → next versions`,
     /// with the transaction that read the first and wrote the second.
     pub succ: FastMap<(Id, Id), Vec<(Id, u32)>>,
+    /// rw-register: per key, the versions with no known predecessor but
+    /// the initial null.
+    pub minimal: FastMap<Id, Vec<Id>>,
+    /// Keys whose reads of the initial null were not given rw edges to
+    /// every first version (too many pairs); their anti-dependencies are
+    /// under-approximated.
+    pub truncated_keys: usize,
 }
+
+/// At most this many rw edges from reads of null to first versions, per key.
+const MAX_NIL_EDGES_PER_KEY: usize = 1_000_000;
 
 pub fn tname(txns: &Txns, t: u32) -> String {
     format!("T{}", txns.txns[t as usize].index)
@@ -283,6 +293,8 @@ pub fn infer(txns: &Txns) -> Inference {
         writers: writers_of(txns),
         orders: FastMap::default(),
         succ: FastMap::default(),
+        minimal: FastMap::default(),
+        truncated_keys: 0,
     };
     internal(txns, &mut inf.findings);
     match txns.kind {
@@ -559,7 +571,7 @@ fn rw_register(txns: &Txns, inf: &mut Inference) {
         }
     }
     // The initial null precedes every version with no other predecessor.
-    let mut minimal: FastMap<Id, Vec<Id>> = FastMap::default();
+    let mut minimal: FastMap<Id, Vec<Id>> = std::mem::take(&mut inf.minimal);
     let mut wkeys: Vec<(Id, Id)> = inf.writers.keys().copied().collect();
     wkeys.sort_unstable();
     for (k, e) in wkeys {
@@ -585,6 +597,17 @@ fn rw_register(txns: &Txns, inf: &mut Inference) {
             }
         }
     }
+    let mut nil_readers: FastMap<Id, usize> = FastMap::default();
+    for r in reads.iter().filter(|r| r.val == NIL) {
+        *nil_readers.entry(r.key).or_default() += 1;
+    }
+    let mut skip_nil: Vec<Id> = Vec::new();
+    for (k, n) in nil_readers {
+        if n.saturating_mul(minimal.get(&k).map_or(0, Vec::len)) > MAX_NIL_EDGES_PER_KEY {
+            skip_nil.push(k);
+        }
+    }
+    inf.truncated_keys = skip_nil.len();
     for r in &reads {
         let mut intermediate_of = None;
         if r.val != NIL {
@@ -627,7 +650,11 @@ fn rw_register(txns: &Txns, inf: &mut Inference) {
         }
         // rw to the writers of the next versions.
         let nexts: Vec<Id> = if r.val == NIL {
-            minimal.get(&r.key).cloned().unwrap_or_default()
+            if skip_nil.contains(&r.key) {
+                Vec::new()
+            } else {
+                minimal.get(&r.key).cloned().unwrap_or_default()
+            }
         } else {
             inf.succ
                 .get(&(r.key, r.val))
@@ -642,6 +669,7 @@ fn rw_register(txns: &Txns, inf: &mut Inference) {
             }
         }
     }
+    inf.minimal = minimal;
     let mut lost: Vec<((Id, Id), Vec<u32>)> = lost
         .into_iter()
         .map(|(k, mut v)| {
@@ -740,7 +768,19 @@ fn explain_list(txns: &Txns, inf: &Inference, a: u32, b: u32, kind: u8) -> (Stri
     let (an, bn) = (tname(txns, a), tname(txns, b));
     match kind {
         WW => {
-            for (&key, order) in inf.orders.iter() {
+            let mut keys: Vec<Id> = txns.txns[b as usize]
+                .mops
+                .iter()
+                .filter_map(|m| match m {
+                    Mop::Append { key, .. } => Some(*key),
+                    _ => None,
+                })
+                .collect();
+            keys.dedup();
+            for key in keys {
+                let Some(order) = inf.orders.get(&key) else {
+                    continue;
+                };
                 // Find an element of b whose previous live element is a's.
                 let mut prev: Option<(u32, usize)> = None;
                 for (i, &e) in order.iter().enumerate() {
@@ -879,20 +919,16 @@ fn explain_reg(txns: &Txns, inf: &Inference, a: u32, b: u32, kind: u8) -> (Strin
         _ => {
             for (key, x) in reg_reads(txns, a) {
                 if x == NIL {
-                    for (&(k, y), w) in inf.writers.iter() {
-                        if k == key
-                            && w.txn == b
-                            && !inf.succ.values().any(|v| v.iter().any(|(z, _)| *z == y))
-                        {
-                            return (
-                                format!(
-                                    "{an} read key {} = null (the initial state), but {bn} wrote {} there, so {an} rw→ {bn}.",
-                                    txns.keys.text(key),
-                                    reg_text(txns, y)
-                                ),
-                                Some(json!({"key": txns.keys.value(key), "value": txns.elems.value(y)})),
-                            );
-                        }
+                    let firsts = inf.minimal.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+                    if let Some(&y) = firsts.iter().find(|&&y| writer_is(inf, key, y, b)) {
+                        return (
+                            format!(
+                                "{an} read key {} = null (the initial state), but {bn} wrote {} there, so {an} rw→ {bn}.",
+                                txns.keys.text(key),
+                                reg_text(txns, y)
+                            ),
+                            Some(json!({"key": txns.keys.value(key), "value": txns.elems.value(y)})),
+                        );
                     }
                 } else if let Some(v) = inf.succ.get(&(key, x)) {
                     if let Some(&(y, _)) = v.iter().find(|(y, _)| writer_is(inf, key, *y, b)) {

@@ -131,7 +131,8 @@ pub fn analyze(
             });
         }
     }
-    let mut complete = true;
+    // Under-approximated anti-dependencies cannot confirm a model.
+    let mut complete = inf.truncated_keys == 0;
     let mut search = CycleSearch::new(&g, SearchLimits::default());
     let largest_component = search.largest_component;
     if search.has_cycles() {
@@ -168,6 +169,9 @@ pub fn analyze(
                     break;
                 }
                 let found = search.find(shape, extra, &cancelled);
+                if found.interrupted {
+                    complete = false;
+                }
                 if found.components == 0 {
                     continue;
                 }
