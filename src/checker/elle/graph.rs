@@ -575,26 +575,33 @@ impl<'g> CycleSearch<'g> {
         let mut out = vec![false; cands.len()];
         let mut bits = vec![0u64; ncomp];
         for (chunk_no, chunk) in cands.chunks(64).enumerate() {
-            bits.iter_mut().for_each(|b| *b = 0);
-            let mut lo = usize::MAX;
+            let (mut lo, mut hi) = (usize::MAX, 0usize);
             for (i, &(u, v)) in chunk.iter().enumerate() {
                 let (cu, cv) = (comp[u as usize], comp[v as usize]);
                 if cu == cv {
                     out[chunk_no * 64 + i] = true;
                 } else if cv < cu {
+                    // Only a component later in topological order can be
+                    // reached; propagate between the lowest start and the
+                    // highest target.
                     bits[cv as usize] |= 1u64 << i;
                     lo = lo.min(cv as usize);
+                    hi = hi.max(cu as usize);
                 }
             }
             if lo == usize::MAX {
                 continue;
             }
-            for c in lo..ncomp {
+            for c in lo..hi {
                 let b = bits[c];
                 if b == 0 {
                     continue;
                 }
+                // Targets are sorted; nothing past hi matters.
                 for &(_, d) in &cedges[coff[c]..coff[c + 1]] {
+                    if d as usize > hi {
+                        break;
+                    }
                     bits[d as usize] |= b;
                 }
             }
@@ -603,6 +610,8 @@ impl<'g> CycleSearch<'g> {
                     out[chunk_no * 64 + i] = true;
                 }
             }
+            // Only [lo, hi] was touched.
+            bits[lo..=hi].iter_mut().for_each(|b| *b = 0);
         }
         out
     }
@@ -729,6 +738,58 @@ mod tests {
                         found.cycles
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_reachability_matches_plain_search() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..20 {
+            let n = 300u32;
+            let mut edges = Vec::new();
+            for _ in 0..900 {
+                let a = rng.gen_range(0..n);
+                let b = rng.gen_range(0..n);
+                // Mostly forward data edges, some backward rw edges.
+                if rng.gen_bool(0.3) {
+                    edges.push((a, b, RW));
+                } else if a < b || rng.gen_bool(0.05) {
+                    edges.push((a, b, if rng.gen_bool(0.5) { WW } else { WR }));
+                }
+            }
+            let g = DepGraph::from_edges(n as usize, edges);
+            let search = CycleSearch::new(&g, SearchLimits::default());
+            let mut cands = Vec::new();
+            for &u in &search.region {
+                for (v, k) in g.out(u) {
+                    if k & RW != 0 && search.region.contains(&v) {
+                        cands.push((u, v));
+                    }
+                }
+            }
+            assert!(cands.len() > 64, "want several batches");
+            let got = search.reachable_without_rw(&cands, WW | WR);
+            for (i, &(u, v)) in cands.iter().enumerate() {
+                // Plain DFS from v to u over ww/wr edges.
+                let mut seen = vec![false; n as usize];
+                let mut stack = vec![v];
+                let mut reach = false;
+                while let Some(x) = stack.pop() {
+                    if x == u {
+                        reach = true;
+                        break;
+                    }
+                    if std::mem::replace(&mut seen[x as usize], true) {
+                        continue;
+                    }
+                    for (y, k) in g.out(x) {
+                        if k & (WW | WR) != 0 && search.region.contains(&y) {
+                            stack.push(y);
+                        }
+                    }
+                }
+                assert_eq!(got[i], reach, "candidate {u}->{v}");
             }
         }
     }
