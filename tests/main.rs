@@ -1,6 +1,7 @@
 //! faultline's integration tests: one binary, one module per area.
 
 mod cli;
+mod elle;
 mod fixtures;
 mod graph;
 mod linearizable;
