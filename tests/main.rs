@@ -2,6 +2,7 @@
 
 mod cli;
 mod elle;
+mod cluster;
 mod fixtures;
 mod graph;
 mod linearizable;
