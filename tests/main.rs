@@ -2,6 +2,7 @@
 
 mod cli;
 mod cluster;
+mod elle;
 mod fixtures;
 mod graph;
 mod linearizable;
