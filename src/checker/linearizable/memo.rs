@@ -271,9 +271,59 @@ fn is_subset(a: &[u32], b: &[u32]) -> bool {
     true
 }
 
-/// Encodes a bitset canonically: the count of leading all-ones words, then
+/// The set of linearized `ok` ops, with the bounds of its encoding kept up
+/// to date so that encoding costs the window, not the whole history.
+pub(crate) struct Bits {
+    words: Vec<u64>,
+    /// Leading all-ones words.
+    lead: usize,
+    /// One past the last non-zero word (at least `lead`).
+    end: usize,
+}
+
+impl Bits {
+    pub fn new(n: usize) -> Bits {
+        Bits {
+            words: vec![0; n.div_ceil(64).max(1)],
+            lead: 0,
+            end: 0,
+        }
+    }
+
+    #[inline]
+    pub fn set(&mut self, k: u32) {
+        let w = k as usize / 64;
+        self.words[w] |= 1u64 << (k % 64);
+        self.end = self.end.max(w + 1);
+        while self.lead < self.words.len() && self.words[self.lead] == u64::MAX {
+            self.lead += 1;
+        }
+        self.end = self.end.max(self.lead);
+    }
+
+    #[inline]
+    pub fn clear(&mut self, k: u32) {
+        let w = k as usize / 64;
+        self.words[w] &= !(1u64 << (k % 64));
+        self.lead = self.lead.min(w);
+        while self.end > self.lead && self.words[self.end - 1] == 0 {
+            self.end -= 1;
+        }
+    }
+
+    /// The same encoding as [`encode`] of the words.
+    #[inline]
+    pub fn encode(&self, out: &mut Vec<u64>) {
+        out.clear();
+        out.push(self.lead as u64);
+        out.extend_from_slice(&self.words[self.lead..self.end]);
+    }
+}
+
+/// Encodes a bitset canonically (the reference for [`Bits::encode`]): the count of leading all-ones words, then
 /// the words from the first not-full one to the last non-zero one.
-pub(crate) fn encode(bits: &[u64], out: &mut Vec<u64>) {
+#[cfg(test)]
+fn encode(bits: &[u64], out: &mut Vec<u64>) {
     out.clear();
     let lead = bits.iter().take_while(|&&w| w == u64::MAX).count();
     let end = bits
@@ -325,6 +375,29 @@ mod tests {
         assert!(!m.insert(1, &[0], &1, &[7], |_| 0));
         assert!(is_subset(&[], &[1]) && is_subset(&[1, 4], &[0, 1, 2, 4]));
         assert!(!is_subset(&[1, 5], &[1, 4]));
+    }
+
+    #[test]
+    fn incremental_bits_encode_like_encode() {
+        let mut x = 12345u64;
+        let mut b = Bits::new(300);
+        let mut plain = vec![0u64; 5];
+        let (mut e1, mut e2) = (Vec::new(), Vec::new());
+        for _ in 0..20000 {
+            x = mix(x.wrapping_add(1));
+            // Mostly low bits, so that leading full words happen.
+            let k = ((x >> 8) % if x % 3 == 0 { 300 } else { 140 }) as u32;
+            if x % 5 < 3 {
+                b.set(k);
+                plain[k as usize / 64] |= 1 << (k % 64);
+            } else {
+                b.clear(k);
+                plain[k as usize / 64] &= !(1 << (k % 64));
+            }
+            b.encode(&mut e1);
+            encode(&plain, &mut e2);
+            assert_eq!(e1, e2);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! history, then with the longest prefix), that prefix, and the model
 //! states at its end.
 
-use super::memo::{encode, hash_of, mix, Memo};
+use super::memo::{hash_of, mix, Bits, Memo};
 use crate::checker::Budget;
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
@@ -331,11 +331,11 @@ pub(crate) fn search<M: Model>(
             next_slot += 1;
         }
     }
-    let mut bits = vec![0u64; total_ok.div_ceil(64).max(1)];
+    let mut bits = Bits::new(total_ok);
     let mut info_set: Vec<u32> = Vec::new();
     let mut lin = vec![false; n];
     let mut set_hash = 0u64;
-    let mut encoded: Vec<u64> = Vec::with_capacity(bits.len() + 1);
+    let mut encoded: Vec<u64> = Vec::with_capacity(total_ok / 64 + 2);
     let mut memo: Memo<M::State> = Memo::new();
     let mut stack: Vec<Frame<M::State>> = Vec::new();
     let mut state = model.init();
@@ -416,19 +416,15 @@ pub(crate) fn search<M: Model>(
                 next = next.filter(|after| *after != state);
             }
             if let Some(after) = next {
-                let (w, b) = (
-                    slot[op as usize] as usize / 64,
-                    1u64 << (slot[op as usize] % 64),
-                );
                 let h = if is_ok {
-                    bits[w] |= b;
+                    bits.set(slot[op as usize]);
                     set_hash ^ zob[op as usize]
                 } else {
                     let at = info_set.partition_point(|&x| x < op);
                     info_set.insert(at, op);
                     set_hash
                 };
-                encode(&bits, &mut encoded);
+                bits.encode(&mut encoded);
                 let full = h ^ hash_of(&after);
                 if memo.insert(full, &encoded, &after, &info_set, |s| {
                     model.state_heap_bytes(s)
@@ -479,7 +475,7 @@ pub(crate) fn search<M: Model>(
                     dead = true;
                 } else {
                     if is_ok {
-                        bits[w] &= !b;
+                        bits.clear(slot[op as usize]);
                     } else {
                         info_set.retain(|&x| x != op);
                     }
@@ -535,7 +531,7 @@ pub(crate) fn search<M: Model>(
             lin[op as usize] = false;
             if p.ok[op as usize] {
                 let k = slot[op as usize];
-                bits[k as usize / 64] &= !(1u64 << (k % 64));
+                bits.clear(k);
                 set_hash ^= zob[op as usize];
                 ok_done -= 1;
             } else {
