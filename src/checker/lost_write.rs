@@ -97,12 +97,17 @@ pub struct ElementFate {
     pub last_absent: Option<usize>,
 }
 
-/// A read (or a txn's read micro-op) of one key.
+/// A read (or a txn's read micro-op) of one key. What it contained is kept
+/// only in the per-element index ([`Present`]), so a long set-full history
+/// is not held twice.
 struct Obs {
     op: usize,
     call: u64,
-    contents: Vec<VKey>,
 }
+
+/// For each key, for each element: the positions (in that key's reads,
+/// sorted by call) of the reads that contained it.
+type Present = HashMap<VKey, HashMap<VKey, Vec<u32>>>;
 
 /// One add or append.
 struct Add {
@@ -111,8 +116,8 @@ struct Add {
     value: Value,
 }
 
-/// Adds, and reads by key.
-type Collected = (Vec<Add>, HashMap<VKey, Vec<Obs>>);
+/// Adds, reads by key (sorted by call), and which reads contained what.
+type Collected = (Vec<Add>, HashMap<VKey, Vec<Obs>>, Present);
 
 /// Every write's fate, and the reads (operation index, value) that showed a
 /// value no write produced.
@@ -137,18 +142,33 @@ fn micro(m: &Value) -> Option<(&str, &Value, &Value)> {
     Some((a[0].as_str()?, &a[1], &a[2]))
 }
 
+/// The reads in `op` as (key, returned list), for a set or list-append op.
+fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, &Value)> {
+    if op.outcome != Outcome::Ok {
+        return Vec::new();
+    }
+    match (workload, op.f.as_str()) {
+        (Workload::Set, "read") => vec![(VKey::of_key(&op.key), &op.output)],
+        (Workload::ListAppend, "txn") => op
+            .output
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(micro)
+                    .filter(|(f, _, _)| matches!(*f, "r" | "read"))
+                    .map(|(_, k, v)| (VKey::of(k), v))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// Collects adds and reads of a set or list-append history; `Err` names
 /// an operation that does not fit.
 fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
     let mut adds = Vec::new();
     let mut reads: HashMap<VKey, Vec<Obs>> = HashMap::default();
-    let elems = |v: &Value| -> Option<Vec<VKey>> {
-        match v {
-            Value::Array(a) => Some(a.iter().map(VKey::of).collect()),
-            Value::Null => Some(Vec::new()),
-            _ => None,
-        }
-    };
     for (i, op) in ops.iter().enumerate() {
         match (workload, op.f.as_str()) {
             (Workload::Set, "add") => adds.push(Add {
@@ -156,18 +176,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                 key: VKey::of_key(&op.key),
                 value: op.input.clone(),
             }),
-            (Workload::Set, "read") => {
-                if op.outcome != Outcome::Ok {
-                    continue;
-                }
-                let contents = elems(&op.output)
-                    .ok_or_else(|| format!("a set read returned {}, not a list", op.output))?;
-                reads.entry(VKey::of_key(&op.key)).or_default().push(Obs {
-                    op: i,
-                    call: call_t(op),
-                    contents,
-                });
-            }
+            (Workload::Set, "read") => {}
             (Workload::ListAppend, "txn") => {
                 let body = if op.outcome == Outcome::Ok {
                     &op.output
@@ -184,29 +193,43 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                             key: VKey::of(k),
                             value: v.clone(),
                         }),
-                        Some(("r" | "read", k, v)) => {
-                            if op.outcome != Outcome::Ok {
-                                continue;
-                            }
-                            let contents = elems(v)
-                                .ok_or_else(|| format!("a list read returned {v}, not a list"))?;
-                            reads.entry(VKey::of(k)).or_default().push(Obs {
-                                op: i,
-                                call: call_t(op),
-                                contents,
-                            });
-                        }
+                        Some(("r" | "read", _, _)) => {}
                         _ => return Err(format!("micro-op {m} is neither append nor r")),
                     }
                 }
             }
             (_, f) => return Err(format!("operation `{f}` does not belong to this workload")),
         }
+        for (k, v) in reads_in(op, workload) {
+            if !matches!(v, Value::Array(_) | Value::Null) {
+                return Err(format!("a read returned {v}, not a list"));
+            }
+            reads.entry(k).or_default().push(Obs {
+                op: i,
+                call: call_t(op),
+            });
+        }
     }
-    for v in reads.values_mut() {
-        v.sort_by_key(|o| o.call);
+    // Index contents in call order.
+    let mut present: Present = HashMap::default();
+    for (k, rs) in reads.iter_mut() {
+        rs.sort_by_key(|o| o.call);
+        let per_key = present.entry(k.clone()).or_default();
+        for (j, r) in rs.iter().enumerate() {
+            for (k2, v) in reads_in(&ops[r.op], workload) {
+                if &k2 != k {
+                    continue;
+                }
+                for e in v.as_array().into_iter().flatten() {
+                    let list = per_key.entry(VKey::of(e)).or_default();
+                    if list.last() != Some(&(j as u32)) {
+                        list.push(j as u32);
+                    }
+                }
+            }
+        }
     }
-    Ok((adds, reads))
+    Ok((adds, reads, present))
 }
 
 /// True when every event has a time, so latencies can be in ms.
@@ -229,17 +252,9 @@ fn classify_collections(
     ops: &[Operation],
     adds: &[Add],
     reads: &HashMap<VKey, Vec<Obs>>,
+    present: &Present,
     timed: bool,
 ) -> (Vec<ElementFate>, Vec<(usize, VKey, VKey)>) {
-    // For each (key, element): indices (into that key's reads) that contain it.
-    let mut present: HashMap<(&VKey, VKey), Vec<usize>> = HashMap::default();
-    for (k, rs) in reads {
-        for (j, r) in rs.iter().enumerate() {
-            for e in &r.contents {
-                present.entry((k, e.clone())).or_default().push(j);
-            }
-        }
-    }
     let mut added: HashMap<(VKey, VKey), bool> = HashMap::default();
     let mut fates = Vec::new();
     let empty: Vec<Obs> = Vec::new();
@@ -253,11 +268,11 @@ fn classify_collections(
             continue;
         }
         let rs = reads.get(&a.key).unwrap_or(&empty);
-        let mut pres: Vec<usize> = present
-            .get(&(&a.key, ek.clone()))
-            .cloned()
+        let pres: Vec<usize> = present
+            .get(&a.key)
+            .and_then(|m| m.get(&ek))
+            .map(|l| l.iter().map(|&j| j as usize).collect())
             .unwrap_or_default();
-        pres.dedup();
         // When it became known, and the reads that began after that.
         let (known_t, known_time) = if op.outcome == Outcome::Ok {
             (ret_t(op), op.complete_time)
@@ -322,11 +337,11 @@ fn classify_collections(
         });
     }
     let mut unexpected = Vec::new();
-    for (k, rs) in reads {
-        for r in rs {
-            for e in &r.contents {
-                if !added.get(&(k.clone(), e.clone())).copied().unwrap_or(false) {
-                    unexpected.push((r.op, k.clone(), e.clone()));
+    for (k, per_key) in present {
+        for (e, js) in per_key {
+            if !added.get(&(k.clone(), e.clone())).copied().unwrap_or(false) {
+                if let (Some(&j), Some(rs)) = (js.first(), reads.get(k)) {
+                    unexpected.push((rs[j as usize].op, k.clone(), e.clone()));
                 }
             }
         }
@@ -475,8 +490,8 @@ pub fn classify(
             classify_registers(ops, cfg, timed)
         }
         w => {
-            let (adds, reads) = collect(ops, w)?;
-            classify_collections(ops, &adds, &reads, timed)
+            let (adds, reads, present) = collect(ops, w)?;
+            classify_collections(ops, &adds, &reads, &present, timed)
         }
     };
     let unexpected = unexpected
@@ -633,6 +648,67 @@ impl LostWriteChecker {
         r.details = details;
         r
     }
+}
+
+/// A deterministic history of an atomic grow-only set (for benchmarks and
+/// tests): `clients` processes add unique elements (with probability
+/// `add_ratio`) or read the whole set; each op takes effect at a random
+/// moment inside its interval, so nothing is lost. `time` is 1 µs per event.
+pub fn simulate_set(seed: u64, ops: usize, clients: usize, add_ratio: f64) -> History {
+    use crate::history::{OpType, Process};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let clients = clients.max(1);
+    // Per client: idle, or (is add, element, applied, what a read saw).
+    type Client = Option<(bool, i64, bool, Vec<i64>)>;
+    let mut state: Vec<Client> = vec![None; clients];
+    let mut set: Vec<i64> = Vec::new();
+    let mut events: Vec<Op> = Vec::with_capacity(ops * 2);
+    let (mut invoked, mut completed, mut next) = (0usize, 0usize, 1i64);
+    while completed < ops {
+        let c = rng.gen_range(0..clients);
+        let idx = events.len();
+        let mk = |t: OpType, f: &str, v: Value| {
+            let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
+            o.time = Some(idx as u64 * 1000);
+            o.line = idx + 1;
+            o
+        };
+        match &mut state[c] {
+            None if invoked < ops => {
+                let add = rng.gen_bool(add_ratio.clamp(0.0, 1.0));
+                invoked += 1;
+                if add {
+                    events.push(mk(OpType::Invoke, "add", json!(next)));
+                } else {
+                    events.push(mk(OpType::Invoke, "read", Value::Null));
+                }
+                state[c] = Some((add, next, false, Vec::new()));
+                next += 1;
+            }
+            None => {}
+            Some((add, e, applied, seen)) => {
+                if !*applied {
+                    *applied = true;
+                    if *add {
+                        set.push(*e);
+                    } else {
+                        *seen = set.clone();
+                    }
+                } else {
+                    let ev = if *add {
+                        mk(OpType::Ok, "add", json!(*e))
+                    } else {
+                        mk(OpType::Ok, "read", json!(std::mem::take(seen)))
+                    };
+                    events.push(ev);
+                    state[c] = None;
+                    completed += 1;
+                }
+            }
+        }
+    }
+    History::new(events)
 }
 
 impl Checker for LostWriteChecker {
