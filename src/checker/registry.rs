@@ -5,7 +5,7 @@
 //! This is the one place that maps names to checker values; the CLI and the
 //! runner both come here.
 
-use crate::checker::{linearizable, Budget, CheckResult, Checker};
+use crate::checker::{graph_register, linearizable, Budget, CheckResult, Checker};
 use crate::history::History;
 use crate::model::{ModelConfig, MODEL_NAMES};
 
@@ -136,8 +136,7 @@ pub fn run_checks(
                     .model
                     .clone()
                     .unwrap_or_else(|| infer_model(history).to_string());
-                linearizable::check(history, &model, &opts.model_config, budget)
-                    .map_err(|e| SelectError(e.to_string()))?
+                check_linearizable(history, &model, opts, budget)?
             }
             other => {
                 let c = build(other, opts)?;
@@ -147,6 +146,32 @@ pub fn run_checks(
         results.push(r);
     }
     Ok(results)
+}
+
+/// Linearizability for `model`. Registers whose written values are unique
+/// per key are decided in polynomial time by the graph checker; everything
+/// else goes to the search.
+fn check_linearizable(
+    history: &History,
+    model: &str,
+    opts: &CheckOptions,
+    budget: &Budget,
+) -> Result<CheckResult, SelectError> {
+    if matches!(model, "register" | "cas-register") {
+        let ops = history
+            .operations()
+            .map_err(|e| SelectError(e.to_string()))?;
+        if graph_register::qualifies_with(&ops, &opts.model_config) {
+            let mut r =
+                graph_register::GraphRegisterChecker::with_config(opts.model_config.clone())
+                    .check(history, budget);
+            r.checker = "linearizable".to_string();
+            r.summary = format!("{} [graph checker: unique writes]", r.summary);
+            return Ok(r);
+        }
+    }
+    linearizable::check(history, model, &opts.model_config, budget)
+        .map_err(|e| SelectError(e.to_string()))
 }
 
 /// A checker by name, for callers (the runner) that hold no history yet.
