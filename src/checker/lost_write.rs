@@ -18,7 +18,9 @@
 //! - **recovered**: an indeterminate add that reads show, and not lost.
 //!
 //! Reads of elements that no add (or only a failed add) produced are
-//! *unexpected*. Latency (how long after it was known an element was still
+//! *unexpected*, and make the history invalid as lost elements do. A read
+//! that lists an element twice is reported as *duplicated* (a note; the
+//! verdict is about losing writes). Latency (how long after it was known an element was still
 //! missing from a read, 0 when never) is in ms from `time` fields, or in
 //! history events when the history has none.
 //!
@@ -117,11 +119,25 @@ struct Add {
 }
 
 /// Adds, reads by key (sorted by call), and which reads contained what.
-type Collected = (Vec<Add>, HashMap<VKey, Vec<Obs>>, Present);
+/// Adds, reads by key, the element index, and (read op, element) pairs
+/// where a read listed an element more than once.
+type Collected = (
+    Vec<Add>,
+    HashMap<VKey, Vec<Obs>>,
+    Present,
+    Vec<(usize, Value)>,
+);
 
-/// Every write's fate, and the reads (operation index, value) that showed a
-/// value no write produced.
-pub type Classification = (Vec<ElementFate>, Vec<(usize, Value)>);
+/// The outcome of [`classify`].
+#[derive(Clone, Debug, Default)]
+pub struct Classification {
+    /// Every write's fate.
+    pub fates: Vec<ElementFate>,
+    /// Reads (operation index, value) that showed a value no write produced.
+    pub unexpected: Vec<(usize, Value)>,
+    /// Reads (operation index, value) that listed an element twice.
+    pub duplicated: Vec<(usize, Value)>,
+}
 
 fn workload_of(ops: &[Operation]) -> Workload {
     if ops.iter().any(|o| o.f == "add") {
@@ -212,6 +228,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
     }
     // Index contents in call order.
     let mut present: Present = HashMap::default();
+    let mut duplicated = Vec::new();
     for (k, rs) in reads.iter_mut() {
         rs.sort_by_key(|o| o.call);
         let per_key = present.entry(k.clone()).or_default();
@@ -224,12 +241,15 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                     let list = per_key.entry(VKey::of(e)).or_default();
                     if list.last() != Some(&(j as u32)) {
                         list.push(j as u32);
+                    } else {
+                        duplicated.push((r.op, e.clone()));
                     }
                 }
             }
         }
     }
-    Ok((adds, reads, present))
+    duplicated.sort_by_key(|d| d.0);
+    Ok((adds, reads, present, duplicated))
 }
 
 /// True when every event has a time, so latencies can be in ms.
@@ -482,6 +502,7 @@ pub fn classify(
         w => w,
     };
     let timed = is_timed(ops);
+    let mut duplicated = Vec::new();
     let (fates, unexpected) = match workload {
         Workload::Register => {
             if let Some(why) = disqualify(ops, cfg) {
@@ -490,7 +511,8 @@ pub fn classify(
             classify_registers(ops, cfg, timed)
         }
         w => {
-            let (adds, reads, present) = collect(ops, w)?;
+            let (adds, reads, present, dups) = collect(ops, w)?;
+            duplicated = dups;
             classify_collections(ops, &adds, &reads, &present, timed)
         }
     };
@@ -498,7 +520,11 @@ pub fn classify(
         .into_iter()
         .map(|(op, _, e)| (op, key_value(&e).unwrap_or(Value::Null)))
         .collect();
-    Ok((fates, unexpected))
+    Ok(Classification {
+        fates,
+        unexpected,
+        duplicated,
+    })
 }
 
 /// The lost-write checker; see the module documentation.
@@ -530,7 +556,11 @@ impl LostWriteChecker {
         if budget.exhausted() {
             return CheckResult::new(NAME, Verdict::Unknown, "budget exhausted");
         }
-        let (fates, unexpected) = match classify(ops, self.workload, &self.config) {
+        let Classification {
+            fates,
+            unexpected,
+            duplicated,
+        } = match classify(ops, self.workload, &self.config) {
             Ok(x) => x,
             Err(why) => {
                 let mut r = CheckResult::new(
@@ -578,6 +608,7 @@ impl LostWriteChecker {
             "stale": pick(Fate::Stale),
             "never_read": pick(Fate::NeverRead),
             "recovered": pick(Fate::Recovered),
+            "duplicated": duplicated.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke, "value": v})).collect::<Vec<_>>(),
             "unexpected": unexpected.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke, "value": v})).collect::<Vec<_>>(),
         });
         let counts_line = counts
@@ -602,6 +633,10 @@ impl LostWriteChecker {
                     String::new()
                 } else {
                     format!(", {} unexpected values read", unexpected.len())
+                } + &if duplicated.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} duplicated in reads", duplicated.len())
                 },
                 if counts_line.is_empty() {
                     "no writes".into()
@@ -627,12 +662,17 @@ impl LostWriteChecker {
                 .last_absent
                 .map(|p| {
                     format!(
-                        ", and the read at {} (after its acknowledgement) lacks it",
+                        ", and the read at {}, which began after it was known, does not show it",
                         lines.at(p)
                     )
                 })
                 .unwrap_or_default();
-            let _ = writeln!(e, "- {key}{who} was acknowledged, but {seen}{absent}.");
+            let known = if op.is_some_and(|o| o.outcome == Outcome::Ok) {
+                "was acknowledged"
+            } else {
+                "ended indeterminate and was then read"
+            };
+            let _ = writeln!(e, "- {key}{who} {known}, but {seen}{absent}.");
         }
         if lost.len() > 10 {
             let _ = writeln!(e, "... and {} more lost", lost.len() - 10);
@@ -724,5 +764,75 @@ impl Checker for LostWriteChecker {
                 format!("cannot pair operations: {e}"),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{OpType, Process};
+
+    fn hist(events: &[(i64, OpType, &str, Value)]) -> History {
+        History::new(
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, (p, t, f, v))| {
+                    let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
+                    o.line = i + 1;
+                    o
+                })
+                .collect(),
+        )
+    }
+    use OpType::{Fail, Info, Invoke, Ok as K};
+
+    #[test]
+    fn unexpected_duplicated_and_indeterminate_then_lost() {
+        let h = hist(&[
+            (0, Invoke, "add", json!(1)),
+            (0, Info, "add", json!(1)),
+            (1, Invoke, "add", json!(2)),
+            (1, Fail, "add", json!(2)),
+            (2, Invoke, "read", Value::Null),
+            (2, K, "read", json!([1, 1])),
+            (2, Invoke, "read", Value::Null),
+            (2, K, "read", json!([2])),
+        ]);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid);
+        // 1: indeterminate, seen at line 6, then gone from the read at line 7.
+        assert_eq!(r.details["lost"][0]["value"], 1);
+        assert!(
+            r.explanation
+                .contains("ended indeterminate and was then read"),
+            "{}",
+            r.explanation
+        );
+        // 2 failed, yet the second read shows it.
+        assert_eq!(r.details["unexpected"][0]["value"], 2);
+        assert_eq!(r.details["unexpected"][0]["event"], 6);
+        // The first read lists 1 twice.
+        assert_eq!(r.details["duplicated"][0]["value"], 1);
+        assert_eq!(r.details["duplicated"][0]["event"], 4);
+    }
+
+    #[test]
+    fn workloads_are_detected_and_misfits_are_unknown() {
+        let h = hist(&[
+            (0, Invoke, "enqueue", json!(1)),
+            (0, K, "enqueue", json!(1)),
+        ]);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Unknown);
+        let h = hist(&[
+            (0, Invoke, "add", json!(1)),
+            (0, K, "add", json!(1)),
+            (1, Invoke, "read", Value::Null),
+            (1, K, "read", json!(3)),
+        ]);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
+        assert!(r.summary.contains("not a list"), "{}", r.summary);
     }
 }
