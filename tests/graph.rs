@@ -769,3 +769,28 @@ fn session_property_monotonic_reads_violation_at_the_injected_read() {
     }
     assert!(injected >= 35, "only {injected} injections");
 }
+
+#[test]
+fn stale_reads_are_summarised_by_region() {
+    use faultline::checker::stale_read::StaleReadChecker;
+    let h =
+        History::read_file(std::path::Path::new("histories/stale-invalid.jsonl"), None).unwrap();
+    let regions = [("n1", "east"), ("n2", "east"), ("n3", "west")]
+        .iter()
+        .map(|(n, r)| (n.to_string(), r.to_string()))
+        .collect();
+    let r = StaleReadChecker::new()
+        .with_regions(regions)
+        .check(&h, &Budget::default());
+    assert_eq!(r.details["by_region"]["west"]["behind"]["count"], 1);
+    assert!(r.details["by_region"].get("east").is_none());
+    assert!(
+        r.explanation.contains("By region:\n  west: 1 stale"),
+        "{}",
+        r.explanation
+    );
+    assert_eq!(
+        r.details["by_process"]["1"]["versions_behind"]["max"].as_f64(),
+        Some(2.0)
+    );
+}
