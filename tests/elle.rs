@@ -37,6 +37,8 @@ fn expected(inj: Injection) -> Vec<&'static str> {
         Internal => vec!["internal"],
         DuplicateElements => vec!["duplicate-elements"],
         IncompatibleOrder => vec!["incompatible-order"],
+        // A nonadjacent cycle has two rw edges: it is a G2-item cycle too.
+        LongFork => vec!["G-nonadjacent", "G2-item"],
     };
     v.sort();
     v
@@ -116,6 +118,7 @@ const FIXTURES: &[(&str, &[&str])] = &[
     ("elle-la-g1c.edn", &["G1c"]),
     ("elle-la-g-single.jsonl", &["G-single"]),
     ("elle-la-g2-item.edn", &["G2-item"]),
+    ("elle-la-long-fork.edn", &["G-nonadjacent", "G2-item"]),
     ("elle-la-lost-update.jsonl", &["G-single", "lost-update"]),
     ("elle-la-g-single-realtime.jsonl", &["G-single-realtime"]),
     ("elle-la-g-single-process.jsonl", &["G-single-process"]),

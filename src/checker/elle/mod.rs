@@ -137,36 +137,53 @@ pub fn analyze(
     let largest_component = search.largest_component;
     if search.has_cycles() {
         let cancelled = || budget.exhausted();
-        let levels: [(u8, [Anomaly; 4]); 3] = [
+        let levels: [u8; 3] = [0, PROCESS, PROCESS | REALTIME];
+        let shapes: [(Shape, [Anomaly; 3]); 5] = [
             (
-                0,
-                [Anomaly::G0, Anomaly::G1c, Anomaly::GSingle, Anomaly::G2Item],
+                Shape::G0,
+                [Anomaly::G0, Anomaly::G0Process, Anomaly::G0Realtime],
             ),
             (
-                PROCESS,
+                Shape::G1c,
+                [Anomaly::G1c, Anomaly::G1cProcess, Anomaly::G1cRealtime],
+            ),
+            (
+                Shape::GSingle,
                 [
-                    Anomaly::G0Process,
-                    Anomaly::G1cProcess,
+                    Anomaly::GSingle,
                     Anomaly::GSingleProcess,
-                    Anomaly::G2ItemProcess,
+                    Anomaly::GSingleRealtime,
                 ],
             ),
             (
-                PROCESS | REALTIME,
+                Shape::G2Item,
                 [
-                    Anomaly::G0Realtime,
-                    Anomaly::G1cRealtime,
-                    Anomaly::GSingleRealtime,
+                    Anomaly::G2Item,
+                    Anomaly::G2ItemProcess,
                     Anomaly::G2ItemRealtime,
                 ],
             ),
+            (
+                Shape::GNonadjacent,
+                [
+                    Anomaly::GNonadjacent,
+                    Anomaly::GNonadjacentProcess,
+                    Anomaly::GNonadjacentRealtime,
+                ],
+            ),
         ];
-        let shapes = [Shape::G0, Shape::G1c, Shape::GSingle, Shape::G2Item];
-        for (si, shape) in shapes.into_iter().enumerate() {
-            for (extra, names) in levels {
+        // The level at which G-single was found: a G-single cycle is
+        // trivially nonadjacent, so G-nonadjacent is only worth naming at
+        // lower levels.
+        let mut g_single_level = usize::MAX;
+        'shapes: for (shape, names) in shapes {
+            for (li, extra) in levels.into_iter().enumerate() {
+                if shape == Shape::GNonadjacent && li >= g_single_level {
+                    break;
+                }
                 if budget.exhausted() {
                     complete = false;
-                    break;
+                    break 'shapes;
                 }
                 let found = search.find(shape, extra, &cancelled);
                 if found.interrupted {
@@ -175,7 +192,10 @@ pub fn analyze(
                 if found.components == 0 {
                     continue;
                 }
-                let a = names[si];
+                if shape == Shape::GSingle {
+                    g_single_level = li;
+                }
+                let a = names[li];
                 counts.insert(a, found.components);
                 let list = anomalies.entry(a).or_default();
                 for cy in found.cycles.iter().take(MAX_INSTANCES) {
@@ -200,27 +220,19 @@ pub fn analyze(
     })
 }
 
+/// Renders micro-ops Elle-style: `[append x 1] [r y [1 2]]`.
 fn mops_text(v: &Value) -> String {
+    fn atom(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => format!("[{}]", a.iter().map(atom).collect::<Vec<_>>().join(" ")),
+            Value::Null => "nil".into(),
+            other => other.to_string(),
+        }
+    }
     match v.as_array() {
-        Some(a) => a
-            .iter()
-            .map(|m| match m.as_array() {
-                Some(parts) => format!(
-                    "[{}]",
-                    parts
-                        .iter()
-                        .map(|p| match p {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-                None => m.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => v.to_string(),
+        Some(a) => a.iter().map(atom).collect::<Vec<_>>().join(" "),
+        None => atom(v),
     }
 }
 
@@ -269,6 +281,9 @@ fn describe(a: Anomaly) -> &'static str {
         }
         Anomaly::GSingle | Anomaly::GSingleProcess | Anomaly::GSingleRealtime => {
             "a cycle with exactly one anti-dependency (rw)"
+        }
+        Anomaly::GNonadjacent | Anomaly::GNonadjacentProcess | Anomaly::GNonadjacentRealtime => {
+            "a cycle with two or more anti-dependencies (rw), no two in a row"
         }
         _ => "a cycle with two or more anti-dependencies (rw)",
     }

@@ -13,6 +13,11 @@
 //! dirty read, a process-order anomaly is also a real-time one because a
 //! process runs one operation at a time).
 //!
+//! Snapshot isolation forbids G-nonadjacent (a cycle with two or more rw
+//! edges, no two of them adjacent) as well as G-single, as in Elle (after
+//! Cerone and Gotsman's analysis of SI); write skew, whose two rw edges are
+//! adjacent, is allowed.
+//!
 //! One deliberate difference from Elle: every anti-dependency this checker
 //! infers is an *item* anti-dependency, so a G-single cycle is, in Adya's
 //! terms, also a G2-item cycle and rules out repeatable read. (Elle notes the
@@ -52,6 +57,12 @@ pub enum Anomaly {
     G2ItemProcess,
     #[serde(rename = "G2-item-realtime")]
     G2ItemRealtime,
+    #[serde(rename = "G-nonadjacent")]
+    GNonadjacent,
+    #[serde(rename = "G-nonadjacent-process")]
+    GNonadjacentProcess,
+    #[serde(rename = "G-nonadjacent-realtime")]
+    GNonadjacentRealtime,
     #[serde(rename = "lost-update")]
     LostUpdate,
     #[serde(rename = "duplicate-elements")]
@@ -63,7 +74,7 @@ pub enum Anomaly {
 }
 
 impl Anomaly {
-    pub const ALL: [Anomaly; 18] = [
+    pub const ALL: [Anomaly; 21] = [
         Anomaly::G0,
         Anomaly::G0Process,
         Anomaly::G0Realtime,
@@ -78,6 +89,9 @@ impl Anomaly {
         Anomaly::G2Item,
         Anomaly::G2ItemProcess,
         Anomaly::G2ItemRealtime,
+        Anomaly::GNonadjacent,
+        Anomaly::GNonadjacentProcess,
+        Anomaly::GNonadjacentRealtime,
         Anomaly::LostUpdate,
         Anomaly::DuplicateElements,
         Anomaly::IncompatibleOrder,
@@ -100,6 +114,9 @@ impl Anomaly {
             Anomaly::G2Item => "G2-item",
             Anomaly::G2ItemProcess => "G2-item-process",
             Anomaly::G2ItemRealtime => "G2-item-realtime",
+            Anomaly::GNonadjacent => "G-nonadjacent",
+            Anomaly::GNonadjacentProcess => "G-nonadjacent-process",
+            Anomaly::GNonadjacentRealtime => "G-nonadjacent-realtime",
             Anomaly::LostUpdate => "lost-update",
             Anomaly::DuplicateElements => "duplicate-elements",
             Anomaly::IncompatibleOrder => "incompatible-order",
@@ -125,6 +142,10 @@ impl Anomaly {
             GSingleRealtime => &[G2ItemRealtime],
             G2Item => &[G2ItemProcess],
             G2ItemProcess => &[G2ItemRealtime],
+            // Nonadjacent cycles have two or more (item) rw edges.
+            GNonadjacent => &[G2Item, GNonadjacentProcess],
+            GNonadjacentProcess => &[G2ItemProcess, GNonadjacentRealtime],
+            GNonadjacentRealtime => &[G2ItemRealtime],
             LostUpdate => &[G2Item],
             IncompatibleOrder => &[G1a],
             _ => &[],
@@ -248,9 +269,9 @@ impl ConsistencyModel {
             StrictSerializable => &[G0Realtime, G1cRealtime, GSingleRealtime, G2ItemRealtime],
             StrongSessionSerializable => &[G2ItemProcess],
             Serializable => &[Internal, G2Item],
-            StrongSnapshotIsolation => &[GSingleRealtime],
-            StrongSessionSnapshotIsolation => &[GSingleProcess],
-            SnapshotIsolation => &[Internal],
+            StrongSnapshotIsolation => &[GSingleRealtime, GNonadjacentRealtime],
+            StrongSessionSnapshotIsolation => &[GSingleProcess, GNonadjacentProcess],
+            SnapshotIsolation => &[Internal, GNonadjacent],
             RepeatableRead => &[G2Item, LostUpdate],
             ConsistentView => &[GSingle],
             CursorStability => &[LostUpdate],
@@ -418,6 +439,16 @@ mod tests {
         assert!(RepeatableRead.ruled_out_by(&[G2Item]));
         let b = boundary(&[G2Item]);
         assert!(b.strongest_possible.contains(&StrongSnapshotIsolation));
+    }
+
+    #[test]
+    fn nonadjacent_rules_out_snapshot_isolation() {
+        assert!(SnapshotIsolation.ruled_out_by(&[GNonadjacent]));
+        assert!(Serializable.ruled_out_by(&[GNonadjacent]));
+        assert!(!ConsistentView.ruled_out_by(&[GNonadjacent]));
+        assert!(StrongSessionSnapshotIsolation.ruled_out_by(&[GNonadjacentProcess]));
+        assert!(!SnapshotIsolation.ruled_out_by(&[GNonadjacentProcess]));
+        assert!(!StrongSessionSnapshotIsolation.ruled_out_by(&[GNonadjacentRealtime]));
     }
 
     #[test]
