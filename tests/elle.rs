@@ -278,3 +278,22 @@ fn cancelled_budget_cannot_confirm_a_cyclic_history() {
     let r = ElleChecker::default().check(&load("elle-la-g1a.jsonl"), &budget);
     assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
 }
+
+#[test]
+fn non_transactional_histories_are_unknown_not_valid() {
+    let h = load("register-valid.jsonl");
+    let r = ElleChecker::default().check(&h, &Budget::default());
+    assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
+    assert!(
+        r.explanation.contains("no `txn` operations"),
+        "{}",
+        r.explanation
+    );
+    let empty = History::new(Vec::new());
+    assert_eq!(
+        ElleChecker::default()
+            .check(&empty, &Budget::default())
+            .verdict,
+        Verdict::Valid
+    );
+}

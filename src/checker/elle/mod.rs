@@ -110,6 +110,12 @@ pub fn analyze(
     budget: &Budget,
 ) -> Result<ElleAnalysis, String> {
     let txns = txn::parse_txns(history, kind).map_err(|e| format!("{}: {e}", history.source))?;
+    if txns.txns.is_empty() && txns.skipped > 0 {
+        return Err(format!(
+            "{}: no `txn` operations among {} client operations; the transactional checker reads list-append or rw-register transactions",
+            history.source, txns.skipped
+        ));
+    }
     let inf = infer::infer(&txns);
     let g = graph::DepGraph::from_edges(txns.txns.len(), inf.edges.clone());
     let mut anomalies: BTreeMap<Anomaly, Vec<AnomalyInstance>> = BTreeMap::new();
