@@ -297,3 +297,31 @@ fn non_transactional_histories_are_unknown_not_valid() {
         Verdict::Valid
     );
 }
+
+#[test]
+fn repeated_values_make_a_clean_verdict_unknown() {
+    let text = concat!(
+        "{\"process\":0,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]]}\n",
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]]}\n",
+        "{\"process\":2,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",[1,1]]]}\n",
+    );
+    let h = History::parse_str(text, "dup.jsonl", None).unwrap();
+    let r = ElleChecker::new("serializable", None)
+        .unwrap()
+        .check(&h, &Budget::default());
+    // The duplicate element still rules out read uncommitted and above.
+    assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+    assert!(
+        r.explanation.contains("written more than once"),
+        "{}",
+        r.explanation
+    );
+    let text = concat!(
+        "{\"process\":0,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"w\",\"x\",1]]}\n",
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"w\",\"x\",1]]}\n",
+        "{\"process\":2,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",1]]}\n",
+    );
+    let h = History::parse_str(text, "dup.jsonl", None).unwrap();
+    let r = ElleChecker::default().check(&h, &Budget::default());
+    assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
+}

@@ -14,6 +14,15 @@
 //! component: see [`graph`] for how a concrete cycle of every type present is
 //! named in near-linear work.
 //!
+//! Reporting: each cycle shape (G0, G1c, G-single, G2-item, G-nonadjacent)
+//! is searched with data edges only, then with process edges, then with
+//! real-time edges too, and reported at the first level where it exists:
+//! `G-single-process` means there is no plain G-single anywhere in the
+//! history, but there is one once a process's order is taken into account.
+//! G-nonadjacent is only named where G-single (which it generalizes) is not.
+//! The anomaly types are the minimal explanation of the verdict; the model
+//! boundary accounts for what each implies.
+//!
 //! Entry points: [`ElleChecker`] (a [`Checker`]) and [`analyze`] for the
 //! structured result.
 
@@ -98,8 +107,13 @@ pub struct ElleAnalysis {
     /// How many instances (or components, for cycles) of each type exist.
     pub counts: BTreeMap<Anomaly, usize>,
     pub boundary: ModelBoundary,
-    /// False when the budget ran out before the cycle search finished.
+    /// False when the budget ran out before the cycle search finished, or
+    /// when some anti-dependencies were not inferred (see `notes`).
     pub complete: bool,
+    /// Caveats about the inference: values written more than once to a key
+    /// (their writers cannot be told apart, so they get no edges), keys
+    /// whose reads of null were not linked to every first version.
+    pub notes: Vec<String>,
 }
 
 /// Analyzes a transactional history. `kind` is detected when `None`.
@@ -139,6 +153,20 @@ pub fn analyze(
     }
     // Under-approximated anti-dependencies cannot confirm a model.
     let mut complete = inf.truncated_keys == 0;
+    let mut notes = Vec::new();
+    let ambiguous = inf.writers.values().filter(|w| w.ambiguous).count();
+    if ambiguous > 0 {
+        complete = false;
+        notes.push(format!(
+            "{ambiguous} value(s) were written more than once to the same key; Elle's inference needs unique values, so those writes get no dependency edges"
+        ));
+    }
+    if inf.truncated_keys > 0 {
+        notes.push(format!(
+            "{} key(s) have too many reads of null and first versions to link them all; their anti-dependencies are incomplete",
+            inf.truncated_keys
+        ));
+    }
     let mut search = CycleSearch::new(&g, SearchLimits::default());
     let largest_component = search.largest_component;
     if search.has_cycles() {
@@ -223,6 +251,7 @@ pub fn analyze(
         counts,
         boundary,
         complete,
+        notes,
     })
 }
 
@@ -455,6 +484,9 @@ impl Checker for ElleChecker {
             }
             explanation.push_str(".\n");
         }
+        for n in &an.notes {
+            explanation.push_str(&format!("Note: {n}.\n"));
+        }
         let mut r = CheckResult::new("elle", verdict, summary);
         r.explanation = explanation.trim_end().to_string();
         r.details = json!({
@@ -470,6 +502,7 @@ impl Checker for ElleChecker {
             "also_not": an.boundary.also_not,
             "strongest_possible": an.boundary.strongest_possible,
             "complete": an.complete,
+            "notes": an.notes,
         });
         r
     }
