@@ -3,4 +3,6 @@
 mod cli;
 mod elle;
 mod fixtures;
+mod graph;
+mod linearizable;
 mod readers;

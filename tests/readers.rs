@@ -148,3 +148,44 @@ fn every_kv_file_is_read_as_edn_with_keys() {
         assert_eq!(clients.len(), expected_clients, "{}", path.display());
     }
 }
+
+#[test]
+fn jepsen_history_edn_with_nemesis_and_sparse_indices_pairs() {
+    // The shape of Jepsen's history.edn: one map per line, :index and :time,
+    // nemesis events interleaved, an :info that retires process 1.
+    let text = r#"{:index 0, :time 10, :type :invoke, :process 0, :f :txn, :value [[:append 5 1] [:r 5 nil]]}
+{:index 1, :time 11, :type :invoke, :process 1, :f :txn, :value [[:r 5 nil]]}
+{:index 2, :time 12, :type :info, :process :nemesis, :f :start-partition, :value :majority}
+{:index 3, :time 20, :type :ok, :process 0, :f :txn, :value [[:append 5 1] [:r 5 [1]]]}
+{:index 5, :time 30, :type :info, :process 1, :f :txn, :value nil, :error :timeout}
+{:index 9, :time 40, :type :info, :process :nemesis, :f :stop-partition, :value nil}
+"#;
+    assert_eq!(Format::detect(text), Format::Edn);
+    let h = History::parse_str(text, "history.edn", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.ops.len(), 6);
+    assert_eq!(h.nemesis_ops().count(), 2);
+    let ops = h.operations().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0].outcome, Outcome::Ok);
+    assert_eq!(
+        ops[0].output,
+        serde_json::json!([["append", 5, 1], ["r", 5, [1]]])
+    );
+    assert_eq!(
+        (ops[0].invoke_time, ops[0].complete_time),
+        (Some(10), Some(20))
+    );
+    assert_eq!(ops[1].outcome, Outcome::Info);
+    // An info completion without a value keeps the invocation's.
+    assert_eq!(ops[1].output, serde_json::json!([["r", 5, null]]));
+
+    // Out-of-order indices are caught with the line of the offender.
+    let bad = text.replace(":index 5,", ":index 2,");
+    let e = History::parse_str(&bad, "history.edn", None)
+        .expect_err("index 2 after 3")
+        .to_string();
+    assert!(
+        e.starts_with("history.edn:5:") && e.contains("does not increase"),
+        "{e}"
+    );
+}

@@ -132,4 +132,9 @@ impl Budget {
     }
 }
 pub mod elle;
+pub mod graph_register;
+pub mod linearizable;
+pub mod lost_write;
 pub mod registry;
+pub mod session;
+pub mod stale_read;

@@ -23,7 +23,8 @@ use serde_json::{Map, Number, Value};
 /// Parses an EDN history; every error names `file`, the line and the column.
 pub fn parse_history(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
     let mut p = Parser::new(text, file);
-    let mut ops = Vec::with_capacity(text.len() / 80 + 1);
+    // Over-estimating is cheap: pages never written are never touched.
+    let mut ops = Vec::with_capacity(text.len() / 40 + 1);
     p.skip_ws()?;
     match p.peek() {
         None => return Ok(ops),
@@ -109,6 +110,31 @@ enum Name<'a> {
     Str(String),
 }
 
+/// A column, kept as byte offsets: counting characters on every token would
+/// cost more than parsing, so it is done only when an error is reported.
+#[derive(Clone, Copy)]
+struct Col<'a> {
+    text: &'a str,
+    line_start: usize,
+    pos: usize,
+}
+
+impl Col<'_> {
+    /// 1-based, counted in characters.
+    fn get(self) -> usize {
+        match self.text.get(self.line_start..self.pos) {
+            Some(s) => s.chars().count() + 1,
+            None => self.pos.saturating_sub(self.line_start) + 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Col<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -118,7 +144,13 @@ struct Parser<'a> {
     line: usize,
     /// Byte offset where the current line starts.
     line_start: usize,
+    /// How many values enclose `pos`, to refuse nesting that would exhaust the stack.
+    depth: usize,
 }
+
+/// Deeper nesting than any history needs; the recursive reader stops here
+/// rather than overflowing the stack on hostile input.
+const MAX_DEPTH: usize = 256;
 
 fn is_delimiter(c: u8) -> bool {
     matches!(
@@ -136,6 +168,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             line: 1,
             line_start: 0,
+            depth: 0,
         }
     }
 
@@ -144,24 +177,27 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.pos).copied()
     }
 
-    /// 1-based column of `pos`, counted in characters.
-    fn column(&self) -> usize {
+    /// The column of `pos`, computed only if an error needs it.
+    #[inline]
+    fn column(&self) -> Col<'a> {
         self.column_at(self.pos)
     }
 
-    fn column_at(&self, pos: usize) -> usize {
-        match self.text.get(self.line_start..pos) {
-            Some(s) => s.chars().count() + 1,
-            None => pos.saturating_sub(self.line_start) + 1,
+    #[inline]
+    fn column_at(&self, pos: usize) -> Col<'a> {
+        Col {
+            text: self.text,
+            line_start: self.line_start,
+            pos,
         }
     }
 
     fn err(&self, message: impl Into<String>) -> HistoryError {
-        HistoryError::parse(self.file, self.line, self.column(), message)
+        HistoryError::parse(self.file, self.line, self.column().get(), message)
     }
 
-    fn err_at(&self, line: usize, col: usize, message: impl Into<String>) -> HistoryError {
-        HistoryError::parse(self.file, line, col, message)
+    fn err_at(&self, line: usize, col: Col<'_>, message: impl Into<String>) -> HistoryError {
+        HistoryError::parse(self.file, line, col.get(), message)
     }
 
     /// Describes what is at `pos`, for "expected ..., found ..." messages.
@@ -202,25 +238,38 @@ impl<'a> Parser<'a> {
                     }
                 }
                 b'#' if self.bytes.get(self.pos + 1) == Some(&b'_') => {
-                    let (line, col) = (self.line, self.column());
-                    self.pos += 2;
-                    self.skip_ws()?;
-                    if matches!(self.peek(), None | Some(b')' | b']' | b'}')) {
-                        return Err(self.err_at(
-                            line,
-                            col,
-                            format!(
-                                "`#_` discards nothing: expected a value after it, found {}",
-                                self.describe()
-                            ),
-                        ));
+                    if self.depth >= MAX_DEPTH {
+                        return Err(self.err(format!(
+                            "values nest more than {MAX_DEPTH} levels deep; this is not a history"
+                        )));
                     }
-                    self.parse_value()?;
+                    self.depth += 1;
+                    let discarded = self.discard();
+                    self.depth -= 1;
+                    discarded?;
                 }
                 _ => break,
             }
         }
         Ok(())
+    }
+
+    /// Skips `#_` and the form after it.
+    fn discard(&mut self) -> Result<(), HistoryError> {
+        let (line, col) = (self.line, self.column());
+        self.pos += 2;
+        self.skip_ws()?;
+        if matches!(self.peek(), None | Some(b')' | b']' | b'}')) {
+            return Err(self.err_at(
+                line,
+                col,
+                format!(
+                    "`#_` discards nothing: expected a value after it, found {}",
+                    self.describe()
+                ),
+            ));
+        }
+        self.parse_value().map(drop)
     }
 
     /// Reads a token (symbol, number, keyword body) up to the next delimiter.
@@ -239,6 +288,18 @@ impl<'a> Parser<'a> {
 
     /// Parses one value starting at `pos` (whitespace already skipped).
     fn parse_value(&mut self) -> Result<Value, HistoryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(format!(
+                "values nest more than {MAX_DEPTH} levels deep; this is not a history"
+            )));
+        }
+        self.depth += 1;
+        let v = self.parse_value_here();
+        self.depth -= 1;
+        v
+    }
+
+    fn parse_value_here(&mut self) -> Result<Value, HistoryError> {
         let Some(c) = self.peek() else {
             return Err(self.err("expected a value, found end of input"));
         };
@@ -275,7 +336,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads `:name` at `pos` and returns `name`.
-    fn keyword(&mut self, line: usize, col: usize) -> Result<&'a str, HistoryError> {
+    fn keyword(&mut self, line: usize, col: Col<'a>) -> Result<&'a str, HistoryError> {
         self.pos += 1;
         let tok = self.token();
         if tok.is_empty() {
@@ -285,7 +346,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Converts a bare token: nil, booleans, numbers, symbols.
-    fn atom(&self, tok: &str, line: usize, col: usize) -> Result<Value, HistoryError> {
+    fn atom(&self, tok: &str, line: usize, col: Col<'a>) -> Result<Value, HistoryError> {
         match tok {
             "nil" => return Ok(Value::Null),
             "true" => return Ok(Value::Bool(true)),
@@ -383,7 +444,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses the value that follows a key in a map opened at `line`, `col`.
-    fn map_value(&mut self, line: usize, col: usize) -> Result<Value, HistoryError> {
+    fn map_value(&mut self, line: usize, col: Col<'a>) -> Result<Value, HistoryError> {
         self.skip_ws()?;
         match self.peek() {
             None => Err(self.unclosed_map(line, col)),
@@ -394,7 +455,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn unclosed_map(&self, line: usize, col: usize) -> HistoryError {
+    fn unclosed_map(&self, line: usize, col: Col<'a>) -> HistoryError {
         self.err(format!(
             "expected `}}` to close the map opened on line {line}, column {col}, found end of input"
         ))
@@ -782,7 +843,7 @@ impl<'a> Parser<'a> {
 
     /// A map value that should be a name (keyword, symbol or string); other
     /// values are parsed and reported as `None`.
-    fn name_value(&mut self, line: usize, col: usize) -> Result<Option<String>, HistoryError> {
+    fn name_value(&mut self, line: usize, col: Col<'a>) -> Result<Option<String>, HistoryError> {
         self.skip_ws()?;
         match self.peek() {
             Some(b':') => {
@@ -1142,6 +1203,30 @@ mod tests {
         assert!(e.contains(":f to be a keyword"), "{e}");
         let e = err("{:process 0, :type :ok, :f :read, :value}");
         assert!(e.contains("even number of forms"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert!(verr(&deep).contains("nest more than"));
+        let discards = format!("{}1", "#_".repeat(100_000));
+        assert!(verr(&discards).contains("nest more than"));
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(v(&ok).is_array());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,64}") {
+            let _ = parse_history(&s, "p.edn");
+            let _ = parse_value(&s, "p.edn");
+        }
+
+        #[test]
+        fn edn_like_text_never_panics(s in "[\\[\\](){}#_:;\"\\\\ ,\nanil0-9.eNM/+é-]{0,48}") {
+            let _ = parse_history(&s, "p.edn");
+            let _ = parse_value(&s, "p.edn");
+        }
     }
 
     #[test]

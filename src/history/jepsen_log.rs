@@ -2,12 +2,12 @@
 //! histories that Porcupine and other checkers ship:
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[3 0]
-//! 2017-05-19 15:30:01,234{GMT}	INFO	[jepsen worker 0] jepsen.util: 0	:ok	:read	nil
+//! INFO  jepsen.util - 3  :invoke  :cas  [3 0]
+//! 2017-05-19 15:30:01,234{GMT}  INFO  [jepsen worker 0] jepsen.util: 0  :ok  :read  nil
 //! ```
 //!
 //! Jepsen logs each event as process, type, f and value (printed as EDN),
-//! separated by tabs, optionally followed by the error. Everything else in a
+//! separated by tabs (shown as spaces above), optionally followed by the error. Everything else in a
 //! log (other loggers, timestamps, stack traces, free-form `jepsen.util`
 //! messages) is skipped. A line that has the shape of an event — a process
 //! (integer or keyword) followed by a keyword — but is malformed is an error:
@@ -241,6 +241,13 @@ java.lang.RuntimeException: boom
     fn empty_file_is_an_empty_history() {
         assert!(parse("", "empty.log").unwrap().is_empty());
         assert!(parse("\n\n", "empty.log").unwrap().is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_lines_never_panic(s in "(INFO  jepsen.util - [:0-9a-z]{0,3}[ \t]{1,2}[:a-z]{0,7}[ \t][:a-z]{0,5}[ \t]?[\\[\\]{}#\"0-9 é]{0,8}\n){0,4}") {
+            let _ = parse(&s, "p.log");
+        }
     }
 
     #[test]

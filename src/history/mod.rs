@@ -280,6 +280,11 @@ impl Format {
                     Format::Edn
                 };
             }
+            // A log line may start with anything a log layout prints
+            // (a timestamp, a level, `[thread]`), so the logger decides.
+            if t.contains("jepsen.util - ") || t.contains("jepsen.util: ") {
+                return Format::JepsenLog;
+            }
             if t.starts_with('[') || t.starts_with('(') || t.starts_with('#') {
                 return Format::Edn;
             }
@@ -461,9 +466,8 @@ impl History {
                         OpType::Fail => Outcome::Fail,
                         _ => Outcome::Info,
                     };
-                    if t != OpType::Info {
-                        o.output = op.value.clone();
-                    } else if !op.value.is_null() {
+                    // An `info` completion without a value keeps the invoke's.
+                    if t != OpType::Info || !op.value.is_null() {
                         o.output = op.value.clone();
                     }
                     if o.key.is_none() {
@@ -588,5 +592,9 @@ mod tests {
         assert_eq!(Format::detect("{ \"a\\\"b\" : 1}"), Format::Jsonl);
         assert_eq!(Format::detect("#jepsen.history.Op{:type :ok}"), Format::Edn);
         assert_eq!(Format::detect("(\n{:type :ok})"), Format::Edn);
+        assert_eq!(
+            Format::detect("[jepsen worker 0] jepsen.util: 0\t:invoke\t:read\tnil"),
+            Format::JepsenLog
+        );
     }
 }
