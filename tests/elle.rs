@@ -39,6 +39,7 @@ fn expected(inj: Injection) -> Vec<&'static str> {
         IncompatibleOrder => vec!["incompatible-order"],
         // A nonadjacent cycle has two rw edges: it is a G2-item cycle too.
         LongFork => vec!["G-nonadjacent", "G2-item"],
+        FutureRead => vec!["future-read"],
     };
     v.sort();
     v

@@ -78,13 +78,15 @@ pub enum Injection {
     DuplicateElements,
     /// Two reads of a key that are not prefixes of each other.
     IncompatibleOrder,
+    /// A transaction reads its own later append.
+    FutureRead,
     /// Long fork: T1 sees T4's append but misses T2's, T3 sees T2's but
     /// misses T4's (rw, wr, rw, wr: two nonadjacent rw edges).
     LongFork,
 }
 
 impl Injection {
-    pub const ALL: [Injection; 15] = [
+    pub const ALL: [Injection; 16] = [
         Injection::G0,
         Injection::G1a,
         Injection::G1b,
@@ -100,6 +102,7 @@ impl Injection {
         Injection::DuplicateElements,
         Injection::IncompatibleOrder,
         Injection::LongFork,
+        Injection::FutureRead,
     ];
 }
 
@@ -314,6 +317,14 @@ fn block(inj: Injection, base_proc: i64, key_base: u64, val: &mut i64) -> Block 
                 setup,
                 (p0, ok, json!([["append", x, a]])),
                 (p1, ok, json!([["r", x, [s1, a, a]]])),
+            ],
+            seq(3),
+        ),
+        FutureRead => (
+            vec![
+                setup,
+                (p0, ok, json!([["r", x, [s1, a]], ["append", x, a]])),
+                (p1, ok, json!([["r", x, [s1, a]]])),
             ],
             seq(3),
         ),

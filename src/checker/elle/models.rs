@@ -71,10 +71,12 @@ pub enum Anomaly {
     IncompatibleOrder,
     #[serde(rename = "internal")]
     Internal,
+    #[serde(rename = "future-read")]
+    FutureRead,
 }
 
 impl Anomaly {
-    pub const ALL: [Anomaly; 21] = [
+    pub const ALL: [Anomaly; 22] = [
         Anomaly::G0,
         Anomaly::G0Process,
         Anomaly::G0Realtime,
@@ -96,6 +98,7 @@ impl Anomaly {
         Anomaly::DuplicateElements,
         Anomaly::IncompatibleOrder,
         Anomaly::Internal,
+        Anomaly::FutureRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +124,7 @@ impl Anomaly {
             Anomaly::DuplicateElements => "duplicate-elements",
             Anomaly::IncompatibleOrder => "incompatible-order",
             Anomaly::Internal => "internal",
+            Anomaly::FutureRead => "future-read",
         }
     }
 
@@ -148,6 +152,8 @@ impl Anomaly {
             GNonadjacentRealtime => &[G2ItemRealtime],
             LostUpdate => &[G2Item],
             IncompatibleOrder => &[G1a],
+            // Reading one's own later write is a trivial wr cycle (Elle).
+            FutureRead => &[G1c],
             _ => &[],
         }
     }
@@ -419,6 +425,12 @@ mod tests {
             assert!(!ReadUncommitted.ruled_out_by(&[a]), "{a}");
             assert!(!StrongReadUncommitted.ruled_out_by(&[a]), "{a}");
         }
+    }
+
+    #[test]
+    fn future_read_is_a_g1c() {
+        assert!(ReadCommitted.ruled_out_by(&[FutureRead]));
+        assert!(!ReadUncommitted.ruled_out_by(&[FutureRead]));
     }
 
     #[test]
