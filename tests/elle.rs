@@ -121,6 +121,8 @@ const FIXTURES: &[(&str, &[&str])] = &[
     ("elle-la-g2-item.edn", &["G2-item"]),
     ("elle-la-long-fork.edn", &["G-nonadjacent", "G2-item"]),
     ("elle-la-lost-update.jsonl", &["G-single", "lost-update"]),
+    ("elle-la-g1c-process.jsonl", &["G1c-process"]),
+    ("elle-la-future-read.jsonl", &["future-read"]),
     ("elle-la-g-single-realtime.jsonl", &["G-single-realtime"]),
     ("elle-la-g-single-process.jsonl", &["G-single-process"]),
     ("elle-la-g2-item-realtime.jsonl", &["G2-item-realtime"]),
