@@ -73,7 +73,7 @@ impl ElleKind {
 }
 
 /// How many instances of one anomaly type are kept in the report.
-const MAX_INSTANCES: usize = 8;
+pub const MAX_INSTANCES: usize = 8;
 
 /// One occurrence of an anomaly, explained.
 #[derive(Clone, Debug, Serialize)]
@@ -102,7 +102,7 @@ pub struct ElleAnalysis {
     pub largest_component: usize,
     /// Anomaly types found, sorted.
     pub anomaly_types: Vec<Anomaly>,
-    /// Up to [`MAX_INSTANCES`] explained instances per type.
+    /// Up to eight explained instances per type.
     pub anomalies: BTreeMap<Anomaly, Vec<AnomalyInstance>>,
     /// How many instances (or components, for cycles) of each type exist.
     pub counts: BTreeMap<Anomaly, usize>,
