@@ -1,3 +1,6 @@
+//! The `faultline` binary: a thin front over `faultline::cli`.
+
 fn main() {
-    println!("faultline");
+    let code = faultline::cli::main_with_args(std::env::args().collect());
+    std::process::exit(code);
 }

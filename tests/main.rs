@@ -1,1 +1,6 @@
 //! faultline's integration tests: one binary, one module per area.
+
+mod cli;
+mod fixtures;
+mod linearizable;
+mod readers;

@@ -131,4 +131,5 @@ impl Budget {
         self.cancel.store(true, Ordering::Relaxed);
     }
 }
+pub mod linearizable;
 pub mod registry;

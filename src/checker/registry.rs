@@ -1,1 +1,158 @@
-//! Choosing checkers by name or by workload. Filled in as checkers land.
+//! Choosing checkers: by explicit name (`--checker`), by workload
+//! (`--workload`), by model (`--model`), or, when nothing is said, by what
+//! the history contains.
+//!
+//! This is the one place that maps names to checker values; the CLI and the
+//! runner both come here.
+
+use crate::checker::{linearizable, Budget, CheckResult, Checker};
+use crate::history::History;
+use crate::model::{ModelConfig, MODEL_NAMES};
+
+/// Every checker name `--checker` accepts.
+pub const CHECKER_NAMES: &[&str] = &["linearizable"];
+/// Every workload name `--workload` accepts.
+pub const WORKLOAD_NAMES: &[&str] = &["register", "set", "list-append", "rw-register"];
+
+/// What the user asked `check` to decide.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// `--model`: a sequential specification for the linearizable checker.
+    pub model: Option<String>,
+    pub model_config: ModelConfig,
+    /// `--workload`: register, set, list-append, rw-register.
+    pub workload: Option<String>,
+    /// `--checker`: explicit checker names.
+    pub checkers: Option<Vec<String>>,
+    /// `--consistency-model` for the transactional checker.
+    pub consistency_model: Option<String>,
+}
+
+/// An error in the request (bad names) or in the input (ops that do not fit
+/// the chosen model): exit code 254.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SelectError(pub String);
+
+/// The checkers a workload kind calls for.
+pub fn checkers_for_workload(workload: &str) -> Result<Vec<String>, SelectError> {
+    let names: &[&str] = match workload {
+        "register" => &["linearizable", "stale-read", "session"],
+        "set" => &["lost-write"],
+        "list-append" => &["elle", "lost-write"],
+        "rw-register" => &["elle"],
+        other => {
+            return Err(SelectError(format!(
+                "unknown workload `{other}`; the workloads are: {}",
+                WORKLOAD_NAMES.join(", ")
+            )))
+        }
+    };
+    Ok(names.iter().map(|s| s.to_string()).collect())
+}
+
+/// Checks names in `opts` before any file is read.
+pub fn validate(opts: &CheckOptions) -> Result<(), SelectError> {
+    if let Some(m) = &opts.model {
+        if !MODEL_NAMES.contains(&m.as_str()) {
+            return Err(SelectError(format!(
+                "--model: unknown model `{m}`; the models are: {}",
+                MODEL_NAMES.join(", ")
+            )));
+        }
+    }
+    if let Some(w) = &opts.workload {
+        checkers_for_workload(w)?;
+    }
+    if let Some(names) = &opts.checkers {
+        for n in names {
+            if !CHECKER_NAMES.contains(&n.as_str()) {
+                return Err(SelectError(format!(
+                    "--checker: unknown checker `{n}`; the checkers are: {}",
+                    CHECKER_NAMES.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The model to use for `linearizable` when `--model` is not given: guessed
+/// from the functions in the history.
+pub fn infer_model(history: &History) -> &'static str {
+    let has = |f: &str| history.ops.iter().any(|o| o.f == f);
+    if has("txn") {
+        "multi-register"
+    } else if has("cas") {
+        "cas-register"
+    } else if has("acquire") || has("release") {
+        "mutex"
+    } else if has("enqueue") || has("dequeue") {
+        "fifo-queue"
+    } else if has("add") {
+        "set"
+    } else if has("get") || has("put") || has("append") {
+        "kv"
+    } else {
+        "register"
+    }
+}
+
+/// The checker names to run: explicit, by workload, or inferred.
+fn checker_names(history: &History, opts: &CheckOptions) -> Result<Vec<String>, SelectError> {
+    if let Some(names) = &opts.checkers {
+        return Ok(names.clone());
+    }
+    if let Some(w) = &opts.workload {
+        return checkers_for_workload(w);
+    }
+    let _ = history;
+    Ok(vec!["linearizable".to_string()])
+}
+
+/// Runs the checkers `opts` asks for on `history`. Errors are about the
+/// request or the input (exit 254); verdicts are in the results.
+pub fn run_checks(
+    history: &History,
+    opts: &CheckOptions,
+    budget: &Budget,
+) -> Result<Vec<CheckResult>, SelectError> {
+    validate(opts)?;
+    // Pairing errors are input errors, whatever the checker.
+    history
+        .operations()
+        .map_err(|e| SelectError(e.to_string()))?;
+    let mut results = Vec::new();
+    for name in checker_names(history, opts)? {
+        let r = match name.as_str() {
+            "linearizable" => {
+                let model = opts
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| infer_model(history).to_string());
+                linearizable::check(history, &model, &opts.model_config, budget)
+                    .map_err(|e| SelectError(e.to_string()))?
+            }
+            other => {
+                let c = build(other, opts)?;
+                c.check(history, budget)
+            }
+        };
+        results.push(r);
+    }
+    Ok(results)
+}
+
+/// A checker by name, for callers (the runner) that hold no history yet.
+pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, SelectError> {
+    match name {
+        "linearizable" => Ok(Box::new(linearizable::LinearizableChecker {
+            model: opts.model.clone().unwrap_or_else(|| "register".into()),
+            config: opts.model_config.clone(),
+        })),
+        other => Err(SelectError(format!(
+            "unknown checker `{other}`; the checkers are: {}",
+            CHECKER_NAMES.join(", ")
+        ))),
+    }
+}

@@ -1,6 +1,1259 @@
-//! EDN histories (Jepsen, Knossos, Elle, Porcupine kv). Placeholder: filled in by the readers work.
-use super::{HistoryError, Op};
+//! EDN histories (Jepsen, Knossos, Elle, Porcupine kv).
+//!
+//! We read EDN ourselves rather than through a crate for two reasons: every
+//! error must name the exact line and column (people hand-edit these files),
+//! and histories run to millions of operations, so the reader works on bytes,
+//! borrows string slices where it can and builds the [`Op`] fields directly
+//! instead of going through an intermediate map.
+//!
+//! EDN maps onto JSON the way DESIGN.md describes: keywords and symbols become
+//! their names as strings (`:invoke` → `"invoke"`), `nil` becomes `null`,
+//! vectors, lists and sets become arrays (sets keep the order they were
+//! written in), maps become objects whose keys are strings (a keyword or
+//! string key by its name, any other key by its EDN text), and a tagged
+//! literal (`#inst "..."`, `#uuid "..."`, a record `#jepsen.history.Op{...}`)
+//! becomes its value.
+//!
+//! A history is a top-level vector or list of maps, or a stream of maps one
+//! after another. Anything after the history is an error, never ignored.
 
-pub fn parse_history(_text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
-    Err(HistoryError::parse(file, 1, 1, "EDN reader not yet built"))
+use super::{HistoryError, Op, OpType, Process};
+use serde_json::{Map, Number, Value};
+
+/// Parses an EDN history; every error names `file`, the line and the column.
+pub fn parse_history(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
+    let mut p = Parser::new(text, file);
+    // Over-estimating is cheap: pages never written are never touched.
+    let mut ops = Vec::with_capacity(text.len() / 40 + 1);
+    p.skip_ws()?;
+    match p.peek() {
+        None => return Ok(ops),
+        Some(open @ (b'[' | b'(')) => {
+            let close = if open == b'[' { b']' } else { b')' };
+            let (line, col) = (p.line, p.column());
+            p.pos += 1;
+            loop {
+                p.skip_ws()?;
+                match p.peek() {
+                    Some(c) if c == close => {
+                        p.pos += 1;
+                        break;
+                    }
+                    None => {
+                        return Err(p.err(format!(
+                            "expected `{}` to close the history opened on line {line}, column {col}, found end of input",
+                            close as char
+                        )))
+                    }
+                    Some(_) => {
+                        let op = p.parse_op(ops.len())?;
+                        ops.push(op);
+                    }
+                }
+            }
+            p.skip_ws()?;
+            if p.peek().is_some() {
+                return Err(p.err(format!(
+                    "expected end of input after the history that closed above, found {}",
+                    p.describe()
+                )));
+            }
+        }
+        Some(_) => loop {
+            p.skip_ws()?;
+            if p.peek().is_none() {
+                break;
+            }
+            let op = p.parse_op(ops.len())?;
+            ops.push(op);
+        },
+    }
+    Ok(ops)
+}
+
+/// Parses a single EDN value; anything after it (other than whitespace and
+/// comments) is an error.
+pub fn parse_value(text: &str, file: &str) -> Result<Value, HistoryError> {
+    let mut p = Parser::new(text, file);
+    p.skip_ws()?;
+    if p.peek().is_none() {
+        return Err(p.err("expected a value, found end of input"));
+    }
+    let v = p.parse_value()?;
+    p.skip_ws()?;
+    if p.peek().is_some() {
+        return Err(p.err(format!(
+            "expected end of input after the value, found {}",
+            p.describe()
+        )));
+    }
+    Ok(v)
+}
+
+/// Parses the first EDN value of `text` and returns it with the number of
+/// bytes it took (leading whitespace included, trailing not).
+pub(crate) fn parse_value_prefix(text: &str, file: &str) -> Result<(Value, usize), HistoryError> {
+    let mut p = Parser::new(text, file);
+    p.skip_ws()?;
+    if p.peek().is_none() {
+        return Err(p.err("expected a value, found end of input"));
+    }
+    let v = p.parse_value()?;
+    Ok((v, p.pos))
+}
+
+/// A token that names something: a keyword, a symbol or a string, borrowed
+/// from the source when it has no escapes.
+enum Name<'a> {
+    Keyword(&'a str),
+    Symbol(&'a str),
+    Str(String),
+}
+
+/// A column, kept as byte offsets: counting characters on every token would
+/// cost more than parsing, so it is done only when an error is reported.
+#[derive(Clone, Copy)]
+struct Col<'a> {
+    text: &'a str,
+    line_start: usize,
+    pos: usize,
+}
+
+impl Col<'_> {
+    /// 1-based, counted in characters.
+    fn get(self) -> usize {
+        match self.text.get(self.line_start..self.pos) {
+            Some(s) => s.chars().count() + 1,
+            None => self.pos.saturating_sub(self.line_start) + 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Col<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    file: &'a str,
+    pos: usize,
+    /// 1-based line of `pos`.
+    line: usize,
+    /// Byte offset where the current line starts.
+    line_start: usize,
+    /// How many values enclose `pos`, to refuse nesting that would exhaust the stack.
+    depth: usize,
+}
+
+/// Deeper nesting than any history needs; the recursive reader stops here
+/// rather than overflowing the stack on hostile input.
+const MAX_DEPTH: usize = 256;
+
+fn is_delimiter(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
+    ) || c == 0x0c
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, file: &'a str) -> Parser<'a> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            file,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+            depth: 0,
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// The column of `pos`, computed only if an error needs it.
+    #[inline]
+    fn column(&self) -> Col<'a> {
+        self.column_at(self.pos)
+    }
+
+    #[inline]
+    fn column_at(&self, pos: usize) -> Col<'a> {
+        Col {
+            text: self.text,
+            line_start: self.line_start,
+            pos,
+        }
+    }
+
+    fn err(&self, message: impl Into<String>) -> HistoryError {
+        HistoryError::parse(self.file, self.line, self.column().get(), message)
+    }
+
+    fn err_at(&self, line: usize, col: Col<'_>, message: impl Into<String>) -> HistoryError {
+        HistoryError::parse(self.file, line, col.get(), message)
+    }
+
+    /// Describes what is at `pos`, for "expected ..., found ..." messages.
+    fn describe(&self) -> String {
+        match self.text.get(self.pos..).and_then(|s| s.chars().next()) {
+            None => "end of input".to_string(),
+            Some(c) if c.is_control() => format!("character {:?}", c),
+            Some(c) if c.is_ascii() && is_delimiter(c as u8) => format!("`{c}`"),
+            Some(c) => {
+                let token: String = self.text[self.pos..]
+                    .chars()
+                    .skip(1)
+                    .take_while(|&c| !(c.is_ascii() && is_delimiter(c as u8)))
+                    .take(24)
+                    .collect();
+                format!("`{c}{token}`")
+            }
+        }
+    }
+
+    /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
+    #[inline]
+    fn skip_ws(&mut self) -> Result<(), HistoryError> {
+        while let Some(&c) = self.bytes.get(self.pos) {
+            match c {
+                b' ' | b'\t' | b'\r' | b',' | 0x0c => self.pos += 1,
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                b';' => {
+                    while let Some(&c) = self.bytes.get(self.pos) {
+                        if c == b'\n' {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                }
+                b'#' if self.bytes.get(self.pos + 1) == Some(&b'_') => {
+                    if self.depth >= MAX_DEPTH {
+                        return Err(self.err(format!(
+                            "values nest more than {MAX_DEPTH} levels deep; this is not a history"
+                        )));
+                    }
+                    self.depth += 1;
+                    let discarded = self.discard();
+                    self.depth -= 1;
+                    discarded?;
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips `#_` and the form after it.
+    fn discard(&mut self) -> Result<(), HistoryError> {
+        let (line, col) = (self.line, self.column());
+        self.pos += 2;
+        self.skip_ws()?;
+        if matches!(self.peek(), None | Some(b')' | b']' | b'}')) {
+            return Err(self.err_at(
+                line,
+                col,
+                format!(
+                    "`#_` discards nothing: expected a value after it, found {}",
+                    self.describe()
+                ),
+            ));
+        }
+        self.parse_value().map(drop)
+    }
+
+    /// Reads a token (symbol, number, keyword body) up to the next delimiter.
+    #[inline]
+    fn token(&mut self) -> &'a str {
+        let start = self.pos;
+        while let Some(&c) = self.bytes.get(self.pos) {
+            if is_delimiter(c) {
+                break;
+            }
+            self.pos += 1;
+        }
+        // Delimiters are ASCII, so both ends are character boundaries.
+        &self.text[start..self.pos]
+    }
+
+    /// Parses one value starting at `pos` (whitespace already skipped).
+    fn parse_value(&mut self) -> Result<Value, HistoryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(format!(
+                "values nest more than {MAX_DEPTH} levels deep; this is not a history"
+            )));
+        }
+        self.depth += 1;
+        let v = self.parse_value_here();
+        self.depth -= 1;
+        v
+    }
+
+    fn parse_value_here(&mut self) -> Result<Value, HistoryError> {
+        let Some(c) = self.peek() else {
+            return Err(self.err("expected a value, found end of input"));
+        };
+        match c {
+            b'{' => {
+                self.pos += 1;
+                self.parse_map_body()
+            }
+            b'[' => {
+                self.pos += 1;
+                self.parse_seq_body(b']')
+            }
+            b'(' => {
+                self.pos += 1;
+                self.parse_seq_body(b')')
+            }
+            b'"' => Ok(Value::String(self.parse_string()?)),
+            b':' => {
+                let (line, col) = (self.line, self.column());
+                let name = self.keyword(line, col)?;
+                Ok(Value::String(name.to_string()))
+            }
+            b'\\' => self.parse_char(),
+            b'#' => self.parse_dispatch(),
+            b')' | b']' | b'}' => {
+                Err(self.err(format!("expected a value, found unmatched `{}`", c as char)))
+            }
+            _ => {
+                let (line, col) = (self.line, self.column());
+                let tok = self.token();
+                self.atom(tok, line, col)
+            }
+        }
+    }
+
+    /// Reads `:name` at `pos` and returns `name`.
+    fn keyword(&mut self, line: usize, col: Col<'a>) -> Result<&'a str, HistoryError> {
+        self.pos += 1;
+        let tok = self.token();
+        if tok.is_empty() {
+            return Err(self.err_at(line, col, "expected a keyword name after `:`"));
+        }
+        Ok(tok)
+    }
+
+    /// Converts a bare token: nil, booleans, numbers, symbols.
+    fn atom(&self, tok: &str, line: usize, col: Col<'a>) -> Result<Value, HistoryError> {
+        match tok {
+            "nil" => return Ok(Value::Null),
+            "true" => return Ok(Value::Bool(true)),
+            "false" => return Ok(Value::Bool(false)),
+            "" => {
+                return Err(self.err_at(
+                    line,
+                    col,
+                    format!("expected a value, found {}", self.describe()),
+                ))
+            }
+            _ => {}
+        }
+        let b = tok.as_bytes();
+        let numeric = b[0].is_ascii_digit()
+            || (matches!(b[0], b'+' | b'-') && b.len() > 1 && b[1].is_ascii_digit());
+        if numeric {
+            return parse_number(tok).ok_or_else(|| {
+                self.err_at(line, col, format!("expected a number, found `{tok}`"))
+            });
+        }
+        Ok(Value::String(tok.to_string()))
+    }
+
+    fn parse_seq_body(&mut self, close: u8) -> Result<Value, HistoryError> {
+        let (line, col) = (self.line, self.column_at(self.pos - 1));
+        let mut items = Vec::new();
+        loop {
+            self.skip_ws()?;
+            match self.peek() {
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                None => {
+                    return Err(self.err(format!(
+                        "expected `{}` to close the collection opened on line {line}, column {col}, found end of input",
+                        close as char
+                    )))
+                }
+                Some(c @ (b')' | b']' | b'}')) => {
+                    return Err(self.err(format!(
+                        "expected `{}` to close the collection opened on line {line}, column {col}, found `{}`",
+                        close as char, c as char
+                    )))
+                }
+                Some(_) => items.push(self.parse_value()?),
+            }
+        }
+    }
+
+    /// Reads a map key as a string: keywords and strings by name, anything
+    /// else by its EDN text.
+    fn parse_key(&mut self) -> Result<Name<'a>, HistoryError> {
+        match self.peek() {
+            Some(b':') => {
+                let (line, col) = (self.line, self.column());
+                Ok(Name::Keyword(self.keyword(line, col)?))
+            }
+            Some(b'"') => Ok(Name::Str(self.parse_string()?)),
+            _ => {
+                let start = self.pos;
+                self.parse_value()?;
+                Ok(Name::Symbol(&self.text[start..self.pos]))
+            }
+        }
+    }
+
+    fn parse_map_body(&mut self) -> Result<Value, HistoryError> {
+        let (line, col) = (self.line, self.column_at(self.pos - 1));
+        let mut map = Map::new();
+        loop {
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(map));
+                }
+                None => return Err(self.unclosed_map(line, col)),
+                Some(c @ (b')' | b']')) => {
+                    return Err(self.err(format!(
+                        "expected `}}` to close the map opened on line {line}, column {col}, found `{}`",
+                        c as char
+                    )))
+                }
+                Some(_) => {}
+            }
+            let key = match self.parse_key()? {
+                Name::Keyword(s) | Name::Symbol(s) => s.to_string(),
+                Name::Str(s) => s,
+            };
+            let v = self.map_value(line, col)?;
+            map.insert(key, v);
+        }
+    }
+
+    /// Parses the value that follows a key in a map opened at `line`, `col`.
+    fn map_value(&mut self, line: usize, col: Col<'a>) -> Result<Value, HistoryError> {
+        self.skip_ws()?;
+        match self.peek() {
+            None => Err(self.unclosed_map(line, col)),
+            Some(b'}') => Err(self.err(format!(
+                "expected a value for the last key of the map opened on line {line}, column {col}, found `}}` (a map needs an even number of forms)"
+            ))),
+            Some(_) => self.parse_value(),
+        }
+    }
+
+    fn unclosed_map(&self, line: usize, col: Col<'a>) -> HistoryError {
+        self.err(format!(
+            "expected `}}` to close the map opened on line {line}, column {col}, found end of input"
+        ))
+    }
+
+    fn parse_string(&mut self) -> Result<String, HistoryError> {
+        let (line, col) = (self.line, self.column());
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes.
+        while let Some(&c) = self.bytes.get(self.pos) {
+            match c {
+                b'"' => {
+                    let s = self.text[start..self.pos].to_string();
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                b'\\' => break,
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                _ => self.pos += 1,
+            }
+        }
+        let mut out = String::from(&self.text[start..self.pos]);
+        loop {
+            let run = self.pos;
+            while let Some(&c) = self.bytes.get(self.pos) {
+                if c == b'"' || c == b'\\' {
+                    break;
+                }
+                if c == b'\n' {
+                    self.line += 1;
+                    self.line_start = self.pos + 1;
+                }
+                self.pos += 1;
+            }
+            out.push_str(&self.text[run..self.pos]);
+            match self.peek() {
+                None => {
+                    return Err(self.err(format!(
+                        "expected `\"` to close the string opened on line {line}, column {col}, found end of input"
+                    )))
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(_) => {
+                    let (eline, ecol) = (self.line, self.column());
+                    self.pos += 1;
+                    let Some(e) = self.peek() else { continue };
+                    self.pos += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'n' => out.push('\n'),
+                        b't' => out.push('\t'),
+                        b'r' => out.push('\r'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'/' => out.push('/'),
+                        b'u' => {
+                            let hex = self.text.get(self.pos..self.pos + 4).unwrap_or("");
+                            let c = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32);
+                            match c {
+                                Some(c) if hex.len() == 4 => {
+                                    out.push(c);
+                                    self.pos += 4;
+                                }
+                                _ => {
+                                    return Err(self.err_at(
+                                        eline,
+                                        ecol,
+                                        "expected four hex digits after `\\u` in a string",
+                                    ))
+                                }
+                            }
+                        }
+                        _ => {
+                            let shown = self.text[self.pos - 1..].chars().next().unwrap_or('?');
+                            return Err(self.err_at(
+                                eline,
+                                ecol,
+                                format!("expected a string escape (\\\" \\\\ \\n \\t \\r \\b \\f \\uXXXX), found `\\{shown}`"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `\a`, `\newline`, `\u03A9`, ...: becomes a one-character string.
+    fn parse_char(&mut self) -> Result<Value, HistoryError> {
+        let (line, col) = (self.line, self.column());
+        self.pos += 1;
+        // The first character after the backslash is taken even if it is a delimiter (`\(`).
+        let Some(first) = self.text.get(self.pos..).and_then(|s| s.chars().next()) else {
+            return Err(self.err("expected a character after `\\`, found end of input"));
+        };
+        let start = self.pos;
+        self.pos += first.len_utf8();
+        if first == '\n' {
+            self.line += 1;
+            self.line_start = self.pos;
+        }
+        if !first.is_whitespace() {
+            self.token();
+        }
+        let tok = &self.text[start..self.pos];
+        let c = match tok {
+            "newline" => '\n',
+            "space" => ' ',
+            "tab" => '\t',
+            "return" => '\r',
+            "backspace" => '\u{8}',
+            "formfeed" => '\u{c}',
+            _ if tok.chars().count() == 1 => first,
+            _ if tok.len() == 5 && tok.starts_with('u') => u32::from_str_radix(&tok[1..], 16)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| {
+                    self.err_at(line, col, format!("expected a character, found `\\{tok}`"))
+                })?,
+            _ if tok.len() >= 2 && tok.len() <= 4 && tok.starts_with('o') => {
+                u32::from_str_radix(&tok[1..], 8)
+                    .ok()
+                    .filter(|&n| n <= 0o377)
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| {
+                        self.err_at(line, col, format!("expected a character, found `\\{tok}`"))
+                    })?
+            }
+            _ => {
+                return Err(self.err_at(
+                    line,
+                    col,
+                    format!("expected a character, found `\\{tok}`"),
+                ))
+            }
+        };
+        Ok(Value::String(c.to_string()))
+    }
+
+    /// Everything that starts with `#` except `#_` (handled as whitespace).
+    fn parse_dispatch(&mut self) -> Result<Value, HistoryError> {
+        let (line, col) = (self.line, self.column());
+        match self.bytes.get(self.pos + 1).copied() {
+            Some(b'{') => {
+                self.pos += 2;
+                self.parse_seq_body(b'}')
+            }
+            Some(b'#') => {
+                // Symbolic values: ##Inf, ##-Inf, ##NaN. JSON has no such
+                // numbers, so they stay strings.
+                self.pos += 2;
+                let tok = self.token();
+                match tok {
+                    "Inf" | "-Inf" | "NaN" => Ok(Value::String(format!("##{tok}"))),
+                    _ => Err(self.err_at(
+                        line,
+                        col,
+                        format!("expected ##Inf, ##-Inf or ##NaN, found `##{tok}`"),
+                    )),
+                }
+            }
+            Some(b'"') => {
+                // A regex literal: keep its source text.
+                self.pos += 1;
+                Ok(Value::String(self.parse_string()?))
+            }
+            Some(b':') => {
+                // Namespaced map `#:ns{...}`: the keys keep their bare names.
+                self.pos += 2;
+                self.token();
+                self.skip_ws()?;
+                if self.peek() != Some(b'{') {
+                    return Err(self.err(format!(
+                        "expected `{{` after the namespaced-map prefix on line {line}, column {col}, found {}",
+                        self.describe()
+                    )));
+                }
+                self.parse_value()
+            }
+            _ => {
+                self.pos += 1;
+                let tag = self.token();
+                if tag.is_empty() {
+                    return Err(self.err_at(
+                        line,
+                        col,
+                        format!("expected a tag after `#`, found {}", self.describe()),
+                    ));
+                }
+                self.skip_ws()?;
+                if matches!(self.peek(), None | Some(b')' | b']' | b'}')) {
+                    return Err(self.err(format!(
+                        "expected a value after the tag `#{tag}`, found {}",
+                        self.describe()
+                    )));
+                }
+                self.parse_value()
+            }
+        }
+    }
+
+    /// Parses one top-level element as an operation; `position` is its
+    /// index when it has no `:index`.
+    fn parse_op(&mut self, position: usize) -> Result<Op, HistoryError> {
+        let (line, col) = (self.line, self.column());
+        match self.peek() {
+            Some(b'{') => {}
+            Some(b'#')
+                if !matches!(
+                    self.bytes.get(self.pos + 1),
+                    Some(b'{' | b'#' | b'"' | b'_')
+                ) =>
+            {
+                // A record such as `#jepsen.history.Op{...}`: the map is the op.
+                self.pos += 1;
+                let tag = self.token();
+                self.skip_ws()?;
+                if self.peek() != Some(b'{') {
+                    return Err(self.err(format!(
+                        "expected a map (one operation) after the tag `#{tag}` on line {line}, column {col}, found {}",
+                        self.describe()
+                    )));
+                }
+            }
+            Some(c @ (b')' | b']' | b'}')) => {
+                return Err(self.err(format!(
+                    "expected a map (one operation), found unmatched `{}`",
+                    c as char
+                )))
+            }
+            _ => {
+                let what = self.describe();
+                return Err(self.err(format!(
+                    "expected a map (one operation), found {what}; a history is a vector, a list or a stream of maps"
+                )));
+            }
+        }
+        let (mline, mcol) = (self.line, self.column());
+        self.pos += 1;
+        let mut index: Option<u64> = None;
+        let mut op = Op {
+            index: 0,
+            time: None,
+            process: None,
+            op_type: OpType::Invoke,
+            f: String::new(),
+            key: None,
+            value: Value::Null,
+            node: None,
+            error: None,
+            line,
+        };
+        let mut has_type = false;
+        let mut has_f = false;
+        loop {
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => return Err(self.unclosed_map(mline, mcol)),
+                Some(c @ (b')' | b']')) => {
+                    return Err(self.err(format!(
+                        "expected `}}` to close the map opened on line {mline}, column {mcol}, found `{}`",
+                        c as char
+                    )))
+                }
+                Some(_) => {}
+            }
+            let key = self.parse_key()?;
+            let name: &str = match &key {
+                Name::Keyword(s) | Name::Symbol(s) => s,
+                Name::Str(s) => s.as_str(),
+            };
+            self.skip_ws()?;
+            let (vline, vcol) = (self.line, self.column());
+            match name {
+                "type" => {
+                    let t = self.name_value(mline, mcol)?;
+                    op.op_type = t.as_deref().and_then(OpType::parse).ok_or_else(|| {
+                        self.err_at(
+                            vline,
+                            vcol,
+                            format!(
+                                "expected :type to be :invoke, :ok, :fail or :info, found {}",
+                                t.map_or("another value".to_string(), |t| format!("`{t}`"))
+                            ),
+                        )
+                    })?;
+                    has_type = true;
+                }
+                "f" => {
+                    let f = self.name_value(mline, mcol)?;
+                    op.f = f.ok_or_else(|| {
+                        self.err_at(vline, vcol, "expected :f to be a keyword, symbol or string")
+                    })?;
+                    has_f = true;
+                }
+                "process" => {
+                    let v = self.map_value(mline, mcol)?;
+                    op.process =
+                        match v {
+                            Value::Null => None,
+                            Value::String(s) => Some(Process::Name(s)),
+                            Value::Number(n) if n.is_i64() => n.as_i64().map(Process::Id),
+                            _ => return Err(self.err_at(
+                                vline,
+                                vcol,
+                                "expected :process to be an integer or a keyword such as :nemesis",
+                            )),
+                        };
+                }
+                "index" | "time" => {
+                    let v = self.map_value(mline, mcol)?;
+                    let n = match &v {
+                        Value::Null => None,
+                        Value::Number(n) => match n.as_u64() {
+                            Some(n) => Some(n),
+                            None => {
+                                return Err(self.err_at(
+                                    vline,
+                                    vcol,
+                                    format!(
+                                        "expected :{name} to be a non-negative integer, found {n}"
+                                    ),
+                                ))
+                            }
+                        },
+                        _ => {
+                            return Err(self.err_at(
+                                vline,
+                                vcol,
+                                format!("expected :{name} to be a non-negative integer"),
+                            ))
+                        }
+                    };
+                    if name == "index" {
+                        index = n;
+                    } else {
+                        op.time = n;
+                    }
+                }
+                "key" => op.key = Some(self.map_value(mline, mcol)?),
+                "value" => op.value = self.map_value(mline, mcol)?,
+                "node" => {
+                    op.node = match self.map_value(mline, mcol)? {
+                        Value::Null => None,
+                        Value::String(s) => Some(s),
+                        other => Some(other.to_string()),
+                    }
+                }
+                "error" => {
+                    op.error = match self.map_value(mline, mcol)? {
+                        Value::Null => None,
+                        v => Some(v),
+                    }
+                }
+                _ => {
+                    self.map_value(mline, mcol)?;
+                }
+            }
+        }
+        if !has_type {
+            return Err(self.err_at(
+                mline,
+                mcol,
+                "operation has no :type (expected :invoke, :ok, :fail or :info)",
+            ));
+        }
+        if !has_f {
+            return Err(self.err_at(mline, mcol, "operation has no :f"));
+        }
+        op.index = index.unwrap_or(position as u64);
+        Ok(op)
+    }
+
+    /// A map value that should be a name (keyword, symbol or string); other
+    /// values are parsed and reported as `None`.
+    fn name_value(&mut self, line: usize, col: Col<'a>) -> Result<Option<String>, HistoryError> {
+        self.skip_ws()?;
+        match self.peek() {
+            Some(b':') => {
+                let (l, c) = (self.line, self.column());
+                Ok(Some(self.keyword(l, c)?.to_string()))
+            }
+            _ => match self.map_value(line, col)? {
+                Value::String(s) => Ok(Some(s)),
+                _ => Ok(None),
+            },
+        }
+    }
+}
+
+/// EDN numbers: integers (`N` suffix allowed; beyond 64 bits they become
+/// floats), floats (`M` suffix allowed), ratios (as floats), and Clojure's
+/// `0x` hex integers. `None` when the token is not a number.
+fn parse_number(tok: &str) -> Option<Value> {
+    if let Ok(i) = tok.parse::<i64>() {
+        return Some(Value::Number(i.into()));
+    }
+    let (body, suffix) = match tok.as_bytes()[tok.len() - 1] {
+        b'N' | b'M' => (&tok[..tok.len() - 1], Some(tok.as_bytes()[tok.len() - 1])),
+        _ => (tok, None),
+    };
+    let digits = body.strip_prefix(['+', '-']).unwrap_or(body);
+    let negative = body.starts_with('-');
+    let integer_like = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    if integer_like && suffix != Some(b'M') {
+        if let Ok(i) = body.parse::<i64>() {
+            return Some(Value::Number(i.into()));
+        }
+        if let Ok(u) = body.parse::<u64>() {
+            return Some(Value::Number(u.into()));
+        }
+        // A big integer: keep its magnitude as a float.
+        return body.parse::<f64>().ok().map(float);
+    }
+    if suffix == Some(b'N') {
+        return None;
+    }
+    if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        let n = i64::from_str_radix(hex, 16).ok()?;
+        return Some(Value::Number((if negative { -n } else { n }).into()));
+    }
+    if let Some((num, den)) = body.split_once('/') {
+        let all_digits = |s: &str| {
+            let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !all_digits(num) || !all_digits(den) {
+            return None;
+        }
+        let (n, d) = (num.parse::<f64>().ok()?, den.parse::<f64>().ok()?);
+        if d == 0.0 {
+            return None;
+        }
+        return Some(float(n / d));
+    }
+    // Floats: digits, optional fraction, optional exponent. Rust's parser
+    // also accepts "inf"/"nan", which the leading digit already excludes.
+    if !digits
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        return None;
+    }
+    body.parse::<f64>().ok().map(float)
+}
+
+fn float(f: f64) -> Value {
+    Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v(text: &str) -> Value {
+        match parse_value(text, "t.edn") {
+            Ok(v) => v,
+            Err(e) => panic!("{text:?}: {e}"),
+        }
+    }
+
+    fn err(text: &str) -> String {
+        match parse_history(text, "t.edn") {
+            Ok(ops) => panic!("{text:?} parsed into {} ops", ops.len()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn verr(text: &str) -> String {
+        match parse_value(text, "t.edn") {
+            Ok(v) => panic!("{text:?} parsed into {v}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(v("nil"), Value::Null);
+        assert_eq!(v("true"), json!(true));
+        assert_eq!(v("false"), json!(false));
+        assert_eq!(v(":x"), json!("x"));
+        assert_eq!(v(":jepsen/foo"), json!("jepsen/foo"));
+        assert_eq!(v("foo.bar/baz"), json!("foo.bar/baz"));
+        assert_eq!(v("-"), json!("-"));
+        assert_eq!(v("+"), json!("+"));
+        assert_eq!(v("42"), json!(42));
+        assert_eq!(v("-7"), json!(-7));
+        assert_eq!(v("+7"), json!(7));
+        assert_eq!(v("42N"), json!(42));
+        assert_eq!(v("18446744073709551615"), json!(18446744073709551615u64));
+        assert_eq!(v("1.5"), json!(1.5));
+        assert_eq!(v("1.5M"), json!(1.5));
+        assert_eq!(v("2M"), json!(2.0));
+        assert_eq!(v("1e3"), json!(1000.0));
+        assert_eq!(v("-2.5e-1"), json!(-0.25));
+        assert_eq!(v("1/4"), json!(0.25));
+        assert_eq!(v("0x1F"), json!(31));
+        assert_eq!(v("##Inf"), json!("##Inf"));
+    }
+
+    #[test]
+    fn big_integers_do_not_crash() {
+        let big = v("123456789012345678901234567890N");
+        assert!(big
+            .as_f64()
+            .is_some_and(|f| (f - 1.2345678901234568e29).abs() < 1e15));
+        let huge = format!("{}N", "9".repeat(400));
+        assert!(matches!(v(&huge), Value::String(_)));
+    }
+
+    #[test]
+    fn bad_numbers_are_errors() {
+        assert!(verr("12abc").contains("expected a number, found `12abc`"));
+        assert!(verr("1.5N").contains("expected a number"));
+        assert!(verr("1/0").contains("expected a number"));
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        assert_eq!(v(r#""plain""#), json!("plain"));
+        assert_eq!(v(r#""a\"b\\c\nd\te\u00e9""#), json!("a\"b\\c\nd\te\u{e9}"));
+        assert_eq!(v("\"multi\nline\""), json!("multi\nline"));
+        assert_eq!(v("\"héllo ✓\""), json!("héllo ✓"));
+        let e = verr(r#""bad \q escape""#);
+        assert!(e.starts_with("t.edn:1:6:") && e.contains("`\\q`"), "{e}");
+        let e = verr("\"open\n\nnever closed");
+        assert!(e.contains("string opened on line 1, column 1"), "{e}");
+    }
+
+    #[test]
+    fn characters() {
+        assert_eq!(v("\\a"), json!("a"));
+        assert_eq!(v("\\newline"), json!("\n"));
+        assert_eq!(v("\\space"), json!(" "));
+        assert_eq!(v("\\tab"), json!("\t"));
+        assert_eq!(v("\\u03A9"), json!("Ω"));
+        assert_eq!(v("\\o101"), json!("A"));
+        assert_eq!(v("[\\( \\)]"), json!(["(", ")"]));
+        assert_eq!(v("\\é"), json!("é"));
+        assert!(verr("\\bogus").contains("expected a character, found `\\bogus`"));
+    }
+
+    #[test]
+    fn collections() {
+        assert_eq!(v("[1 2, 3]"), json!([1, 2, 3]));
+        assert_eq!(v("(1 (2) [])"), json!([1, [2], []]));
+        assert_eq!(v("#{3 1 2}"), json!([3, 1, 2]));
+        assert_eq!(
+            v("{:a 1, \"b\" 2, 3 4, [1 2] 5, nil 6}"),
+            json!({"a": 1, "b": 2, "3": 4, "[1 2]": 5, "nil": 6})
+        );
+        assert_eq!(
+            v("[[:read :x nil] [:write :y 2]]"),
+            json!([["read", "x", null], ["write", "y", 2]])
+        );
+    }
+
+    #[test]
+    fn comments_discard_and_commas() {
+        assert_eq!(v("; hello\n[1 ; one\n 2]"), json!([1, 2]));
+        assert_eq!(v("[1 #_ 2 3]"), json!([1, 3]));
+        assert_eq!(v("[1 #_#_ 2 3 4]"), json!([1, 4]));
+        assert_eq!(v("{:a #_ :b 1}"), json!({"a": 1}));
+        assert_eq!(v(",,,[,1,,2,],,"), json!([1, 2]));
+        assert!(verr("[1 #_]").contains("`#_` discards nothing"));
+    }
+
+    #[test]
+    fn tagged_literals() {
+        assert_eq!(
+            v("#inst \"2020-01-01T00:00:00Z\""),
+            json!("2020-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            v("#uuid \"f81d4fae-7dec-11d0-a765-00a0c91e6bf6\""),
+            json!("f81d4fae-7dec-11d0-a765-00a0c91e6bf6")
+        );
+        assert_eq!(v("#foo.Bar{:a 1}"), json!({"a": 1}));
+        assert_eq!(v("#my/tag [1]"), json!([1]));
+        assert_eq!(v("#:ns{:a 1}"), json!({"a": 1}));
+        assert!(verr("[#foo]").contains("expected a value after the tag `#foo`"));
+    }
+
+    #[test]
+    fn value_errors_name_line_and_column() {
+        let e = verr("[1 2\n  [3 4]");
+        assert!(e.starts_with("t.edn:2:8:"), "{e}");
+        assert!(e.contains("opened on line 1, column 1"), "{e}");
+        let e = verr("[1 2}");
+        assert!(
+            e.starts_with("t.edn:1:5:") && e.contains("found `}`"),
+            "{e}"
+        );
+        let e = verr("{:a}");
+        assert!(e.contains("even number of forms"), "{e}");
+        let e = verr("1 2");
+        assert!(
+            e.starts_with("t.edn:1:3:") && e.contains("end of input"),
+            "{e}"
+        );
+        let e = verr("]");
+        assert!(e.contains("unmatched `]`"), "{e}");
+    }
+
+    #[test]
+    fn history_as_vector_list_and_stream() {
+        let m = "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n{:process 0, :type :ok, :f :cas, :value [1 2]}";
+        for text in [
+            format!("[{m}]"),
+            format!("({m})"),
+            m.to_string(),
+            format!("; c\n{m}\n"),
+        ] {
+            let ops = parse_history(&text, "t.edn").unwrap();
+            assert_eq!(ops.len(), 2, "{text}");
+            assert_eq!(ops[0].op_type, OpType::Invoke);
+            assert_eq!(ops[1].op_type, OpType::Ok);
+            assert_eq!(ops[1].index, 1);
+            assert_eq!(ops[0].f, "cas");
+            assert_eq!(ops[0].value, json!([1, 2]));
+            assert_eq!(ops[0].process, Some(Process::Id(0)));
+        }
+        let ops = parse_history("; c\n{:process 0, :type :invoke, :f :read}\n\n{:process 0, :type :ok, :f :read, :value 3}", "t.edn").unwrap();
+        assert_eq!((ops[0].line, ops[1].line), (2, 4));
+        assert_eq!(ops[0].value, Value::Null);
+        assert!(parse_history("", "t.edn").unwrap().is_empty());
+        assert!(parse_history(" ; only a comment\n", "t.edn")
+            .unwrap()
+            .is_empty());
+        assert!(parse_history("[]", "t.edn").unwrap().is_empty());
+    }
+
+    #[test]
+    fn op_fields() {
+        let text = r#"{:index 7, :time 1234, :process :nemesis, :type :info, :f :start, :value "Cut off {:n1 #{:n2}}", :node "n1", :error [:timeout "x"], :extra {:ignored true}}
+#jepsen.history.Op{:index 9 :time 2000 :type :invoke :process 3 :f :txn :value [[:append 5 1] [:r 5 nil]]}
+{:type "ok", :f "txn", :value [[:append 5 1] [:r 5 [1]]], :process 3, :key :k1}"#;
+        let ops = parse_history(text, "t.edn").unwrap();
+        assert_eq!(ops.len(), 3);
+        let a = &ops[0];
+        assert_eq!((a.index, a.time, a.line), (7, Some(1234), 1));
+        assert_eq!(a.process, Some(Process::Name("nemesis".into())));
+        assert_eq!(a.op_type, OpType::Info);
+        assert_eq!(a.value, json!("Cut off {:n1 #{:n2}}"));
+        assert_eq!(a.node.as_deref(), Some("n1"));
+        assert_eq!(a.error, Some(json!(["timeout", "x"])));
+        let b = &ops[1];
+        assert_eq!((b.index, b.time, b.line), (9, Some(2000), 2));
+        assert_eq!(b.value, json!([["append", 5, 1], ["r", 5, null]]));
+        let c = &ops[2];
+        assert_eq!(c.index, 2);
+        assert_eq!(c.op_type, OpType::Ok);
+        assert_eq!(c.key, Some(json!("k1")));
+        assert_eq!(c.value, json!([["append", 5, 1], ["r", 5, [1]]]));
+        // Elle histories may lack :process.
+        let ops = parse_history("[{:type :ok, :f :txn, :value []}]", "t.edn").unwrap();
+        assert_eq!(ops[0].process, None);
+    }
+
+    #[test]
+    fn unclosed_history_names_where_it_opened() {
+        let e = err("[{:process 0, :type :invoke, :f :read}\n {:process 0, :type :ok, :f :read}\n");
+        assert!(e.starts_with("t.edn:3:1:"), "{e}");
+        assert!(
+            e.contains("close the history opened on line 1, column 1"),
+            "{e}"
+        );
+        let e = err("[{:process 0, :type :invoke, :f :read\n");
+        assert!(e.starts_with("t.edn:2:1:"), "{e}");
+        assert!(e.contains("map opened on line 1, column 2"), "{e}");
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error() {
+        let e = err("[{:type :invoke, :f :read, :process 0}]\n]");
+        assert!(
+            e.starts_with("t.edn:2:1:") && e.contains("expected end of input"),
+            "{e}"
+        );
+        let e = err("[{:type :invoke, :f :read, :process 0}] junk");
+        assert!(e.starts_with("t.edn:1:41:") && e.contains("`junk`"), "{e}");
+        let e = err("{:type :invoke, :f :read, :process 0}\n]");
+        assert!(
+            e.starts_with("t.edn:2:1:") && e.contains("unmatched `]`"),
+            "{e}"
+        );
+        let e = err("{:type :invoke, :f :read, :process 0}}");
+        assert!(e.starts_with("t.edn:1:38:"), "{e}");
+    }
+
+    #[test]
+    fn non_map_element_is_an_error() {
+        let e = err("[{:type :invoke, :f :read, :process 0}\n :oops]");
+        assert!(
+            e.starts_with("t.edn:2:2:") && e.contains("expected a map"),
+            "{e}"
+        );
+        assert!(e.contains("found `:oops`"), "{e}");
+        let e = err("{:type :invoke, :f :read, :process 0}\n[1 2]");
+        assert!(
+            e.starts_with("t.edn:2:1:") && e.contains("expected a map"),
+            "{e}"
+        );
+        let e = err("#foo [1]");
+        assert!(
+            e.contains("expected a map (one operation) after the tag `#foo`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_or_bad_required_fields() {
+        let e = err("{:process 0, :f :read}\n{:process 0, :type :invoke, :f :read}");
+        assert!(e.starts_with("t.edn:1:1:") && e.contains("no :type"), "{e}");
+        let e = err("\n  {:process 0, :type :invoke}");
+        assert!(e.starts_with("t.edn:2:3:") && e.contains("no :f"), "{e}");
+        let e = err("{:process 0, :type :done, :f :read}");
+        assert!(e.starts_with("t.edn:1:20:") && e.contains("`done`"), "{e}");
+        let e = err("{:process 0, :type 3, :f :read}");
+        assert!(e.starts_with("t.edn:1:20:") && e.contains(":type"), "{e}");
+        let e = err("{:process 0.5, :type :ok, :f :read}");
+        assert!(
+            e.starts_with("t.edn:1:11:") && e.contains(":process"),
+            "{e}"
+        );
+        let e = err("{:process 0, :type :ok, :f :read, :index -1}");
+        assert!(e.contains(":index to be a non-negative integer"), "{e}");
+        let e = err("{:process 0, :type :ok, :f [1]}");
+        assert!(e.contains(":f to be a keyword"), "{e}");
+        let e = err("{:process 0, :type :ok, :f :read, :value}");
+        assert!(e.contains("even number of forms"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert!(verr(&deep).contains("nest more than"));
+        let discards = format!("{}1", "#_".repeat(100_000));
+        assert!(verr(&discards).contains("nest more than"));
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(v(&ok).is_array());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,64}") {
+            let _ = parse_history(&s, "p.edn");
+            let _ = parse_value(&s, "p.edn");
+        }
+
+        #[test]
+        fn edn_like_text_never_panics(s in "[\\[\\](){}#_:;\"\\\\ ,\nanil0-9.eNM/+é-]{0,48}") {
+            let _ = parse_history(&s, "p.edn");
+            let _ = parse_value(&s, "p.edn");
+        }
+    }
+
+    #[test]
+    fn many_ops_parse_quickly() {
+        use std::fmt::Write;
+        let n = 200_000;
+        let mut text = String::with_capacity(n * 90);
+        text.push('[');
+        for i in 0..n {
+            let p = i % 10;
+            let _ = writeln!(
+                text,
+                "{{:index {}, :time {}, :process {p}, :type :invoke, :f :txn, :value [[:append {} {i}] [:r {} nil]]}}",
+                2 * i,
+                i * 1000,
+                i % 7,
+                i % 5
+            );
+        }
+        text.push(']');
+        let ops = parse_history(&text, "gen.edn").unwrap();
+        assert_eq!(ops.len(), n);
+        assert_eq!(ops[n - 1].index, 2 * (n as u64 - 1));
+        assert_eq!(ops[n - 1].line, n);
+        assert_eq!(
+            ops[123].value,
+            json!([["append", 123 % 7, 123], ["r", 123 % 5, null]])
+        );
+    }
 }

@@ -270,14 +270,20 @@ impl Format {
             if t.is_empty() || t.starts_with(';') {
                 continue;
             }
-            if t.starts_with('{') {
-                // JSON objects have `"key":`; EDN maps have `:key`.
-                let rest = t[1..].trim_start();
-                return if rest.starts_with('"') || rest.starts_with('}') {
+            if let Some(rest) = t.strip_prefix('{') {
+                // JSON objects have `"key":`; EDN maps have `:key` (or,
+                // rarely, a string key followed by its value without a colon).
+                let rest = rest.trim_start();
+                return if rest.starts_with('}') || json_key_follows(rest) {
                     Format::Jsonl
                 } else {
                     Format::Edn
                 };
+            }
+            // A log line may start with anything a log layout prints
+            // (a timestamp, a level, `[thread]`), so the logger decides.
+            if t.contains("jepsen.util - ") || t.contains("jepsen.util: ") {
+                return Format::JepsenLog;
             }
             if t.starts_with('[') || t.starts_with('(') || t.starts_with('#') {
                 return Format::Edn;
@@ -286,6 +292,23 @@ impl Format {
         }
         Format::Jsonl
     }
+}
+
+/// True when `text` starts with a JSON string followed by `:`.
+fn json_key_follows(text: &str) -> bool {
+    let Some(body) = text.strip_prefix('"') else {
+        return false;
+    };
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return body[i + 1..].trim_start().starts_with(':'),
+            _ => {}
+        }
+    }
+    false
 }
 
 impl History {
@@ -443,9 +466,8 @@ impl History {
                         OpType::Fail => Outcome::Fail,
                         _ => Outcome::Info,
                     };
-                    if t != OpType::Info {
-                        o.output = op.value.clone();
-                    } else if !op.value.is_null() {
+                    // An `info` completion without a value keeps the invoke's.
+                    if t != OpType::Info || !op.value.is_null() {
                         o.output = op.value.clone();
                     }
                     if o.key.is_none() {
@@ -557,6 +579,21 @@ mod tests {
         assert_eq!(Format::detect("; c\n[{:type :invoke}]"), Format::Edn);
         assert_eq!(
             Format::detect("INFO  jepsen.util - 0\t:invoke\t:read\tnil"),
+            Format::JepsenLog
+        );
+        assert_eq!(
+            Format::detect("\n2014-10-09 12:00:00,000 INFO jepsen.util - 0 :invoke :read nil"),
+            Format::JepsenLog
+        );
+        assert_eq!(
+            Format::detect("{\"process\" 0, \"type\" :invoke}"),
+            Format::Edn
+        );
+        assert_eq!(Format::detect("{ \"a\\\"b\" : 1}"), Format::Jsonl);
+        assert_eq!(Format::detect("#jepsen.history.Op{:type :ok}"), Format::Edn);
+        assert_eq!(Format::detect("(\n{:type :ok})"), Format::Edn);
+        assert_eq!(
+            Format::detect("[jepsen worker 0] jepsen.util: 0\t:invoke\t:read\tnil"),
             Format::JepsenLog
         );
     }

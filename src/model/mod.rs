@@ -9,7 +9,25 @@
 //! Models never see raw JSON in the search loop: [`Model::parse`] turns each
 //! paired [`Operation`] into the model's own compact `Op` once, up front.
 
-use crate::history::Operation;
+pub mod counter;
+pub mod kv;
+pub mod multi_register;
+pub mod mutex;
+pub mod queue;
+pub mod register;
+pub mod set;
+pub mod value;
+
+pub use counter::Counter;
+pub use kv::Kv;
+pub use multi_register::MultiRegister;
+pub use mutex::Mutex;
+pub use queue::FifoQueue;
+pub use register::{CasRegister, Register, RegisterOp};
+pub use set::Set;
+pub use value::Val;
+
+use crate::history::{Operation, Outcome};
 use serde_json::Value;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -56,4 +74,74 @@ pub trait Model: Send + Sync {
     /// True when `op` never changes the state (an indeterminate read can
     /// then be left out of the search entirely).
     fn is_read_only(&self, op: &Self::Op) -> bool;
+
+    /// True when `op` neither changes nor constrains the state (a read whose
+    /// value is not known): the search can leave it out.
+    fn is_noop(&self, _op: &Self::Op) -> bool {
+        false
+    }
+    /// The state in words, for counterexamples (`3`, `{1, 2}`, `locked`).
+    fn show_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+    /// Heap bytes a state holds beyond `size_of::<State>()`, so the search
+    /// can keep its memo table within the memory budget.
+    fn state_heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+}
+
+/// Every model name `--model` accepts.
+pub const MODEL_NAMES: &[&str] = &[
+    "register",
+    "cas-register",
+    "multi-register",
+    "mutex",
+    "set",
+    "fifo-queue",
+    "kv",
+    "counter",
+];
+
+/// The result an operation reported, when there is one to trust: `Some`
+/// for an `ok` op, `None` for an indeterminate one. Models use this so
+/// that `info` ops are never held to a value they did not report.
+pub(crate) fn reported(op: &Operation) -> Option<&Value> {
+    (op.outcome == Outcome::Ok).then_some(&op.output)
+}
+
+/// What an `ok` read of `v` tells about the state: `None` when nothing
+/// (an indeterminate op, or a null read under [`NilRead::Unknown`]).
+pub(crate) fn read_observation(op: &Operation, nil_read: NilRead) -> Option<Val> {
+    let v = reported(op)?;
+    if v.is_null() && nil_read == NilRead::Unknown {
+        return None;
+    }
+    Some(Val::from_json(v))
+}
+
+/// Shared message for an `f` the model does not know.
+pub(crate) fn unknown_f(model: &str, op: &Operation, expected: &str) -> String {
+    format!(
+        "the {model} model has no `{}` operation; expected {expected}",
+        op.f
+    )
+}
+
+/// A paired operation for model unit tests.
+#[cfg(test)]
+pub(crate) fn test_op(f: &str, input: Value, output: Value, outcome: Outcome) -> Operation {
+    Operation {
+        invoke: 0,
+        complete: Some(1),
+        process: crate::history::Process::Id(0),
+        f: f.to_string(),
+        key: None,
+        input,
+        output,
+        outcome,
+        node: None,
+        invoke_time: None,
+        complete_time: None,
+    }
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what faultline's tests need on Debian (as root) and runs them all.
+# This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps)
+missing=()
+for p in "${need[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "faultline tests need these Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Packages must not start their own services: the tests start what they need.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+echo "== cargo test --release"
+cargo test --release -- --test-threads=2

@@ -1,0 +1,267 @@
+//! The memo table of Lowe's improvement to Wing & Gong: the set of
+//! (linearized ops, model state) configurations already explored.
+//!
+//! Two configurations with the same set of linearized operations and the
+//! same model state have the same future, so the search never explores a
+//! configuration twice. That turns WGL's factorial worst case into one
+//! bounded by the number of distinct configurations, and it is what makes
+//! the search fast enough for real histories — but the table is also where
+//! the memory goes, so it is laid out compactly and measured:
+//!
+//! - sets are bitsets stored in one arena, run-length trimmed: leading
+//!   all-ones words (the long-finished past) are replaced by their count,
+//!   trailing zero words (the future) are dropped; for a long history the
+//!   stored part is the short "window" of operations in flight;
+//! - the bitset's hash is kept incrementally by the search (Zobrist: each
+//!   op has a random 64-bit key, and the set's hash is their XOR), combined
+//!   with the state's hash, so a lookup hashes only the state.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// The Firefox/rustc hash: a multiply and a rotate per word. Model states
+/// are small, so hashing them must be cheap; HashDoS is not a concern for
+/// a checker's private table.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// Hashes a value with [`FxHasher`], then mixes the bits (the finalizer of
+/// MurmurHash3) so the result can be XORed with a Zobrist hash.
+pub(crate) fn hash_of<T: Hash>(v: &T) -> u64 {
+    let mut h = FxHasher::default();
+    v.hash(&mut h);
+    mix(h.finish())
+}
+
+#[inline]
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// A hasher for keys that already are good 64-bit hashes.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The set of explored configurations.
+pub(crate) struct Memo<S> {
+    /// Full hash → the newest entry with that hash.
+    heads: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
+    /// Entry → the next older entry with the same full hash.
+    chain: Vec<u32>,
+    /// Entry i's encoded set is `words[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    words: Vec<u64>,
+    states: Vec<S>,
+    /// Heap bytes held by the stored states, as the model reports them.
+    state_heap: usize,
+}
+
+impl<S: Eq + Clone> Memo<S> {
+    pub fn new() -> Memo<S> {
+        Memo {
+            heads: HashMap::default(),
+            chain: Vec::new(),
+            starts: vec![0],
+            words: Vec::new(),
+            states: Vec::new(),
+            state_heap: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Adds the configuration unless it is already present; true if added.
+    /// `encoded` must be the canonical encoding from [`encode`].
+    pub fn insert(
+        &mut self,
+        hash: u64,
+        encoded: &[u64],
+        state: &S,
+        state_heap: impl FnOnce(&S) -> usize,
+    ) -> bool {
+        let next = self.states.len() as u32;
+        let mut older = NONE;
+        if let Some(&head) = self.heads.get(&hash) {
+            let mut e = head;
+            while e != NONE {
+                let i = e as usize;
+                if self.states[i] == *state
+                    && self.words[self.starts[i]..self.starts[i + 1]] == *encoded
+                {
+                    return false;
+                }
+                e = self.chain[i];
+            }
+            older = head;
+        }
+        self.heads.insert(hash, next);
+        self.chain.push(older);
+        self.words.extend_from_slice(encoded);
+        self.starts.push(self.words.len());
+        self.state_heap += state_heap(state);
+        self.states.push(state.clone());
+        true
+    }
+
+    /// True when the next insert may grow one of the tables.
+    pub fn full(&self) -> bool {
+        self.heads.len() == self.heads.capacity()
+            || self.states.len() == self.states.capacity()
+            || self.words.capacity() - self.words.len() < 64
+    }
+
+    /// An upper estimate of the bytes the table holds now, and of what it
+    /// will hold once its next growth happens (tables grow by doubling, so
+    /// the budget must be checked against the size after the growth).
+    pub fn bytes_after_growth(&self) -> usize {
+        let vec_bytes = |cap: usize, len: usize, size: usize| {
+            if len == cap {
+                2 * cap.max(4) * size
+            } else {
+                cap * size
+            }
+        };
+        // hashbrown: (8 + 4 → 16 bytes per slot, padded) + 1 control byte,
+        // buckets = capacity * 8 / 7.
+        let map = {
+            let cap = if self.heads.len() == self.heads.capacity() {
+                2 * self.heads.capacity().max(4)
+            } else {
+                self.heads.capacity()
+            };
+            cap * 17 * 8 / 7
+        };
+        map + vec_bytes(self.chain.capacity(), self.chain.len(), 4)
+            + vec_bytes(self.starts.capacity(), self.starts.len(), 8)
+            + vec_bytes(self.words.capacity(), self.words.len(), 8)
+            + vec_bytes(
+                self.states.capacity(),
+                self.states.len(),
+                std::mem::size_of::<S>(),
+            )
+            + self.state_heap
+    }
+}
+
+/// Encodes a bitset canonically: the count of leading all-ones words, then
+/// the words from the first not-full one to the last non-zero one.
+pub(crate) fn encode(bits: &[u64], out: &mut Vec<u64>) {
+    out.clear();
+    let lead = bits.iter().take_while(|&&w| w == u64::MAX).count();
+    let end = bits
+        .iter()
+        .rposition(|&w| w != 0)
+        .map_or(lead, |i| (i + 1).max(lead));
+    out.push(lead as u64);
+    out.extend_from_slice(&bits[lead..end]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_is_canonical_and_trims() {
+        let mut out = Vec::new();
+        encode(&[u64::MAX, u64::MAX, 5, 0, 0], &mut out);
+        assert_eq!(out, vec![2, 5]);
+        encode(&[u64::MAX, u64::MAX], &mut out);
+        assert_eq!(out, vec![2]);
+        encode(&[0, 0], &mut out);
+        assert_eq!(out, vec![0]);
+        encode(&[1, 0, 8], &mut out);
+        assert_eq!(out, vec![0, 1, 0, 8]);
+    }
+
+    #[test]
+    fn memo_finds_duplicates_even_with_colliding_hashes() {
+        let mut m: Memo<u8> = Memo::new();
+        assert!(m.insert(7, &[0, 1], &1, |_| 0));
+        assert!(!m.insert(7, &[0, 1], &1, |_| 0));
+        // Same hash, different content: both kept.
+        assert!(m.insert(7, &[0, 2], &1, |_| 0));
+        assert!(m.insert(7, &[0, 1], &2, |_| 0));
+        assert!(!m.insert(7, &[0, 2], &1, |_| 0));
+        assert_eq!(m.len(), 3);
+        assert!(m.bytes_after_growth() > 0);
+    }
+
+    #[test]
+    fn hashes_differ_for_different_values() {
+        assert_ne!(hash_of(&1u64), hash_of(&2u64));
+        assert_ne!(hash_of(&"ab"), hash_of(&"ba"));
+    }
+}

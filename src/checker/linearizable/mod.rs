@@ -1,0 +1,548 @@
+//! Linearizability: is there a single order of the history's operations,
+//! consistent with real time, in which every operation does what a correct
+//! sequential object (a [`Model`]) would do?
+//!
+//! The decision is a search ([`search`]: Wing & Gong with Lowe's
+//! memoisation). Three things keep it fast and bounded:
+//!
+//! - **P-compositionality** (Herlihy & Wing): a history of independent
+//!   objects is linearizable iff each object's sub-history is. Operations
+//!   are split by their `key` and the keys are checked in parallel (rayon);
+//!   when one key fails the others are cancelled.
+//! - **What cannot matter is left out**: `fail`ed operations did not
+//!   happen; indeterminate reads change nothing; reads of unknown values
+//!   constrain nothing. Indeterminate writes may be linearized anywhere
+//!   after their call, or never, so the search never has to place them.
+//! - **A budget**: the search checks the deadline and the cancel flag
+//!   periodically and keeps its memo table within `Budget::memory_bytes`;
+//!   running out gives `unknown` with the reason, never a hang or an OOM.
+//!
+//! A failure is explained: the operation whose return the search could not
+//! get past at its deepest point, the operations concurrent with it, the
+//! longest linearizable prefix found, and the model's possible states at
+//! its end — in words in `CheckResult::explanation` and as JSON in
+//! `CheckResult::details`.
+
+mod memo;
+mod search;
+
+use crate::checker::{Budget, CheckResult, Checker, Verdict};
+use crate::history::{History, HistoryError, Operation, Outcome};
+use crate::model::value::show_json;
+use crate::model::{
+    CasRegister, Counter, FifoQueue, Kv, Model, ModelConfig, MultiRegister, Mutex, Register, Set,
+    MODEL_NAMES,
+};
+use rayon::prelude::*;
+use search::{Found, Limits, Prepared};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Why a linearizability check could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LinError {
+    #[error("unknown model `{name}`; the models are: {}", MODEL_NAMES.join(", "))]
+    UnknownModel { name: String },
+    /// `--initial` does not suit the model.
+    #[error("{0}")]
+    BadConfig(String),
+    /// An operation does not fit the model.
+    #[error("{file}:{line}: {message}")]
+    BadOp {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// The linearizability checker for a named model, as a [`Checker`].
+///
+/// Errors (unknown model, ops that do not fit it) become `unknown` with the
+/// message; callers that need to tell them apart call [`check`].
+#[derive(Clone, Debug)]
+pub struct LinearizableChecker {
+    pub model: String,
+    pub config: ModelConfig,
+}
+
+impl Checker for LinearizableChecker {
+    fn name(&self) -> &str {
+        "linearizable"
+    }
+    fn check(&self, history: &History, budget: &Budget) -> CheckResult {
+        match check(history, &self.model, &self.config, budget) {
+            Ok(r) => r,
+            Err(e) => CheckResult::new("linearizable", Verdict::Unknown, e.to_string()),
+        }
+    }
+}
+
+/// What the search decided for one group of operations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PartitionVerdict {
+    /// A witness: the operations (indices into the slice given) in an order
+    /// the model accepts. Operations left out are `fail`ed or indeterminate
+    /// ones that need not have happened, and reads that constrain nothing.
+    Linearizable {
+        order: Vec<usize>,
+    },
+    NotLinearizable(Counterexample),
+    /// The budget ran out (or the check was cancelled); the reason in words.
+    Unknown {
+        reason: String,
+    },
+}
+
+/// Why a group of operations is not linearizable. Indices are into the
+/// slice of operations given to the check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Counterexample {
+    /// The operation that cannot be linearized: at the deepest point the
+    /// search reached, the one whose return it could not get past.
+    pub op: usize,
+    /// The searched operations concurrent with it (in call order).
+    pub concurrent: Vec<usize>,
+    /// The longest linearizable prefix found, in linearization order.
+    pub prefix: Vec<usize>,
+    /// The model's states at the end of that prefix, in words.
+    pub states: Vec<String>,
+}
+
+/// The result for one group of operations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionResult {
+    pub verdict: PartitionVerdict,
+    /// Configurations the search explored (entries in its memo table).
+    pub states: usize,
+    /// Operations searched, and operations left out as irrelevant.
+    pub searched: usize,
+    pub dropped: usize,
+}
+
+/// An operation that does not fit the model: its index in the slice given,
+/// and what the model expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("operation {index}: {message}")]
+pub struct OpError {
+    pub index: usize,
+    pub message: String,
+}
+
+/// Checks one group of operations (one object) against `model`, without
+/// splitting by key. `ops` are paired operations in invoke order, as
+/// [`History::operations`] returns them.
+pub fn check_ops<M: Model>(
+    model: &M,
+    ops: &[Operation],
+    budget: &Budget,
+) -> Result<PartitionResult, OpError> {
+    let members: Vec<usize> = (0..ops.len()).collect();
+    let prepared = search::prepare(model, ops, &members)
+        .map_err(|(index, message)| OpError { index, message })?;
+    let sibling_failed = AtomicBool::new(false);
+    let memory_in_use = AtomicUsize::new(0);
+    let limits = Limits {
+        budget,
+        sibling_failed: &sibling_failed,
+        memory_in_use: &memory_in_use,
+    };
+    Ok(run(model, &prepared, &limits))
+}
+
+fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult {
+    let out = search::search(model, p, limits);
+    let verdict = match out.found {
+        Found::Linearizable(order) => PartitionVerdict::Linearizable {
+            order: order.iter().map(|&i| p.origin[i as usize]).collect(),
+        },
+        Found::Unknown(reason) => PartitionVerdict::Unknown { reason },
+        Found::NotLinearizable(d) => {
+            let b = d.blocked as usize;
+            let concurrent = (0..p.ops.len())
+                .filter(|&j| j != b && p.call[j] < p.ret[b] && p.ret[j] > p.call[b])
+                .map(|j| p.origin[j])
+                .collect();
+            PartitionVerdict::NotLinearizable(Counterexample {
+                op: p.origin[b],
+                concurrent,
+                prefix: d.prefix.iter().map(|&i| p.origin[i as usize]).collect(),
+                states: d.states.iter().map(|s| model.show_state(s)).collect(),
+            })
+        }
+    };
+    PartitionResult {
+        verdict,
+        states: out.states,
+        searched: p.ops.len(),
+        dropped: p.dropped,
+    }
+}
+
+/// Checks `history` against the model named `model` (one of
+/// [`MODEL_NAMES`]), split by key, keys in parallel, within `budget`.
+pub fn check(
+    history: &History,
+    model: &str,
+    cfg: &ModelConfig,
+    budget: &Budget,
+) -> Result<CheckResult, LinError> {
+    match model {
+        "register" => check_with(&Register::new(cfg), history, budget),
+        "cas-register" => check_with(&CasRegister::new(cfg), history, budget),
+        "multi-register" => check_with(
+            &MultiRegister::new(cfg).map_err(LinError::BadConfig)?,
+            history,
+            budget,
+        ),
+        "mutex" => check_with(
+            &Mutex::new(cfg).map_err(LinError::BadConfig)?,
+            history,
+            budget,
+        ),
+        "set" => check_with(
+            &Set::new(cfg).map_err(LinError::BadConfig)?,
+            history,
+            budget,
+        ),
+        "fifo-queue" => check_with(
+            &FifoQueue::new(cfg).map_err(LinError::BadConfig)?,
+            history,
+            budget,
+        ),
+        "kv" => check_with(&Kv::new(cfg).map_err(LinError::BadConfig)?, history, budget),
+        "counter" => check_with(
+            &Counter::new(cfg).map_err(LinError::BadConfig)?,
+            history,
+            budget,
+        ),
+        _ => Err(LinError::UnknownModel {
+            name: model.to_string(),
+        }),
+    }
+}
+
+/// One key's operations.
+struct Partition {
+    key: Option<Value>,
+    members: Vec<usize>,
+}
+
+/// Groups operations by key, in order of each key's first appearance.
+fn partition(ops: &[Operation]) -> Vec<Partition> {
+    let mut index: std::collections::HashMap<Option<String>, usize> = Default::default();
+    let mut parts: Vec<Partition> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let id = op.key.as_ref().map(|k| k.to_string());
+        let p = *index.entry(id).or_insert_with(|| {
+            parts.push(Partition {
+                key: op.key.clone(),
+                members: Vec::new(),
+            });
+            parts.len() - 1
+        });
+        parts[p].members.push(i);
+    }
+    parts
+}
+
+/// Runs the check for a concrete model.
+pub fn check_with<M: Model>(
+    model: &M,
+    history: &History,
+    budget: &Budget,
+) -> Result<CheckResult, LinError> {
+    let ops = history.operations()?;
+    let parts = partition(&ops);
+
+    // Convert every op first, so a misfit is reported (the earliest one)
+    // before any search starts.
+    let prepared: Vec<Result<Prepared<M>, (usize, String)>> = parts
+        .par_iter()
+        .map(|p| search::prepare(model, &ops, &p.members))
+        .collect();
+    let mut misfit: Option<(usize, String)> = None;
+    let mut ready = Vec::with_capacity(prepared.len());
+    for r in prepared {
+        match r {
+            Ok(p) => ready.push(p),
+            Err((i, msg)) => {
+                if misfit.as_ref().is_none_or(|(j, _)| i < *j) {
+                    misfit = Some((i, msg));
+                }
+            }
+        }
+    }
+    if let Some((i, msg)) = misfit {
+        let op = &ops[i];
+        return Err(LinError::BadOp {
+            file: history.source.to_string(),
+            line: history.ops[op.invoke].line,
+            message: format!(
+                "process {}'s `{}` with value {} does not fit the {} model: {msg}",
+                op.process,
+                op.f,
+                show_json(if op.outcome == Outcome::Ok && !op.output.is_null() {
+                    &op.output
+                } else {
+                    &op.input
+                }),
+                model.name()
+            ),
+        });
+    }
+
+    // Search the biggest keys first so the parallel tail is short.
+    let mut order: Vec<usize> = (0..ready.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(ready[i].ops.len()));
+    let sibling_failed = AtomicBool::new(false);
+    let memory_in_use = AtomicUsize::new(0);
+    let limits = Limits {
+        budget,
+        sibling_failed: &sibling_failed,
+        memory_in_use: &memory_in_use,
+    };
+    let mut results: Vec<(usize, PartitionResult)> = order
+        .par_iter()
+        .map(|&i| {
+            let r = run(model, &ready[i], &limits);
+            if matches!(r.verdict, PartitionVerdict::NotLinearizable(_)) {
+                sibling_failed.store(true, Ordering::Relaxed);
+            }
+            (i, r)
+        })
+        .collect();
+    results.sort_by_key(|(i, _)| *i);
+
+    Ok(report(model, history, &ops, &parts, &results))
+}
+
+/// Where an op is in the file: its invoke line and completion line.
+fn lines_of(history: &History, op: &Operation) -> String {
+    let invoke = history.ops[op.invoke].line;
+    match op.complete.map(|c| history.ops[c].line) {
+        _ if invoke == 0 => format!("history index {}", history.ops[op.invoke].index),
+        Some(done) if done != invoke => format!("lines {invoke}–{done}"),
+        _ => format!("line {invoke}"),
+    }
+}
+
+/// "process 3's read → 4 (lines 55–57)".
+pub fn describe_op(history: &History, op: &Operation) -> String {
+    format!(
+        "process {}'s {} ({})",
+        op.process,
+        op_text(op),
+        lines_of(history, op)
+    )
+}
+
+/// "read → 4", "write 3", "cas [1,2]", "write 5 (indeterminate)".
+fn op_text(op: &Operation) -> String {
+    let mut s = op.f.clone();
+    if !op.input.is_null() {
+        s.push(' ');
+        s.push_str(&show_json(&op.input));
+    }
+    match op.outcome {
+        Outcome::Ok if !op.output.is_null() && op.output != op.input => {
+            s.push_str(" → ");
+            s.push_str(&show_json(&op.output));
+        }
+        Outcome::Ok if op.output.is_null() && op.input.is_null() => s.push_str(" → null"),
+        Outcome::Info => s.push_str(" (indeterminate)"),
+        _ => {}
+    }
+    s
+}
+
+fn op_json(history: &History, op: &Operation) -> Value {
+    let inv = &history.ops[op.invoke];
+    let done = op.complete.map(|c| &history.ops[c]);
+    json!({
+        "process": op.process,
+        "type": op.outcome,
+        "f": op.f,
+        "value": op.input,
+        "output": if op.outcome == Outcome::Ok { op.output.clone() } else { Value::Null },
+        "index": inv.index,
+        "line": inv.line,
+        "complete_index": done.map(|d| d.index),
+        "complete_line": done.map(|d| d.line),
+    })
+}
+
+fn key_label(key: &Option<Value>) -> Option<String> {
+    key.as_ref().map(|k| match k {
+        Value::String(s) => s.clone(),
+        other => show_json(other),
+    })
+}
+
+/// How many ops to list in words before summarising the rest.
+const LIST_IN_WORDS: usize = 8;
+/// How many ops to list in the JSON details.
+const LIST_IN_JSON: usize = 1000;
+
+fn list_in_words(history: &History, ops: &[Operation], idx: &[usize], tail: bool) -> String {
+    let shown: Vec<String> = if tail {
+        idx.iter()
+            .rev()
+            .take(LIST_IN_WORDS)
+            .rev()
+            .map(|&i| describe_op(history, &ops[i]))
+            .collect()
+    } else {
+        idx.iter()
+            .take(LIST_IN_WORDS)
+            .map(|&i| describe_op(history, &ops[i]))
+            .collect()
+    };
+    let more = idx.len().saturating_sub(LIST_IN_WORDS);
+    match (more, tail) {
+        (0, _) => shown.join(", "),
+        (m, true) => format!("… {m} earlier, then {}", shown.join(", ")),
+        (m, false) => format!("{} and {m} more", shown.join(", ")),
+    }
+}
+
+fn explain<M: Model>(
+    model: &M,
+    history: &History,
+    ops: &[Operation],
+    key: &Option<Value>,
+    c: &Counterexample,
+) -> String {
+    let who = describe_op(history, &ops[c.op]);
+    let mut s = match key_label(key) {
+        Some(k) => format!("key {k}: {who} cannot be linearized."),
+        None => format!("{who} cannot be linearized."),
+    };
+    let states = match c.states.as_slice() {
+        [] => String::new(),
+        [one] => format!("the {} holds {one}", model.name()),
+        many => format!("the {} can be {}", model.name(), many.join(" or ")),
+    };
+    if c.prefix.is_empty() {
+        s.push_str(&format!(
+            " No operation can be linearized before it: initially {states}."
+        ));
+    } else {
+        s.push_str(&format!(
+            " The longest linearizable prefix found has {} operation{}: [{}]; after it {states}.",
+            c.prefix.len(),
+            if c.prefix.len() == 1 { "" } else { "s" },
+            list_in_words(history, ops, &c.prefix, true)
+        ));
+    }
+    if c.concurrent.is_empty() {
+        s.push_str(" No operation is concurrent with it.");
+    } else {
+        s.push_str(&format!(
+            " Concurrent with it: {}.",
+            list_in_words(history, ops, &c.concurrent, false)
+        ));
+    }
+    s
+}
+
+fn report<M: Model>(
+    model: &M,
+    history: &History,
+    ops: &[Operation],
+    parts: &[Partition],
+    results: &[(usize, PartitionResult)],
+) -> CheckResult {
+    let searched: usize = results.iter().map(|(_, r)| r.searched).sum();
+    let dropped: usize = results.iter().map(|(_, r)| r.dropped).sum();
+    let states: usize = results.iter().map(|(_, r)| r.states).sum();
+    let keys = parts.len();
+    let mut failures = Vec::new();
+    let mut unknown = Vec::new();
+    let mut explanation = Vec::new();
+    let mut first_failure: Option<String> = None;
+    let mut first_unknown: Option<String> = None;
+    for (i, r) in results {
+        let key = &parts[*i].key;
+        match &r.verdict {
+            PartitionVerdict::Linearizable { .. } => {}
+            PartitionVerdict::Unknown { reason } => {
+                if first_unknown.is_none() && !reason.starts_with("cancelled: another key") {
+                    first_unknown = Some(reason.clone());
+                }
+                unknown.push(json!({"key": key, "reason": reason, "states": r.states}));
+            }
+            PartitionVerdict::NotLinearizable(c) => {
+                let text = explain(model, history, ops, key, c);
+                if first_failure.is_none() {
+                    let who = describe_op(history, &ops[c.op]);
+                    first_failure = Some(match key_label(key) {
+                        Some(k) => format!("key {k}: {who} cannot be linearized"),
+                        None => format!("{who} cannot be linearized"),
+                    });
+                }
+                explanation.push(text);
+                let tail = c.prefix.len().saturating_sub(LIST_IN_JSON);
+                failures.push(json!({
+                    "key": key,
+                    "op": op_json(history, &ops[c.op]),
+                    "concurrent": c.concurrent.iter().take(LIST_IN_JSON).map(|&j| op_json(history, &ops[j])).collect::<Vec<_>>(),
+                    "concurrent_count": c.concurrent.len(),
+                    "prefix": c.prefix[tail..].iter().map(|&j| op_json(history, &ops[j])).collect::<Vec<_>>(),
+                    "prefix_length": c.prefix.len(),
+                    "prefix_omitted": tail,
+                    "states": c.states,
+                    "states_explored": r.states,
+                }));
+            }
+        }
+    }
+    let keys_text = if keys == 1 {
+        "1 key".to_string()
+    } else {
+        format!("{keys} keys")
+    };
+    let (verdict, summary) = if let Some(f) = first_failure {
+        let others = failures.len() - 1;
+        let more = if others > 0 {
+            format!(
+                " (and {others} other key{})",
+                if others == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
+        (Verdict::Invalid, format!("not linearizable: {f}{more}"))
+    } else if !unknown.is_empty() {
+        let why = first_unknown.unwrap_or_else(|| "cancelled".into());
+        let done = keys - unknown.len();
+        (
+            Verdict::Unknown,
+            if keys == 1 {
+                format!("unknown: {why}")
+            } else {
+                format!("unknown: {why} ({done} of {keys_text} linearizable)")
+            },
+        )
+    } else {
+        (
+            Verdict::Valid,
+            format!(
+                "linearizable: {searched} operations over {keys_text}, {states} states explored"
+            ),
+        )
+    };
+    let mut r = CheckResult::new("linearizable", verdict, summary);
+    r.explanation = explanation.join("\n");
+    r.details = json!({
+        "model": model.name(),
+        "keys": keys,
+        "operations": searched,
+        "dropped": dropped,
+        "states_explored": states,
+        "failures": failures,
+        "unknown": unknown,
+    });
+    r
+}

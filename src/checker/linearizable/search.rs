@@ -1,0 +1,432 @@
+//! The search for a linearization: Wing & Gong's algorithm with Lowe's
+//! memoisation, the algorithm Porcupine also uses, written for this crate.
+//!
+//! Each operation becomes a *call* entry at its invoke's position and, if
+//! it returned (`ok`), a *return* entry at its completion's position. The
+//! entries sit in a doubly-linked list in history order. At any point the
+//! operations that may be linearized next are those whose call comes
+//! before the first return still in the list: an operation cannot take
+//! effect after some other operation has visibly returned unless it was
+//! already running. Linearizing an operation removes its entries from the
+//! list (in O(1), and they are put back in O(1) when the search backs up,
+//! like Knuth's dancing links); reaching a return entry means the
+//! operation that returned there could not be placed, so the search backs
+//! up and tries the next candidate.
+//!
+//! Indeterminate (`info`) operations never returned: they may take effect
+//! at any point after their call, or never. They get a call entry only,
+//! kept in a second list, and the search succeeds as soon as every `ok`
+//! operation is linearized. Candidates are tried `ok` first, then `info`
+//! (both in call order), so an indeterminate write is only placed when
+//! something needs it; this changes the order of the search, not the set
+//! of configurations it can reach, so the answer is the same.
+//!
+//! The search keeps, for the counterexample, the deepest point it reached:
+//! the operation whose return it could not get past (latest in the
+//! history, then with the longest prefix), that prefix, and the model
+//! states at its end.
+
+use super::memo::{encode, hash_of, mix, Memo};
+use crate::checker::Budget;
+use crate::history::{Operation, Outcome};
+use crate::model::Model;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// A partition's operations in the model's form, ready to search.
+pub(crate) struct Prepared<M: Model> {
+    pub ops: Vec<M::Op>,
+    /// For each searched op, its index in the caller's operation slice.
+    pub origin: Vec<usize>,
+    /// Whether the op returned `ok` (otherwise it is indeterminate).
+    pub ok: Vec<bool>,
+    pub call: Vec<usize>,
+    /// Return position; `usize::MAX` for indeterminate ops.
+    pub ret: Vec<usize>,
+    /// Ops left out: failed, indeterminate reads, reads of unknown values.
+    pub dropped: usize,
+}
+
+/// Converts the members of one partition into model ops, leaving out those
+/// that cannot matter. An error carries the index of the op that does not
+/// fit the model and what the model expected.
+pub(crate) fn prepare<M: Model>(
+    model: &M,
+    all: &[Operation],
+    members: &[usize],
+) -> Result<Prepared<M>, (usize, String)> {
+    let mut p = Prepared {
+        ops: Vec::with_capacity(members.len()),
+        origin: Vec::with_capacity(members.len()),
+        ok: Vec::with_capacity(members.len()),
+        call: Vec::with_capacity(members.len()),
+        ret: Vec::with_capacity(members.len()),
+        dropped: 0,
+    };
+    for &i in members {
+        let op = &all[i];
+        if op.outcome == Outcome::Fail {
+            p.dropped += 1;
+            continue;
+        }
+        let m = model.parse(op).map_err(|e| (i, e))?;
+        let ok = op.outcome == Outcome::Ok && op.complete.is_some();
+        if (!ok && model.is_read_only(&m)) || model.is_noop(&m) {
+            p.dropped += 1;
+            continue;
+        }
+        p.ops.push(m);
+        p.origin.push(i);
+        p.ok.push(ok);
+        p.call.push(op.call());
+        p.ret.push(if ok { op.ret() } else { usize::MAX });
+    }
+    Ok(p)
+}
+
+/// Why the search stopped without an answer, or what it found.
+pub(crate) enum Found<S> {
+    /// The ops (indices into `Prepared`) in linearization order.
+    Linearizable(Vec<u32>),
+    NotLinearizable(Deepest<S>),
+    /// Budget ran out; the reason in words.
+    Unknown(String),
+}
+
+/// The deepest point the search reached.
+pub(crate) struct Deepest<S> {
+    /// The op whose return could not be passed.
+    pub blocked: u32,
+    /// The longest linearizable prefix found before it, in order.
+    pub prefix: Vec<u32>,
+    /// Model states at the end of prefixes of that length (at most a few).
+    pub states: Vec<S>,
+}
+
+/// What stops a search early: the budget, a sibling that already failed,
+/// and the memory all partitions share.
+pub(crate) struct Limits<'a> {
+    pub budget: &'a Budget,
+    pub sibling_failed: &'a AtomicBool,
+    pub memory_in_use: &'a AtomicUsize,
+}
+
+pub(crate) struct SearchOutput<S> {
+    pub found: Found<S>,
+    /// Configurations in the memo table at the end.
+    pub states: usize,
+}
+
+const HEAD_A: u32 = 0;
+const TAIL_A: u32 = 1;
+const HEAD_B: u32 = 2;
+const TAIL_B: u32 = 3;
+const FIRST_ENTRY: u32 = 4;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sentinel,
+    /// Call of an op that returned `ok` (list A).
+    Call,
+    /// Return of an `ok` op (list A).
+    Return,
+    /// Call of an indeterminate op (list B).
+    InfoCall,
+}
+
+/// The two entry lists, as arrays of links.
+struct Lists {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    kind: Vec<Kind>,
+    op: Vec<u32>,
+    pos: Vec<usize>,
+    call_node: Vec<u32>,
+    ret_node: Vec<u32>,
+}
+
+impl Lists {
+    fn build<M: Model>(p: &Prepared<M>) -> Lists {
+        let n = p.ops.len();
+        let mut a: Vec<(usize, Kind, u32)> = Vec::with_capacity(2 * n);
+        let mut b: Vec<(usize, Kind, u32)> = Vec::new();
+        for i in 0..n {
+            if p.ok[i] {
+                a.push((p.call[i], Kind::Call, i as u32));
+                a.push((p.ret[i], Kind::Return, i as u32));
+            } else {
+                b.push((p.call[i], Kind::InfoCall, i as u32));
+            }
+        }
+        // Positions are distinct history indices; calls of an op precede its return.
+        a.sort_unstable_by_key(|e| (e.0, e.1 == Kind::Return));
+        b.sort_unstable_by_key(|e| e.0);
+        let total = FIRST_ENTRY as usize + a.len() + b.len();
+        let mut l = Lists {
+            next: vec![0; total],
+            prev: vec![0; total],
+            kind: vec![Kind::Sentinel; total],
+            op: vec![0; total],
+            pos: vec![0; total],
+            call_node: vec![0; n],
+            ret_node: vec![u32::MAX; n],
+        };
+        l.pos[TAIL_A as usize] = usize::MAX;
+        l.pos[TAIL_B as usize] = usize::MAX;
+        let mut node = FIRST_ENTRY;
+        for (head, tail, entries) in [(HEAD_A, TAIL_A, &a), (HEAD_B, TAIL_B, &b)] {
+            let mut last = head;
+            for &(pos, kind, op) in entries.iter() {
+                let i = node as usize;
+                l.kind[i] = kind;
+                l.op[i] = op;
+                l.pos[i] = pos;
+                if kind == Kind::Return {
+                    l.ret_node[op as usize] = node;
+                } else {
+                    l.call_node[op as usize] = node;
+                }
+                l.prev[i] = last;
+                l.next[last as usize] = node;
+                last = node;
+                node += 1;
+            }
+            l.next[last as usize] = tail;
+            l.prev[tail as usize] = last;
+        }
+        l
+    }
+
+    #[inline]
+    fn unlink(&mut self, n: u32) {
+        let (p, x) = (self.prev[n as usize], self.next[n as usize]);
+        self.next[p as usize] = x;
+        self.prev[x as usize] = p;
+    }
+
+    #[inline]
+    fn relink(&mut self, n: u32) {
+        let (p, x) = (self.prev[n as usize], self.next[n as usize]);
+        self.next[p as usize] = n;
+        self.prev[x as usize] = n;
+    }
+
+    /// Takes an op's entries out (it is linearized).
+    #[inline]
+    fn lift(&mut self, op: u32) {
+        self.unlink(self.call_node[op as usize]);
+        let r = self.ret_node[op as usize];
+        if r != u32::MAX {
+            self.unlink(r);
+        }
+    }
+
+    /// Puts them back, in the reverse order.
+    #[inline]
+    fn unlift(&mut self, op: u32) {
+        let r = self.ret_node[op as usize];
+        if r != u32::MAX {
+            self.relink(r);
+        }
+        self.relink(self.call_node[op as usize]);
+    }
+}
+
+/// Per-op Zobrist keys: fixed pseudo-random words (splitmix64).
+fn zobrist(n: usize) -> Vec<u64> {
+    (0..n as u64)
+        .map(|i| mix(i.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        .collect()
+}
+
+/// A frame of the search stack.
+struct Frame<S> {
+    op: u32,
+    /// The state before this op.
+    before: S,
+    /// For an indeterminate op: the first return entry at its level.
+    barrier: u32,
+}
+
+/// How many loop turns between budget checks.
+const CHECK_EVERY: u64 = 1 << 12;
+/// How many distinct states to keep for the counterexample.
+const MAX_STATES: usize = 6;
+
+/// Searches for a linearization of `p`.
+pub(crate) fn search<M: Model>(
+    model: &M,
+    p: &Prepared<M>,
+    limits: &Limits,
+) -> SearchOutput<M::State> {
+    let n = p.ops.len();
+    let total_ok = p.ok.iter().filter(|&&o| o).count();
+    let mut lists = Lists::build(p);
+    let zob = zobrist(n);
+    let mut bits = vec![0u64; n.div_ceil(64).max(1)];
+    let mut set_hash = 0u64;
+    let mut encoded: Vec<u64> = Vec::with_capacity(bits.len() + 1);
+    let mut memo: Memo<M::State> = Memo::new();
+    let mut stack: Vec<Frame<M::State>> = Vec::new();
+    let mut state = model.init();
+    let mut ok_done = 0usize;
+
+    // The deepest point: (return position, depth), the blocked op, the
+    // prefix (kept incrementally: entries below `low` are unchanged since
+    // the last snapshot), and states.
+    let mut best_key: Option<(usize, usize)> = None;
+    let mut best_op = 0u32;
+    let mut best_prefix: Vec<u32> = Vec::new();
+    let mut best_states: Vec<M::State> = Vec::new();
+    let mut low = 0usize;
+
+    let mut memory_reported = 0usize;
+    let memory_limit = limits.budget.memory_bytes;
+    let release_memory = |reported: usize| {
+        limits.memory_in_use.fetch_sub(reported, Ordering::Relaxed);
+    };
+
+    let mut cur = lists.next[HEAD_A as usize];
+    // The first return entry in list A at the current level, once seen.
+    let mut barrier = TAIL_A;
+    let mut turns = 0u64;
+
+    loop {
+        if ok_done == total_ok {
+            release_memory(memory_reported);
+            return SearchOutput {
+                found: Found::Linearizable(stack.iter().map(|f| f.op).collect()),
+                states: memo.len(),
+            };
+        }
+        turns += 1;
+        if turns.is_multiple_of(CHECK_EVERY) {
+            let why = if limits.sibling_failed.load(Ordering::Relaxed) {
+                Some("cancelled: another key is already not linearizable".to_string())
+            } else if limits.budget.cancel.load(Ordering::Relaxed) {
+                Some(format!("cancelled after {} states", memo.len()))
+            } else if limits.budget.exhausted() {
+                Some(format!("time limit reached after {} states", memo.len()))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                release_memory(memory_reported);
+                return SearchOutput {
+                    found: Found::Unknown(why),
+                    states: memo.len(),
+                };
+            }
+        }
+
+        let kind = lists.kind[cur as usize];
+        let in_b_exhausted = match kind {
+            Kind::InfoCall => lists.pos[cur as usize] > lists.pos[barrier as usize],
+            Kind::Sentinel => cur == TAIL_B,
+            _ => false,
+        };
+        if kind == Kind::Return || (kind == Kind::Sentinel && cur == TAIL_A) {
+            // Every ok candidate at this level is tried; now the info ones.
+            barrier = cur;
+            cur = lists.next[HEAD_B as usize];
+            continue;
+        }
+        if !in_b_exhausted {
+            // A call entry: try to linearize its op here.
+            let op = lists.op[cur as usize];
+            if let Some(after) = model.step(&state, &p.ops[op as usize]) {
+                let (w, b) = (op as usize / 64, 1u64 << (op % 64));
+                bits[w] |= b;
+                let h = set_hash ^ zob[op as usize];
+                encode(&bits, &mut encoded);
+                let full = h ^ hash_of(&after);
+                if memo.insert(full, &encoded, &after, |s| model.state_heap_bytes(s)) {
+                    if memo.len().is_multiple_of(1024) || memo.full() {
+                        let now = memo.bytes_after_growth();
+                        if now > memory_reported {
+                            limits
+                                .memory_in_use
+                                .fetch_add(now - memory_reported, Ordering::Relaxed);
+                        } else {
+                            limits
+                                .memory_in_use
+                                .fetch_sub(memory_reported - now, Ordering::Relaxed);
+                        }
+                        memory_reported = now;
+                        if limits.memory_in_use.load(Ordering::Relaxed) > memory_limit {
+                            release_memory(memory_reported);
+                            return SearchOutput {
+                                found: Found::Unknown(format!(
+                                    "memory limit of {} MiB reached after {} states",
+                                    memory_limit >> 20,
+                                    memo.len()
+                                )),
+                                states: memo.len(),
+                            };
+                        }
+                    }
+                    set_hash = h;
+                    let before = std::mem::replace(&mut state, after);
+                    stack.push(Frame {
+                        op,
+                        before,
+                        barrier,
+                    });
+                    lists.lift(op);
+                    if p.ok[op as usize] {
+                        ok_done += 1;
+                    }
+                    barrier = TAIL_A;
+                    cur = lists.next[HEAD_A as usize];
+                    continue;
+                }
+                bits[w] &= !b;
+            }
+            cur = lists.next[cur as usize];
+            continue;
+        }
+
+        // Nothing more to try at this level: the op returning at `barrier`
+        // cannot be linearized after this prefix. Remember the deepest such
+        // point, then back up.
+        if barrier != TAIL_A {
+            let key = (lists.pos[barrier as usize], stack.len());
+            if best_key.is_none_or(|k| key > k) {
+                best_key = Some(key);
+                best_op = lists.op[barrier as usize];
+                best_prefix.truncate(low);
+                best_prefix.extend(stack[low..].iter().map(|f| f.op));
+                low = stack.len();
+                best_states.clear();
+                best_states.push(state.clone());
+            } else if best_key == Some(key)
+                && best_states.len() < MAX_STATES
+                && !best_states.contains(&state)
+            {
+                best_states.push(state.clone());
+            }
+        }
+        let Some(frame) = stack.pop() else {
+            release_memory(memory_reported);
+            return SearchOutput {
+                found: Found::NotLinearizable(Deepest {
+                    blocked: best_op,
+                    prefix: best_prefix,
+                    states: best_states,
+                }),
+                states: memo.len(),
+            };
+        };
+        low = low.min(stack.len());
+        let op = frame.op;
+        state = frame.before;
+        bits[op as usize / 64] &= !(1u64 << (op % 64));
+        set_hash ^= zob[op as usize];
+        lists.unlift(op);
+        if p.ok[op as usize] {
+            ok_done -= 1;
+        } else {
+            barrier = frame.barrier;
+        }
+        cur = lists.next[lists.call_node[op as usize] as usize];
+    }
+}

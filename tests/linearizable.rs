@@ -1,0 +1,794 @@
+//! The linearizability checker: hand-made histories with known answers,
+//! a brute-force checker compared with the search on thousands of random
+//! small histories, and the Porcupine corpus.
+
+use faultline::checker::linearizable::{
+    check, check_ops, LinError, LinearizableChecker, PartitionVerdict,
+};
+use faultline::checker::{Budget, Checker, Verdict};
+use faultline::history::{Format, History, Op, OpType, Operation, Outcome, Process};
+use faultline::model::{
+    CasRegister, FifoQueue, Model, ModelConfig, Mutex, NilRead, Register, Set, MODEL_NAMES,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn jsonl(text: &str) -> History {
+    History::parse_str(text, "t.jsonl", Some(Format::Jsonl)).expect("test history parses")
+}
+
+fn cfg() -> ModelConfig {
+    ModelConfig::default()
+}
+
+fn run(text: &str, model: &str) -> faultline::checker::CheckResult {
+    check(&jsonl(text), model, &cfg(), &Budget::default()).expect("check runs")
+}
+
+// ---------------------------------------------------------------- hand-made
+
+#[test]
+fn overlapping_write_and_read_is_linearizable() {
+    let r = run(
+        r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"ok","f":"read","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":1}"#,
+        "register",
+    );
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
+    assert!(
+        r.summary
+            .starts_with("linearizable: 3 operations over 1 key"),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
+fn stale_read_is_explained_with_lines_prefix_and_state() {
+    let h = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":0,"type":"invoke","f":"write","value":2}
+{"process":0,"type":"ok","f":"write","value":2}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":1}"#;
+    let r = run(h, "register");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(
+        r.summary
+            .contains("process 1's read → 1 (lines 5–6) cannot be linearized"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.explanation
+            .contains("longest linearizable prefix found has 2 operations"),
+        "{}",
+        r.explanation
+    );
+    assert!(
+        r.explanation.contains("after it the register holds 2"),
+        "{}",
+        r.explanation
+    );
+    assert!(
+        r.explanation.contains("No operation is concurrent with it"),
+        "{}",
+        r.explanation
+    );
+    let f = &r.details["failures"][0];
+    assert_eq!(f["op"]["line"], json!(5));
+    assert_eq!(f["op"]["complete_line"], json!(6));
+    assert_eq!(f["prefix_length"], json!(2));
+    assert_eq!(f["prefix"][1]["value"], json!(2));
+    assert_eq!(f["states"], json!(["2"]));
+}
+
+#[test]
+fn indeterminate_write_may_take_effect_late_or_never() {
+    let late = r#"{"process":0,"type":"invoke","f":"write","value":3}
+{"process":0,"type":"info","f":"write","value":3}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":null}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":3}"#;
+    assert_eq!(run(late, "register").verdict, Verdict::Valid);
+    // Never completed at all: the same.
+    let pending = r#"{"process":0,"type":"invoke","f":"write","value":3}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":3}"#;
+    assert_eq!(run(pending, "register").verdict, Verdict::Valid);
+    // But not before its invoke.
+    let early = r#"{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":3}
+{"process":0,"type":"invoke","f":"write","value":3}
+{"process":0,"type":"info","f":"write","value":3}"#;
+    assert_eq!(run(early, "register").verdict, Verdict::Invalid);
+    // And once it happened it cannot be undone: 3 then null is impossible.
+    let undone = r#"{"process":0,"type":"invoke","f":"write","value":3}
+{"process":0,"type":"info","f":"write","value":3}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":3}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":null}"#;
+    assert_eq!(run(undone, "register").verdict, Verdict::Invalid);
+}
+
+#[test]
+fn failed_write_did_not_happen() {
+    let h = r#"{"process":0,"type":"invoke","f":"write","value":3}
+{"process":0,"type":"fail","f":"write","value":3}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":3}"#;
+    let r = run(h, "register");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.details["dropped"], json!(1));
+    assert!(
+        r.explanation.contains(
+            "No operation can be linearized before it: initially the register holds null"
+        ),
+        "{}",
+        r.explanation
+    );
+}
+
+#[test]
+fn cas_register_semantics() {
+    let ok = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":0,"type":"invoke","f":"cas","value":[1,2]}
+{"process":1,"type":"invoke","f":"cas","value":[1,3]}
+{"process":0,"type":"ok","f":"cas","value":[1,2]}
+{"process":1,"type":"fail","f":"cas","value":[1,3]}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":2}"#;
+    assert_eq!(run(ok, "cas-register").verdict, Verdict::Valid);
+    // Two successful cas from the same expected value, with no write between.
+    let both = ok.replace(r#""type":"fail","f":"cas""#, r#""type":"ok","f":"cas""#);
+    let r = run(&both, "cas-register");
+    assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+    assert!(r.explanation.contains("cas"), "{}", r.explanation);
+}
+
+#[test]
+fn keys_are_checked_separately_and_the_failing_key_is_named() {
+    let h = r#"{"process":0,"type":"invoke","f":"write","key":"a","value":1}
+{"process":0,"type":"ok","f":"write","key":"a","value":1}
+{"process":1,"type":"invoke","f":"read","key":"b","value":null}
+{"process":1,"type":"ok","f":"read","key":"b","value":1}
+{"process":1,"type":"invoke","f":"read","key":"a","value":null}
+{"process":1,"type":"ok","f":"read","key":"a","value":1}"#;
+    let r = run(h, "register");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(
+        r.summary
+            .contains("key b: process 1's read → 1 (lines 3–4)"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(r.details["keys"], json!(2));
+    assert_eq!(r.details["failures"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r.details["failures"][0]["key"], json!("b"));
+    // Without the bad key, valid: the write to a does not leak into b.
+    let good: String = h
+        .lines()
+        .filter(|l| !l.contains("\"b\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(run(&good, "register").verdict, Verdict::Valid);
+}
+
+#[test]
+fn concurrent_ops_are_listed() {
+    let h = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":1,"type":"invoke","f":"write","value":2}
+{"process":2,"type":"invoke","f":"read","value":null}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"ok","f":"write","value":2}
+{"process":2,"type":"ok","f":"read","value":7}
+{"process":3,"type":"invoke","f":"write","value":5}
+{"process":3,"type":"ok","f":"write","value":5}"#;
+    let r = run(h, "register");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(
+        r.explanation
+            .contains("process 2's read → 7 (lines 3–6) cannot be linearized"),
+        "{}",
+        r.explanation
+    );
+    assert!(
+        r.explanation.contains(
+            "Concurrent with it: process 0's write 1 (lines 1–4), process 1's write 2 (lines 2–5)."
+        ),
+        "{}",
+        r.explanation
+    );
+    assert!(
+        r.explanation.contains("the register can be 2 or 1"),
+        "{}",
+        r.explanation
+    );
+    let f = &r.details["failures"][0];
+    assert_eq!(f["concurrent_count"], json!(2));
+    assert_eq!(f["states"], json!(["2", "1"]));
+}
+
+#[test]
+fn nil_read_follows_the_config() {
+    let h = jsonl(
+        r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":null}"#,
+    );
+    let absent = check(&h, "register", &cfg(), &Budget::default()).unwrap();
+    assert_eq!(absent.verdict, Verdict::Invalid);
+    let unknown_cfg = ModelConfig {
+        nil_read: NilRead::Unknown,
+        ..cfg()
+    };
+    let unknown = check(&h, "register", &unknown_cfg, &Budget::default()).unwrap();
+    assert_eq!(unknown.verdict, Verdict::Valid);
+    let init = ModelConfig {
+        initial: json!(0),
+        ..cfg()
+    };
+    let h0 = jsonl(
+        r#"{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":0}"#,
+    );
+    assert_eq!(
+        check(&h0, "register", &init, &Budget::default())
+            .unwrap()
+            .verdict,
+        Verdict::Valid
+    );
+    assert_eq!(
+        check(&h0, "register", &cfg(), &Budget::default())
+            .unwrap()
+            .verdict,
+        Verdict::Invalid
+    );
+}
+
+#[test]
+fn other_models_end_to_end() {
+    let set = r#"{"process":0,"type":"invoke","f":"add","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":0,"type":"ok","f":"add","value":1}
+{"process":1,"type":"ok","f":"read","value":[1]}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":[]}"#;
+    assert_eq!(run(set, "set").verdict, Verdict::Invalid);
+    let queue = r#"{"process":0,"type":"invoke","f":"enqueue","value":1}
+{"process":0,"type":"ok","f":"enqueue","value":1}
+{"process":0,"type":"invoke","f":"enqueue","value":2}
+{"process":0,"type":"ok","f":"enqueue","value":2}
+{"process":1,"type":"invoke","f":"dequeue","value":null}
+{"process":1,"type":"ok","f":"dequeue","value":2}"#;
+    let r = run(queue, "fifo-queue");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(
+        r.explanation
+            .contains("the fifo-queue holds [1, 2] (head first)"),
+        "{}",
+        r.explanation
+    );
+    let mutex = r#"{"process":0,"type":"invoke","f":"acquire","value":null}
+{"process":1,"type":"invoke","f":"acquire","value":null}
+{"process":0,"type":"ok","f":"acquire","value":null}
+{"process":1,"type":"ok","f":"acquire","value":null}"#;
+    assert_eq!(run(mutex, "mutex").verdict, Verdict::Invalid);
+    let kv = r#"{"process":0,"type":"invoke","f":"append","key":"k","value":"x"}
+{"process":1,"type":"invoke","f":"append","key":"k","value":"y"}
+{"process":0,"type":"ok","f":"append","key":"k","value":"x"}
+{"process":1,"type":"ok","f":"append","key":"k","value":"y"}
+{"process":2,"type":"invoke","f":"get","key":"k","value":null}
+{"process":2,"type":"ok","f":"get","key":"k","value":"yx"}"#;
+    assert_eq!(run(kv, "kv").verdict, Verdict::Valid);
+    assert_eq!(
+        run(&kv.replace("\"yx\"", "\"xyx\""), "kv").verdict,
+        Verdict::Invalid
+    );
+    let txn = r#"{"process":0,"type":"invoke","f":"txn","value":[["write","x",1],["write","y",1]]}
+{"process":1,"type":"invoke","f":"txn","value":[["read","x",null],["read","y",null]]}
+{"process":0,"type":"ok","f":"txn","value":[["write","x",1],["write","y",1]]}
+{"process":1,"type":"ok","f":"txn","value":[["read","x",1],["read","y",null]]}"#;
+    let r = run(txn, "multi-register");
+    assert_eq!(r.verdict, Verdict::Invalid, "a torn read of an atomic txn");
+    assert!(
+        r.explanation.contains("\"x\" = 1, \"y\" = 1"),
+        "{}",
+        r.explanation
+    );
+    let counter = r#"{"process":0,"type":"invoke","f":"add","value":2}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":2}
+{"process":0,"type":"info","f":"add","value":2}"#;
+    assert_eq!(run(counter, "counter").verdict, Verdict::Valid);
+}
+
+#[test]
+fn empty_history_is_linearizable() {
+    let r = check(
+        &History::default(),
+        "cas-register",
+        &cfg(),
+        &Budget::default(),
+    )
+    .unwrap();
+    assert_eq!(r.verdict, Verdict::Valid);
+}
+
+#[test]
+fn errors_name_the_model_list_the_op_and_the_line() {
+    let h = jsonl(
+        r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":3,"type":"invoke","f":"cas","value":[1,2]}
+{"process":3,"type":"ok","f":"cas","value":[1,2]}"#,
+    );
+    let e = check(&h, "regsiter", &cfg(), &Budget::default()).unwrap_err();
+    assert!(matches!(e, LinError::UnknownModel { .. }));
+    let msg = e.to_string();
+    for name in MODEL_NAMES {
+        assert!(msg.contains(name), "{msg}");
+    }
+    let e = check(&h, "register", &cfg(), &Budget::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, LinError::BadOp { line: 3, .. }), "{msg}");
+    assert!(
+        msg.starts_with(
+            "t.jsonl:3: process 3's `cas` with value [1,2] does not fit the register model"
+        ),
+        "{msg}"
+    );
+    let bad_init = ModelConfig {
+        initial: json!(5),
+        ..cfg()
+    };
+    assert!(matches!(
+        check(&h, "multi-register", &bad_init, &Budget::default()),
+        Err(LinError::BadConfig(_))
+    ));
+    let unpaired = jsonl(r#"{"process":0,"type":"ok","f":"write","value":1}"#);
+    assert!(matches!(
+        check(&unpaired, "register", &cfg(), &Budget::default()),
+        Err(LinError::History(_))
+    ));
+    // Through the Checker trait, errors are unknown verdicts with the message.
+    let c = LinearizableChecker {
+        model: "nope".into(),
+        config: cfg(),
+    };
+    let r = c.check(&h, &Budget::default());
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert!(r.summary.contains("unknown model `nope`"), "{}", r.summary);
+}
+
+/// Many concurrent writes and an impossible read at the end: the search
+/// has to try every subset of the writes before it can say no.
+fn hard_invalid_history(writers: i64) -> History {
+    let mut ops = Vec::new();
+    let mut idx = 0;
+    let mut push = |p: i64, t: OpType, f: &str, v: Value| {
+        let mut o = Op::new(idx, Process::Id(p), t, f, v);
+        o.line = idx as usize + 1;
+        ops.push(o);
+        idx += 1;
+    };
+    for p in 0..writers {
+        push(p, OpType::Invoke, "write", json!(p));
+    }
+    push(writers, OpType::Invoke, "read", Value::Null);
+    for p in 0..writers {
+        push(p, OpType::Ok, "write", json!(p));
+    }
+    push(writers, OpType::Ok, "read", json!(-1));
+    History::new(ops)
+}
+
+#[test]
+fn budget_turns_a_long_search_into_unknown() {
+    let h = hard_invalid_history(24);
+    let past = Budget::with_time_limit(Some(Duration::from_millis(0)));
+    let started = Instant::now();
+    let r = check(&h, "register", &cfg(), &past).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert!(
+        r.summary.starts_with("unknown: time limit reached after "),
+        "{}",
+        r.summary
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let small = Budget {
+        memory_bytes: 1 << 20,
+        ..Budget::default()
+    };
+    let r = check(&h, "register", &cfg(), &small).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert!(
+        r.summary.contains("memory limit of 1 MiB reached after"),
+        "{}",
+        r.summary
+    );
+
+    let cancelled = Budget::default();
+    cancelled.cancel.store(true, Ordering::Relaxed);
+    let r = check(&h, "register", &cfg(), &cancelled).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert!(r.summary.contains("cancelled"), "{}", r.summary);
+
+    // With room, the same search finishes and says no.
+    let r = check(
+        &hard_invalid_history(10),
+        "register",
+        &cfg(),
+        &Budget::default(),
+    )
+    .unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(r.details["states_explored"].as_u64().unwrap_or(0) > 1000);
+}
+
+// -------------------------------------------------------------- brute force
+
+/// Decides linearizability by trying every order that respects real time:
+/// `ok` ops must all be placed; indeterminate ones may be left out.
+fn brute_force<M: Model>(model: &M, ops: &[Operation]) -> bool {
+    let live: Vec<(usize, M::Op)> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.outcome != Outcome::Fail)
+        .map(|(i, o)| (i, model.parse(o).expect("generated op fits")))
+        .collect();
+    fn go<M: Model>(
+        model: &M,
+        ops: &[Operation],
+        live: &[(usize, M::Op)],
+        placed: &mut Vec<bool>,
+        state: &M::State,
+    ) -> bool {
+        let done = live
+            .iter()
+            .zip(placed.iter())
+            .all(|((i, _), &p)| p || ops[*i].outcome != Outcome::Ok);
+        if done {
+            return true;
+        }
+        for k in 0..live.len() {
+            if placed[k] {
+                continue;
+            }
+            let call = ops[live[k].0].call();
+            let blocked = (0..live.len()).any(|j| {
+                j != k
+                    && !placed[j]
+                    && ops[live[j].0].outcome == Outcome::Ok
+                    && ops[live[j].0].ret() < call
+            });
+            if blocked {
+                continue;
+            }
+            if let Some(next) = model.step(state, &live[k].1) {
+                placed[k] = true;
+                if go(model, ops, live, placed, &next) {
+                    return true;
+                }
+                placed[k] = false;
+            }
+        }
+        false
+    }
+    let mut placed = vec![false; live.len()];
+    go(model, ops, &live, &mut placed, &model.init())
+}
+
+/// Replays a witness: it must respect real time, contain every `ok` op and
+/// no failed one, and every step must be legal.
+fn assert_witness<M: Model>(model: &M, ops: &[Operation], order: &[usize]) {
+    let mut state = model.init();
+    for (n, &i) in order.iter().enumerate() {
+        assert_ne!(ops[i].outcome, Outcome::Fail);
+        let m = model.parse(&ops[i]).expect("fits");
+        state = model
+            .step(&state, &m)
+            .unwrap_or_else(|| panic!("witness step {n} ({:?}) is illegal", ops[i]));
+        for &j in &order[n + 1..] {
+            assert!(
+                ops[j].ret() > ops[i].call(),
+                "witness breaks real-time order"
+            );
+        }
+    }
+    for (i, o) in ops.iter().enumerate() {
+        if o.outcome == Outcome::Ok && !order.contains(&i) {
+            let m = model.parse(o).expect("fits");
+            assert!(model.is_noop(&m), "ok op {i} missing from the witness");
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Register,
+    CasRegister,
+    Set,
+    Queue,
+    Mutex,
+}
+
+/// The true object the simulated clients talk to.
+#[derive(Clone, Debug)]
+enum Truth {
+    Val(Value),
+    Elems(Vec<i64>),
+    Locked(bool),
+}
+
+fn new_invoke(kind: Kind, rng: &mut ChaCha8Rng, fresh: &mut i64) -> (&'static str, Value) {
+    match kind {
+        Kind::Register => match rng.gen_range(0..2) {
+            0 => ("read", Value::Null),
+            _ => ("write", json!(rng.gen_range(0..3))),
+        },
+        Kind::CasRegister => match rng.gen_range(0..3) {
+            0 => ("read", Value::Null),
+            1 => ("write", json!(rng.gen_range(0..3))),
+            _ => ("cas", json!([rng.gen_range(0..3), rng.gen_range(0..3)])),
+        },
+        Kind::Set => match rng.gen_range(0..2) {
+            0 => ("read", Value::Null),
+            _ => {
+                *fresh += 1;
+                ("add", json!(*fresh))
+            }
+        },
+        Kind::Queue => match rng.gen_range(0..2) {
+            0 => ("dequeue", Value::Null),
+            _ => {
+                *fresh += 1;
+                ("enqueue", json!(*fresh))
+            }
+        },
+        Kind::Mutex => match rng.gen_range(0..2) {
+            0 => ("acquire", Value::Null),
+            _ => ("release", Value::Null),
+        },
+    }
+}
+
+/// Applies an op to the truth; `None` when it fails (cas mismatch, a lock
+/// not free or not held).
+fn apply(truth: &mut Truth, f: &str, input: &Value) -> Option<Value> {
+    match (truth, f) {
+        (Truth::Val(v), "read") => Some(v.clone()),
+        (Truth::Val(v), "write") => {
+            *v = input.clone();
+            Some(input.clone())
+        }
+        (Truth::Val(v), "cas") => {
+            if *v == input[0] {
+                *v = input[1].clone();
+                Some(input.clone())
+            } else {
+                None
+            }
+        }
+        (Truth::Elems(s), "read") => Some(json!(s.clone())),
+        (Truth::Elems(s), "add") | (Truth::Elems(s), "enqueue") => {
+            s.push(input.as_i64().unwrap_or(0));
+            Some(input.clone())
+        }
+        (Truth::Elems(s), "dequeue") => {
+            if s.is_empty() {
+                Some(Value::Null)
+            } else {
+                Some(json!(s.remove(0)))
+            }
+        }
+        (Truth::Locked(l), "acquire") if !*l => {
+            *l = true;
+            Some(Value::Null)
+        }
+        (Truth::Locked(l), "release") if *l => {
+            *l = false;
+            Some(Value::Null)
+        }
+        _ => None,
+    }
+}
+
+struct Pending {
+    f: &'static str,
+    input: Value,
+    /// `Some(result)` once it took effect (`Some(None)`: it failed).
+    done: Option<Option<Value>>,
+}
+
+/// A random history of up to `max_ops` ops by concurrent clients against a
+/// true object, then, half of the time, one result corrupted. Includes
+/// failed, indeterminate and never-completed ops.
+fn random_history(kind: Kind, rng: &mut ChaCha8Rng, max_ops: usize) -> History {
+    let mut truth = match kind {
+        Kind::Register | Kind::CasRegister => Truth::Val(Value::Null),
+        Kind::Set | Kind::Queue => Truth::Elems(Vec::new()),
+        Kind::Mutex => Truth::Locked(false),
+    };
+    let nproc = rng.gen_range(2..=4);
+    let mut pids: Vec<i64> = (0..nproc).collect();
+    let mut next_pid = nproc;
+    let mut slots: Vec<Option<Pending>> = (0..nproc).map(|_| None).collect();
+    let mut fresh = 0i64;
+    let mut left = rng.gen_range(1..=max_ops);
+    let mut ops: Vec<Op> = Vec::new();
+    let emit = |p: i64, t: OpType, f: &str, v: Value, ops: &mut Vec<Op>| {
+        let mut o = Op::new(ops.len() as u64, Process::Id(p), t, f, v);
+        o.line = ops.len() + 1;
+        ops.push(o);
+    };
+    loop {
+        let idle: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].is_none()).collect();
+        let busy: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].is_some()).collect();
+        if busy.is_empty() && (left == 0 || idle.is_empty()) {
+            break;
+        }
+        if left == 0 && rng.gen_bool(0.1) {
+            break; // leave the rest pending forever
+        }
+        let action = rng.gen_range(0..3);
+        if action == 0 && left > 0 && !idle.is_empty() {
+            let s = idle[rng.gen_range(0..idle.len())];
+            let (f, input) = new_invoke(kind, rng, &mut fresh);
+            emit(pids[s], OpType::Invoke, f, input.clone(), &mut ops);
+            slots[s] = Some(Pending {
+                f,
+                input,
+                done: None,
+            });
+            left -= 1;
+        } else if action == 1 && !busy.is_empty() {
+            // Some pending op takes effect now.
+            let s = busy[rng.gen_range(0..busy.len())];
+            if let Some(p) = slots[s].as_mut() {
+                if p.done.is_none() {
+                    p.done = Some(apply(&mut truth, p.f, &p.input));
+                }
+            }
+        } else if !busy.is_empty() {
+            let s = busy[rng.gen_range(0..busy.len())];
+            let Some(mut p) = slots[s].take() else {
+                continue;
+            };
+            let info = rng.gen_bool(0.2);
+            if p.done.is_none() && !(info && rng.gen_bool(0.5)) {
+                p.done = Some(apply(&mut truth, p.f, &p.input));
+            }
+            if info {
+                emit(pids[s], OpType::Info, p.f, p.input.clone(), &mut ops);
+                pids[s] = next_pid;
+                next_pid += 1;
+            } else {
+                match p.done {
+                    Some(Some(out)) => {
+                        let v = if p.f == "read" || p.f == "dequeue" {
+                            out
+                        } else {
+                            p.input.clone()
+                        };
+                        emit(pids[s], OpType::Ok, p.f, v, &mut ops);
+                    }
+                    _ => emit(pids[s], OpType::Fail, p.f, p.input.clone(), &mut ops),
+                }
+            }
+        }
+    }
+    if rng.gen_bool(0.5) {
+        let completions: Vec<usize> = (0..ops.len())
+            .filter(|&i| ops[i].op_type != OpType::Invoke && ops[i].op_type != OpType::Info)
+            .collect();
+        if !completions.is_empty() {
+            let i = completions[rng.gen_range(0..completions.len())];
+            let o = &mut ops[i];
+            if o.op_type == OpType::Fail {
+                o.op_type = OpType::Ok;
+            } else if o.f == "read" || o.f == "dequeue" {
+                o.value = match kind {
+                    Kind::Set => json!((0..rng.gen_range(0..3))
+                        .map(|_| rng.gen_range(1..=fresh.max(1)))
+                        .collect::<Vec<_>>()),
+                    Kind::Queue => json!(rng.gen_range(1..=fresh.max(1))),
+                    _ => {
+                        let r = rng.gen_range(-1..3);
+                        if r < 0 {
+                            Value::Null
+                        } else {
+                            json!(r)
+                        }
+                    }
+                };
+            } else if o.op_type == OpType::Ok {
+                o.op_type = OpType::Fail;
+            }
+        }
+    }
+    History::new(ops)
+}
+
+fn compare_with_brute_force<M: Model>(model: &M, kind: Kind, seed: u64, n: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut valid, mut invalid) = (0, 0);
+    for case in 0..n {
+        let h = random_history(kind, &mut rng, 8);
+        let ops = h.operations().expect("generated histories pair");
+        let expected = brute_force(model, &ops);
+        let got = check_ops(model, &ops, &Budget::default()).expect("generated ops fit");
+        match &got.verdict {
+            PartitionVerdict::Linearizable { order } => {
+                assert!(
+                    expected,
+                    "{kind:?} case {case}: search says linearizable, brute force says not\n{}",
+                    dump(&h)
+                );
+                assert_witness(model, &ops, order);
+                valid += 1;
+            }
+            PartitionVerdict::NotLinearizable(c) => {
+                assert!(!expected, "{kind:?} case {case}: search says not linearizable, brute force says it is\n{}", dump(&h));
+                assert_eq!(ops[c.op].outcome, Outcome::Ok, "the blocked op returned");
+                assert!(!c.prefix.contains(&c.op));
+                // The prefix is a legal run ending in the first state shown.
+                let mut s = model.init();
+                for &i in &c.prefix {
+                    s = model
+                        .step(&s, &model.parse(&ops[i]).expect("fits"))
+                        .expect("prefix replays");
+                }
+                assert_eq!(c.states.first(), Some(&model.show_state(&s)));
+                for &j in &c.concurrent {
+                    assert!(ops[j].call() < ops[c.op].ret() && ops[j].ret() > ops[c.op].call());
+                }
+                invalid += 1;
+            }
+            PartitionVerdict::Unknown { reason } => panic!("unknown on a tiny history: {reason}"),
+        }
+    }
+    assert!(
+        valid >= n / 10,
+        "{kind:?}: only {valid} valid of {n}: the sample is lopsided"
+    );
+    assert!(
+        invalid >= n / 10,
+        "{kind:?}: only {invalid} invalid of {n}: the sample is lopsided"
+    );
+}
+
+fn dump(h: &History) -> String {
+    let mut out = Vec::new();
+    let _ = h.write_jsonl(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn search_agrees_with_brute_force_register() {
+    compare_with_brute_force(&Register::new(&cfg()), Kind::Register, 1, 3000);
+}
+
+#[test]
+fn search_agrees_with_brute_force_cas_register() {
+    compare_with_brute_force(&CasRegister::new(&cfg()), Kind::CasRegister, 2, 3000);
+}
+
+#[test]
+fn search_agrees_with_brute_force_set_queue_mutex() {
+    compare_with_brute_force(&Set::new(&cfg()).unwrap(), Kind::Set, 3, 1500);
+    compare_with_brute_force(&FifoQueue::new(&cfg()).unwrap(), Kind::Queue, 4, 1500);
+    compare_with_brute_force(&Mutex::new(&cfg()).unwrap(), Kind::Mutex, 5, 1500);
+}
