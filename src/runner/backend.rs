@@ -4,7 +4,6 @@
 //! [`Backend`]. The simulated store and the process protocol live here;
 //! real clusters (etcd, redis, postgres) plug in by adding their arm.
 
-use crate::checker::Checker;
 use crate::client::process::ProcessClientFactory;
 use crate::client::ClientFactory;
 use crate::db::Db;
@@ -61,15 +60,4 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
             w.db.as_str()
         ),
     }
-}
-
-/// The checkers for a workload kind, or the named ones.
-pub fn registry_checkers(
-    workload: &str,
-    names: Option<&[String]>,
-) -> anyhow::Result<Vec<Box<dyn Checker>>> {
-    // Temporary until crate::checker::registry::for_workload lands on main:
-    // no checker is available, so the verdict is `unknown`.
-    let _ = (workload, names);
-    Ok(Vec::new())
 }

@@ -17,7 +17,7 @@ pub mod recorder;
 
 pub use backend::{backend_for, Backend};
 
-use crate::checker::{Budget, CheckResult, Checker, Verdict};
+use crate::checker::{registry, Budget, CheckResult, Verdict};
 use crate::client::{Client, ClientFactory, Completion, Invocation};
 use crate::generator::nemesis::FaultSchedule;
 use crate::generator::{final_reads, GenSpec, Generator};
@@ -303,10 +303,42 @@ pub fn summary(w: &Workload, o: &RunOutcome) -> String {
     out
 }
 
-/// The checkers for a workload: `checkers` from the file, else the
+/// The checker names for a workload: `checkers` from the file, else the
 /// workload kind's defaults.
-pub fn checkers_for(w: &Workload) -> anyhow::Result<Vec<Box<dyn Checker>>> {
-    backend::registry_checkers(w.workload.as_str(), w.checkers.as_deref())
+pub fn checker_names(w: &Workload) -> anyhow::Result<Vec<String>> {
+    match &w.checkers {
+        Some(n) => Ok(n.clone()),
+        None => {
+            registry::checkers_for_workload(w.workload.as_str()).map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    }
+}
+
+/// Runs every checker of the workload on `history`. A checker that cannot
+/// run (unknown here, or the history does not fit it) answers `unknown`
+/// with the reason, so the others still decide.
+pub fn check_history(
+    w: &Workload,
+    history: &History,
+    budget: &Budget,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let mut results = Vec::new();
+    for name in checker_names(w)? {
+        let opts = registry::CheckOptions {
+            workload: Some(w.workload.as_str().to_string()),
+            checkers: Some(vec![name.clone()]),
+            ..registry::CheckOptions::default()
+        };
+        match registry::run_checks(history, &opts, budget) {
+            Ok(mut r) => results.append(&mut r),
+            Err(e) => {
+                let mut r = CheckResult::new(&name, Verdict::Unknown, format!("not run: {e}"));
+                r.explanation = e.to_string();
+                results.push(r);
+            }
+        }
+    }
+    Ok(results)
 }
 
 async fn check(
@@ -314,16 +346,11 @@ async fn check(
     history: History,
     limit: Option<Duration>,
 ) -> anyhow::Result<Vec<CheckResult>> {
-    let checkers = checkers_for(w)?;
     let budget = Budget::with_time_limit(limit);
-    tokio::task::spawn_blocking(move || {
-        checkers
-            .iter()
-            .map(|c| c.check(&history, &budget))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .context("a checker panicked")
+    let w = w.clone();
+    tokio::task::spawn_blocking(move || check_history(&w, &history, &budget))
+        .await
+        .context("a checker panicked")?
 }
 
 /// Generates, drives the workers and the nemesis, heals, and performs the
