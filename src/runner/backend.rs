@@ -44,12 +44,13 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
                 .as_ref()
                 .and_then(|p| p.parent())
                 .map(|d| d.to_path_buf());
+            let mut env = p.env.clone();
+            env.insert(
+                "FAULTLINE_WORKLOAD".to_string(),
+                w.workload.as_str().to_string(),
+            );
             Ok(Backend {
-                clients: Arc::new(ProcessClientFactory::new(
-                    p.command.clone(),
-                    p.env.clone(),
-                    base,
-                )),
+                clients: Arc::new(ProcessClientFactory::new(p.command.clone(), env, base)),
                 nemesis: None,
                 db: None,
                 keep_alive: None,
