@@ -412,7 +412,7 @@ fn invalid(file: &str, field: &str, message: impl Into<String>) -> WorkloadError
 }
 
 fn seconds(file: &str, field: &str, v: f64) -> Result<Duration, WorkloadError> {
-    if !v.is_finite() || v < 0.0 || v > 1e7 {
+    if !v.is_finite() || !(0.0..=1e7).contains(&v) {
         return Err(invalid(
             file,
             field,
@@ -508,7 +508,7 @@ fn resolve(raw: RawWorkload, file: &str, stem: &str) -> Result<Workload, Workloa
     }
     let rate = match raw.rate {
         None => None,
-        Some(r) if r == 0.0 => None,
+        Some(0.0) => None,
         Some(r) if r.is_finite() && r > 0.0 => Some(r),
         Some(r) => {
             return Err(invalid(
@@ -756,7 +756,7 @@ impl Workload {
         }
         if let Some(r) = o.rate {
             self.rate = match r {
-                r if r == 0.0 => None,
+                0.0 => None,
                 r if r.is_finite() && r > 0.0 => Some(r),
                 _ => return Err(invalid(file, "--rate", format!("{r} is not a rate"))),
             };

@@ -157,6 +157,7 @@ pub async fn run_with(
 ) -> anyhow::Result<RunOutcome> {
     let w = workload;
     let run_dir = make_run_dir(&opts.runs_dir, &w.stem)?;
+    update_latest(&opts.runs_dir, &run_dir);
     if let Some(p) = &w.path {
         let _ = std::fs::copy(p, run_dir.join("workload.toml"));
     }
@@ -253,7 +254,6 @@ pub async fn run_with(
     });
     std::fs::write(&results_path, serde_json::to_vec_pretty(&doc)?)
         .with_context(|| format!("cannot write {}", results_path.display()))?;
-    update_latest(&opts.runs_dir, &run_dir);
     let outcome = RunOutcome {
         run_dir,
         history_path,
@@ -669,6 +669,23 @@ async fn nemesis_loop(
             return;
         }
     }
+}
+
+/// Measures how many operations per second the runner sustains against the
+/// simulated store with an instantaneous network: `concurrency` workers,
+/// no rate limit, no faults, history written to `runs_dir`, no checking.
+pub fn bench_sim(concurrency: usize, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
+    let text = format!(
+        "db = \"sim\"\nnodes = 3\nworkload = \"register\"\nconcurrency = {concurrency}\nrate = 0\nduration = {seconds}\nfinal_reads = false\n[sim]\nstrategy = \"leader-quorum\"\ntime_scale = 0\n"
+    );
+    let w = crate::workload::parse(&text, "bench", "bench")?;
+    let opts = RunOptions {
+        runs_dir: runs_dir.to_path_buf(),
+        progress: ProgressMode::Quiet,
+        check: false,
+        ..RunOptions::default()
+    };
+    Ok(run_blocking(&w, &opts)?.stats)
 }
 
 /// `<runs_dir>/<stem>/<UTC timestamp>`, created; a suffix keeps it unique.

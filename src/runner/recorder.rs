@@ -88,15 +88,22 @@ fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Op>) -> std::io::Result<Ve
     let mut next_flush = Instant::now() + FLUSH_EVERY;
     let mut error: Option<std::io::Error> = None;
     let mut dirty = false;
+    let mut line = Vec::with_capacity(256);
     loop {
         let wait = next_flush.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(mut op) => {
                 op.index = ops.len() as u64;
                 if error.is_none() {
-                    let r = serde_json::to_writer(&mut w, &op)
+                    // One write per line: the buffer only ever reaches the
+                    // file in whole lines, so a killed run leaves no torn line.
+                    line.clear();
+                    let r = serde_json::to_writer(&mut line, &op)
                         .map_err(std::io::Error::from)
-                        .and_then(|_| w.write_all(b"\n"));
+                        .and_then(|_| {
+                            line.push(b'\n');
+                            w.write_all(&line)
+                        });
                     if let Err(e) = r {
                         error = Some(e);
                     }

@@ -33,9 +33,9 @@ impl Net {
         let cut = (0..n * n).map(|_| AtomicBool::new(false)).collect();
         std::sync::Arc::new_cyclic(|weak: &std::sync::Weak<Net>| {
             let mut links = Vec::with_capacity(n * n);
-            for i in 0..n * n {
+            for (i, lat) in flat.iter().enumerate() {
                 let (from, to) = (i / n, i % n);
-                if from == to || flat[i].is_zero() {
+                if from == to || lat.is_zero() {
                     links.push(None);
                     continue;
                 }
