@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixtures;
+mod graph;
 mod linearizable;
 mod readers;
 mod runner;

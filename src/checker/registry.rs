@@ -10,7 +10,13 @@ use crate::history::History;
 use crate::model::{ModelConfig, MODEL_NAMES};
 
 /// Every checker name `--checker` accepts.
-pub const CHECKER_NAMES: &[&str] = &["linearizable"];
+pub const CHECKER_NAMES: &[&str] = &[
+    "linearizable",
+    "graph-register",
+    "stale-read",
+    "lost-write",
+    "session",
+];
 /// Every workload name `--workload` accepts.
 pub const WORKLOAD_NAMES: &[&str] = &["register", "set", "list-append", "rw-register"];
 
@@ -150,6 +156,26 @@ pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, Select
             model: opts.model.clone().unwrap_or_else(|| "register".into()),
             config: opts.model_config.clone(),
         })),
+        "graph-register" => Ok(Box::new(
+            crate::checker::graph_register::GraphRegisterChecker::with_config(
+                opts.model_config.clone(),
+            ),
+        )),
+        "stale-read" => Ok(Box::new(
+            crate::checker::stale_read::StaleReadChecker::with_config(opts.model_config.clone()),
+        )),
+        "lost-write" => Ok(Box::new(crate::checker::lost_write::LostWriteChecker {
+            workload: match opts.workload.as_deref() {
+                Some("set") => crate::checker::lost_write::Workload::Set,
+                Some("list-append") => crate::checker::lost_write::Workload::ListAppend,
+                Some("register") => crate::checker::lost_write::Workload::Register,
+                _ => crate::checker::lost_write::Workload::Auto,
+            },
+            config: opts.model_config.clone(),
+        })),
+        "session" => Ok(Box::new(
+            crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),
+        )),
         other => Err(SelectError(format!(
             "unknown checker `{other}`; the checkers are: {}",
             CHECKER_NAMES.join(", ")

@@ -95,8 +95,27 @@ impl Model for Kv {
     fn is_noop(&self, op: &KvOp) -> bool {
         matches!(op, KvOp::Get(None))
     }
+    fn may_satisfy(&self, s: &Arc<str>, read: &KvOp) -> bool {
+        match read {
+            // Appends only extend the string.
+            KvOp::Get(Some(v)) => v.starts_with(&**s),
+            _ => true,
+        }
+    }
+    fn is_reset(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(_))
+    }
+    fn grows(&self) -> bool {
+        true
+    }
+    /// Long values are shown by their end (where histories differ) and length.
     fn show_state(&self, s: &Arc<str>) -> String {
-        Value::String(s.to_string()).to_string()
+        let n = s.chars().count();
+        if n <= 60 {
+            return Value::String(s.to_string()).to_string();
+        }
+        let tail: String = s.chars().skip(n - 40).collect();
+        format!("{} ({n} chars)", Value::String(format!("…{tail}")))
     }
     fn state_heap_bytes(&self, s: &Arc<str>) -> usize {
         s.len() + 16
@@ -131,6 +150,25 @@ mod tests {
         assert!(m.step(&s, &get(json!("ab"))).is_some());
         assert!(m.step(&s, &get(json!("a"))).is_none());
         assert_eq!(m.show_state(&s), "\"ab\"");
+        assert!(m.may_satisfy(&s, &get(json!("abc"))));
+        assert!(!m.may_satisfy(&s, &get(json!("ba"))));
+        assert!(m.is_reset(&put) && !m.is_reset(&app));
+        let long = m
+            .step(
+                &s,
+                &m.parse(&test_op(
+                    "append",
+                    json!("c".repeat(70)),
+                    Value::Null,
+                    Outcome::Ok,
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            m.show_state(&long),
+            format!("\"…{}\" (72 chars)", "c".repeat(40))
+        );
     }
 
     #[test]

@@ -80,6 +80,24 @@ pub trait Model: Send + Sync {
     fn is_noop(&self, _op: &Self::Op) -> bool {
         false
     }
+    /// For models whose state only grows except under a few "reset"
+    /// operations (an append-only string, a grow-only set): true when
+    /// operations other than resets could still take `state` somewhere the
+    /// read-only `read` accepts. Returning `false` lets the search drop a
+    /// dead branch early, so it must only do so when no such sequence
+    /// exists. The default, `true`, never prunes.
+    fn may_satisfy(&self, _state: &Self::State, _read: &Self::Op) -> bool {
+        true
+    }
+    /// Whether `op` is a reset that [`Model::may_satisfy`] does not account
+    /// for (a kv `put`).
+    fn is_reset(&self, _op: &Self::Op) -> bool {
+        false
+    }
+    /// Whether [`Model::may_satisfy`] is implemented (worth calling).
+    fn grows(&self) -> bool {
+        false
+    }
     /// The state in words, for counterexamples (`3`, `{1, 2}`, `locked`).
     fn show_state(&self, state: &Self::State) -> String {
         format!("{state:?}")

@@ -92,6 +92,16 @@ impl Model for Set {
     fn is_noop(&self, op: &SetOp) -> bool {
         matches!(op, SetOp::Read(None))
     }
+    fn may_satisfy(&self, s: &Elements, read: &SetOp) -> bool {
+        match read {
+            // Adds only grow the set.
+            SetOp::Read(Some(seen)) => s.is_subset(seen),
+            _ => true,
+        }
+    }
+    fn grows(&self) -> bool {
+        true
+    }
     fn show_state(&self, s: &Elements) -> String {
         let parts: Vec<String> = s.iter().map(|v| v.to_string()).collect();
         format!("{{{}}}", parts.join(", "))
@@ -129,6 +139,8 @@ mod tests {
         assert!(m.step(&s, &read(json!([1, 2, 3]))).is_none());
         assert!(m.step(&m.init(), &read(Value::Null)).is_some());
         assert_eq!(m.show_state(&s), "{1, 2}");
+        assert!(m.may_satisfy(&s, &read(json!([1, 2, 3]))));
+        assert!(!m.may_satisfy(&s, &read(json!([1, 3]))));
     }
 
     #[test]

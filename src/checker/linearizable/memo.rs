@@ -143,6 +143,21 @@ impl<S: Eq + Clone> Memo<S> {
         self.states.len()
     }
 
+    /// True if the configuration is present.
+    pub fn contains(&self, hash: u64, encoded: &[u64], state: &S) -> bool {
+        let mut e = self.heads.get(&hash).copied().unwrap_or(NONE);
+        while e != NONE {
+            let i = e as usize;
+            if self.states[i] == *state
+                && self.words[self.starts[i]..self.starts[i + 1]] == *encoded
+            {
+                return true;
+            }
+            e = self.chain[i];
+        }
+        false
+    }
+
     /// Adds the configuration unless it is already present; true if added.
     /// `encoded` must be the canonical encoding from [`encode`].
     pub fn insert(

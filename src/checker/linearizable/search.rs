@@ -42,6 +42,12 @@ pub(crate) struct Prepared<M: Model> {
     pub call: Vec<usize>,
     /// Return position; `usize::MAX` for indeterminate ops.
     pub ret: Vec<usize>,
+    /// Whether the op never changes the state (a read).
+    pub read_only: Vec<bool>,
+    /// The ops that are resets for [`Model::may_satisfy`], in call order.
+    pub resets: Vec<u32>,
+    /// The `ok` read-only ops, in call order.
+    pub reads: Vec<u32>,
     /// Ops left out: failed, indeterminate reads, reads of unknown values.
     pub dropped: usize,
 }
@@ -60,6 +66,9 @@ pub(crate) fn prepare<M: Model>(
         ok: Vec::with_capacity(members.len()),
         call: Vec::with_capacity(members.len()),
         ret: Vec::with_capacity(members.len()),
+        read_only: Vec::with_capacity(members.len()),
+        resets: Vec::new(),
+        reads: Vec::new(),
         dropped: 0,
     };
     for &i in members {
@@ -73,6 +82,13 @@ pub(crate) fn prepare<M: Model>(
         if (!ok && model.is_read_only(&m)) || model.is_noop(&m) {
             p.dropped += 1;
             continue;
+        }
+        p.read_only.push(model.is_read_only(&m));
+        if model.is_reset(&m) {
+            p.resets.push(p.ops.len() as u32);
+        }
+        if ok && model.is_read_only(&m) {
+            p.reads.push(p.ops.len() as u32);
         }
         p.ops.push(m);
         p.origin.push(i);
@@ -245,6 +261,69 @@ struct Frame<S> {
     before: S,
     /// For an indeterminate op: the first return entry at its level.
     barrier: u32,
+    /// A read placed greedily: backing up past it tries no alternatives.
+    forced: bool,
+}
+
+/// An indeterminate op need never be linearized, and nothing waits for its
+/// return; so linearizing it to reach state `after` is pointless when the
+/// same operations without it already reach `after`: that configuration is
+/// either the current one (the op changed nothing) or one already explored
+/// — and explored to failure, or the search would have ended.
+fn info_is_dominated<S: std::hash::Hash + Eq + Clone>(
+    memo: &Memo<S>,
+    bits: &[u64],
+    set_hash: u64,
+    encoded: &mut Vec<u64>,
+    state: &S,
+    after: &S,
+) -> bool {
+    if after == state {
+        return true;
+    }
+    encode(bits, encoded);
+    memo.contains(set_hash ^ hash_of(after), encoded, after)
+}
+
+/// For models whose state only grows (see [`Model::may_satisfy`]): true
+/// when some read not yet linearized can never be satisfied, because no
+/// reset can happen before it returns and growing the state cannot reach
+/// what it read. Reads are looked at from the earliest pending call on, a
+/// bounded number of them: a read that has not been called yet constrains
+/// the state just as well (it must be linearized some day, and the state
+/// can only grow until then).
+fn growth_dead<M: Model>(
+    model: &M,
+    p: &Prepared<M>,
+    lists: &Lists,
+    bits: &[u64],
+    state: &M::State,
+) -> bool {
+    const READS_CHECKED: usize = 12;
+    let linearized = |op: u32| bits[op as usize / 64] & (1u64 << (op % 64)) != 0;
+    let first_reset = p
+        .resets
+        .iter()
+        .find(|&&r| !linearized(r))
+        .map_or(usize::MAX, |&r| p.call[r as usize]);
+    // Every ok op called before the head of list A is linearized.
+    let head = lists.pos[lists.next[HEAD_A as usize] as usize];
+    let start = p.reads.partition_point(|&r| p.call[r as usize] < head);
+    let mut checked = 0;
+    for &r in &p.reads[start..] {
+        let i = r as usize;
+        if p.call[i] > first_reset || checked == READS_CHECKED {
+            break;
+        }
+        if linearized(r) {
+            continue;
+        }
+        checked += 1;
+        if p.ret[i] < first_reset && !model.may_satisfy(state, &p.ops[i]) {
+            return true;
+        }
+    }
+    false
 }
 
 /// How many loop turns between budget checks.
@@ -285,6 +364,7 @@ pub(crate) fn search<M: Model>(
         limits.memory_in_use.fetch_sub(reported, Ordering::Relaxed);
     };
 
+    let grows = model.grows() && p.read_only.iter().any(|&r| r);
     let mut cur = lists.next[HEAD_A as usize];
     // The first return entry in list A at the current level, once seen.
     let mut barrier = TAIL_A;
@@ -330,10 +410,20 @@ pub(crate) fn search<M: Model>(
             cur = lists.next[HEAD_B as usize];
             continue;
         }
+        // Set when the current configuration is known dead without
+        // trying its remaining candidates.
+        let mut dead = false;
         if !in_b_exhausted {
             // A call entry: try to linearize its op here.
             let op = lists.op[cur as usize];
-            if let Some(after) = model.step(&state, &p.ops[op as usize]) {
+            let read_only = p.read_only[op as usize];
+            let mut next = model.step(&state, &p.ops[op as usize]);
+            if !p.ok[op as usize] {
+                next = next.filter(|after| {
+                    !info_is_dominated(&memo, &bits, set_hash, &mut encoded, &state, after)
+                });
+            }
+            if let Some(after) = next {
                 let (w, b) = (op as usize / 64, 1u64 << (op % 64));
                 bits[w] |= b;
                 let h = set_hash ^ zob[op as usize];
@@ -370,25 +460,38 @@ pub(crate) fn search<M: Model>(
                         op,
                         before,
                         barrier,
+                        forced: read_only,
                     });
                     lists.lift(op);
                     if p.ok[op as usize] {
                         ok_done += 1;
                     }
                     barrier = TAIL_A;
-                    cur = lists.next[HEAD_A as usize];
-                    continue;
+                    if !(grows && growth_dead(model, p, &lists, &bits, &state)) {
+                        cur = lists.next[HEAD_A as usize];
+                        continue;
+                    }
+                    // The new configuration can never satisfy a pending read.
+                    dead = true;
+                } else {
+                    bits[w] &= !b;
+                    // A read that fits the state can always go first (nothing
+                    // that must precede it is pending, and it changes nothing),
+                    // so if that configuration is already explored, this one
+                    // is dead too.
+                    dead = read_only;
                 }
-                bits[w] &= !b;
             }
-            cur = lists.next[cur as usize];
-            continue;
+            if !dead {
+                cur = lists.next[cur as usize];
+                continue;
+            }
         }
 
         // Nothing more to try at this level: the op returning at `barrier`
         // cannot be linearized after this prefix. Remember the deepest such
         // point, then back up.
-        if barrier != TAIL_A {
+        if barrier != TAIL_A && !dead {
             let key = (lists.pos[barrier as usize], stack.len());
             if best_key.is_none_or(|k| key > k) {
                 best_key = Some(key);
@@ -405,28 +508,35 @@ pub(crate) fn search<M: Model>(
                 best_states.push(state.clone());
             }
         }
-        let Some(frame) = stack.pop() else {
-            release_memory(memory_reported);
-            return SearchOutput {
-                found: Found::NotLinearizable(Deepest {
-                    blocked: best_op,
-                    prefix: best_prefix,
-                    states: best_states,
-                }),
-                states: memo.len(),
+        loop {
+            let Some(frame) = stack.pop() else {
+                release_memory(memory_reported);
+                return SearchOutput {
+                    found: Found::NotLinearizable(Deepest {
+                        blocked: best_op,
+                        prefix: best_prefix,
+                        states: best_states,
+                    }),
+                    states: memo.len(),
+                };
             };
-        };
-        low = low.min(stack.len());
-        let op = frame.op;
-        state = frame.before;
-        bits[op as usize / 64] &= !(1u64 << (op % 64));
-        set_hash ^= zob[op as usize];
-        lists.unlift(op);
-        if p.ok[op as usize] {
-            ok_done -= 1;
-        } else {
-            barrier = frame.barrier;
+            low = low.min(stack.len());
+            let op = frame.op;
+            state = frame.before;
+            bits[op as usize / 64] &= !(1u64 << (op % 64));
+            set_hash ^= zob[op as usize];
+            lists.unlift(op);
+            if p.ok[op as usize] {
+                ok_done -= 1;
+            } else {
+                barrier = frame.barrier;
+            }
+            if frame.forced {
+                // The level below a greedy read is dead as a whole.
+                continue;
+            }
+            cur = lists.next[lists.call_node[op as usize] as usize];
+            break;
         }
-        cur = lists.next[lists.call_node[op as usize] as usize];
     }
 }
