@@ -120,8 +120,23 @@ impl Default for Mix {
 }
 
 impl Mix {
-    /// Fills the fractions left unset (negative) with the workload's defaults.
-    fn resolve(mut self, kind: WorkloadKind) -> Mix {
+    /// Without a `[mix]` table the workload's defaults apply; with one, the
+    /// fractions it leaves out are zero.
+    fn resolve(mut self, kind: WorkloadKind, given: bool) -> Mix {
+        if given {
+            for f in [
+                &mut self.read,
+                &mut self.write,
+                &mut self.cas,
+                &mut self.add,
+                &mut self.append,
+            ] {
+                if *f < 0.0 {
+                    *f = 0.0;
+                }
+            }
+            return self;
+        }
         let (r, w, c, a, p) = match kind {
             WorkloadKind::Register => (0.5, 0.4, 0.1, 0.0, 0.0),
             WorkloadKind::Set => (0.3, 0.0, 0.0, 0.7, 0.0),
@@ -524,7 +539,8 @@ fn resolve(raw: RawWorkload, file: &str, stem: &str) -> Result<Workload, Workloa
         return Err(invalid(file, "timeout", "must be greater than 0"));
     }
     let quiesce = seconds(file, "quiesce", raw.quiesce.unwrap_or(1.0))?;
-    let mix = raw.mix.unwrap_or_default().resolve(kind);
+    let mix_given = raw.mix.is_some();
+    let mix = raw.mix.unwrap_or_default().resolve(kind, mix_given);
     validate_mix(file, kind, &mix)?;
     if let Some(n) = &raw.nemesis {
         validate_nemesis(file, n, &nodes, &regions)?;
@@ -843,6 +859,19 @@ serializable = false
             let e = parse(&text, "x.toml", "x").unwrap_err().to_string();
             assert!(e.contains(field), "{to}: {e}");
         }
+    }
+
+    #[test]
+    fn mix_defaults_only_without_a_table() {
+        let w = parse(GOOD, "x.toml", "x").unwrap();
+        assert_eq!((w.mix.read, w.mix.write, w.mix.cas), (0.5, 0.4, 0.1));
+        let w = parse(
+            &format!("{GOOD}\n[mix]\nread = 1\nwrite = 1\n"),
+            "x.toml",
+            "x",
+        )
+        .unwrap();
+        assert_eq!((w.mix.read, w.mix.write, w.mix.cas), (1.0, 1.0, 0.0));
     }
 
     #[test]

@@ -245,16 +245,25 @@ fn nemesis_faults(h: &History) -> BTreeSet<String> {
 const SEEDS: [u64; 3] = [1, 2, 3];
 const SECS: f64 = 4.0;
 
+/// The overall verdict and exit code, and each named checker's verdict.
+fn assert_verdicts(o: &RunOutcome, overall: Verdict, checkers: &[(&str, Verdict)]) {
+    assert_eq!(o.verdict, overall, "{:#?}", o.results);
+    assert_eq!(o.exit_code(), overall.exit_code());
+    for (c, v) in checkers {
+        assert_eq!(verdict_of(o, c), Some(*v), "{c}: {:#?}", o.results);
+    }
+}
+
 #[test]
 fn sim_leader_quorum_is_linearizable() {
     for (o, h) in run_seeds("sim-leader-quorum.toml", &SEEDS, SECS) {
-        assert_eq!(
-            verdict_of(&o, "linearizable"),
-            Some(Verdict::Valid),
-            "{:?}",
-            o.results
-        );
-        assert_no_checker_says(&o, Verdict::Invalid);
+        use Verdict::Valid;
+        let all_valid = [
+            ("linearizable", Valid),
+            ("stale-read", Valid),
+            ("session", Valid),
+        ];
+        assert_verdicts(&o, Valid, &all_valid);
         assert_eq!(provably_stale_reads(&h), 0);
         assert!(o.stats.ok > 500, "{:?}", o.stats);
         assert!(o.stats.faults >= 2, "{:?}", o.stats);
@@ -266,9 +275,12 @@ fn sim_leader_quorum_is_linearizable() {
 #[test]
 fn sim_read_local_reads_stale() {
     for (o, h) in run_seeds("sim-read-local.toml", &SEEDS, SECS) {
-        assert_eq!(o.verdict, Verdict::Invalid, "{:?}", o.results);
-        assert_eq!(o.exit_code(), 1);
-        assert_eq!(verdict_of(&o, "linearizable"), Some(Verdict::Invalid));
+        use Verdict::Invalid;
+        assert_verdicts(
+            &o,
+            Invalid,
+            &[("linearizable", Invalid), ("stale-read", Invalid)],
+        );
         assert!(
             provably_stale_reads(&h) > 0,
             "the history shows stale reads"
@@ -284,7 +296,7 @@ fn sim_active_active_lww_loses_writes() {
         assert!(lost > 0, "last-writer-wins lost no add out of {acked}");
         // Replication still converges: every node has the same (wrong) set.
         assert_eq!(divergent, 0);
-        assert_ne!(o.verdict, Verdict::Valid, "{:?}", o.results);
+        assert_verdicts(&o, Verdict::Invalid, &[("lost-write", Verdict::Invalid)]);
     }
 }
 
@@ -295,7 +307,7 @@ fn sim_crdt_keeps_every_add_and_converges() {
         assert!(acked > 500, "{acked}");
         assert_eq!(lost, 0, "the CRDT lost adds");
         assert_eq!(divergent, 0, "replicas did not converge");
-        assert_no_checker_says(&o, Verdict::Invalid);
+        assert_verdicts(&o, Verdict::Valid, &[("lost-write", Verdict::Valid)]);
         assert!(o.stats.faults >= 2);
     }
 }
@@ -306,20 +318,20 @@ fn sim_failover_unsafe_loses_writes() {
         let (acked, lost, divergent) = set_losses(&h);
         assert!(lost > 0, "unsafe failover lost no add out of {acked}");
         assert_eq!(divergent, 0);
-        assert_ne!(o.verdict, Verdict::Valid, "{:?}", o.results);
+        assert_verdicts(&o, Verdict::Invalid, &[("lost-write", Verdict::Invalid)]);
     }
 }
 
 #[test]
 fn sim_failover_fenced_is_linearizable() {
     for (o, h) in run_seeds("sim-failover-fenced.toml", &SEEDS, SECS) {
-        assert_eq!(
-            verdict_of(&o, "linearizable"),
-            Some(Verdict::Valid),
-            "{:?}",
-            o.results
-        );
-        assert_no_checker_says(&o, Verdict::Invalid);
+        use Verdict::Valid;
+        let all_valid = [
+            ("linearizable", Valid),
+            ("stale-read", Valid),
+            ("session", Valid),
+        ];
+        assert_verdicts(&o, Valid, &all_valid);
         assert_eq!(provably_stale_reads(&h), 0);
         assert!(o.stats.ok > 500, "{:?}", o.stats);
         assert_process_rule(&h, 10);
