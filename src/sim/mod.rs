@@ -225,3 +225,107 @@ impl Nemesis for SimNemesis {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientFactory, Invocation};
+    use crate::history::OpType;
+    use serde_json::{json, Value};
+
+    fn cluster(strategy: &str) -> SimCluster {
+        let w = crate::workload::parse(
+            &format!(
+                "db = \"sim\"\nnodes = 3\nworkload = \"register\"\n[sim]\nstrategy = \"{strategy}\"\nheartbeat_ms = 5\nelection_timeout_ms = 30\n"
+            ),
+            "t",
+            "t",
+        )
+        .unwrap();
+        SimCluster::start(&w)
+    }
+
+    fn write(v: i64) -> Invocation {
+        Invocation {
+            f: "write".into(),
+            key: Some(json!(1)),
+            value: json!(v),
+        }
+    }
+
+    async fn leaders(c: &SimCluster) -> Vec<(usize, u64)> {
+        c.status()
+            .await
+            .into_iter()
+            .filter(|s| s.is_leader && s.up)
+            .map(|s| (s.node, s.epoch))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fenced_failover_elects_a_new_leader_and_fences_the_old() {
+        let c = cluster("failover-fenced");
+        let f = c.client_factory(crate::workload::WorkloadKind::Register);
+        let mut cl = f.open("n2", 0).await.unwrap();
+        assert_eq!(cl.invoke(&write(1)).await.op_type, OpType::Ok);
+        let n = c.nemesis();
+        n.invoke(&Fault::Kill(vec!["n1".into()])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let l = leaders(&c).await;
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert_ne!(l[0].0, 0);
+        assert!(l[0].1 > 1, "a new epoch: {l:?}");
+        assert_eq!(cl.invoke(&write(2)).await.op_type, OpType::Ok);
+        // The old leader comes back as a follower of the new epoch.
+        n.invoke(&Fault::Restart(vec!["n1".into()])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let s = c.status().await;
+        assert!(!s[0].is_leader && s[0].epoch == l[0].1, "{s:?}");
+        let mut r = f.open("n1", 1).await.unwrap();
+        let read = Invocation {
+            f: "read".into(),
+            key: Some(json!(1)),
+            value: Value::Null,
+        };
+        assert_eq!(r.invoke(&read).await.value, json!(2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unsafe_failover_lets_an_isolated_replica_promote_itself() {
+        let c = cluster("failover-unsafe");
+        let n = c.nemesis();
+        let nodes: Vec<String> = c.nodes.clone();
+        n.invoke(&Fault::Partition(crate::net::isolate_one(&nodes, "n3")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let l = leaders(&c).await;
+        // Split brain: n1 still leads its side, n3 promoted itself.
+        assert_eq!(l.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2], "{l:?}");
+        n.heal_all().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let l = leaders(&c).await;
+        assert_eq!(l.len(), 1, "the newest epoch wins after the heal: {l:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn quorum_leader_refuses_without_a_majority() {
+        let c = cluster("leader-quorum");
+        let f = c.client_factory(crate::workload::WorkloadKind::Register);
+        let mut cl = f.open("n1", 0).await.unwrap();
+        assert_eq!(cl.invoke(&write(1)).await.op_type, OpType::Ok);
+        let n = c.nemesis();
+        n.invoke(&Fault::Partition(crate::net::isolate_one(&c.nodes, "n1")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = cl.invoke(&write(2)).await;
+        assert_eq!(r.op_type, OpType::Fail, "{r:?}");
+        let mut other = f.open("n2", 1).await.unwrap();
+        assert_eq!(other.invoke(&write(3)).await.op_type, OpType::Fail);
+        n.invoke(&Fault::Heal).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(other.invoke(&write(4)).await.op_type, OpType::Ok);
+        assert!(n.invoke(&Fault::Kill(vec!["n9".into()])).await.is_err());
+    }
+}
