@@ -149,6 +149,43 @@ pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<Ru
     rt.block_on(run(workload, opts))
 }
 
+/// Everything `faultline test <file>` does: load the workload, apply the
+/// overrides, run it with a Ctrl-C handler and a progress display, print the
+/// summary, and return the exit code (0 valid, 1 invalid, 2 unknown, 254 bad
+/// workload file or arguments, 255 internal error). Errors go to stderr.
+pub fn test_command(
+    path: &Path,
+    overrides: &crate::workload::Overrides,
+    runs_dir: Option<PathBuf>,
+) -> i32 {
+    let mut w = match crate::workload::load(path) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("faultline: {e}");
+            return 254;
+        }
+    };
+    if let Err(e) = w.apply(overrides) {
+        eprintln!("faultline: {e}");
+        return 254;
+    }
+    let mut opts = RunOptions {
+        handle_ctrl_c: true,
+        print_summary: true,
+        ..RunOptions::default()
+    };
+    if let Some(d) = runs_dir {
+        opts.runs_dir = d;
+    }
+    match run_blocking(&w, &opts) {
+        Ok(o) => o.exit_code(),
+        Err(e) => {
+            eprintln!("faultline: {}: {e:#}", w.name);
+            255
+        }
+    }
+}
+
 /// Runs against an already built backend (how other backends plug in).
 pub async fn run_with(
     workload: &Workload,

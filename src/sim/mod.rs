@@ -301,7 +301,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let l = leaders(&c).await;
         // Split brain: n1 still leads its side, n3 promoted itself.
-        assert_eq!(l.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2], "{l:?}");
+        assert_eq!(
+            l.iter().map(|x| x.0).collect::<Vec<_>>(),
+            vec![0, 2],
+            "{l:?}"
+        );
         n.heal_all().await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let l = leaders(&c).await;
