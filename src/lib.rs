@@ -16,6 +16,7 @@
 pub mod checker;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod control;
 pub mod db;
 pub mod generator;

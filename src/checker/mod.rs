@@ -131,6 +131,7 @@ impl Budget {
         self.cancel.store(true, Ordering::Relaxed);
     }
 }
+pub mod elle;
 pub mod graph_register;
 pub mod linearizable;
 pub mod lost_write;

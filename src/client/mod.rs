@@ -5,6 +5,8 @@
 //! doubt (a timeout, a dropped connection mid-request) the answer is `info`;
 //! `fail` only when the operation certainly did not happen.
 
+pub mod etcd;
+
 use crate::history::OpType;
 use serde_json::Value;
 
