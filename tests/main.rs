@@ -7,3 +7,4 @@ mod fixtures;
 mod graph;
 mod linearizable;
 mod readers;
+mod runner;

@@ -72,3 +72,6 @@ pub trait ClientFactory: Send + Sync {
     /// A new client for `process`, talking to `node`.
     async fn open(&self, node: &str, process: i64) -> anyhow::Result<Box<dyn Client>>;
 }
+
+pub mod process;
+pub mod sim;
