@@ -56,7 +56,22 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
                 keep_alive: None,
             })
         }
-        DbKind::Etcd | DbKind::Redis | DbKind::Postgres => anyhow::bail!(
+        DbKind::Etcd => {
+            // The nodes come from the nodes file (see crate::db::etcd::EtcdTable).
+            let mut table = crate::db::etcd::EtcdTable::from_table(w.etcd.as_ref())?;
+            if let Some(dir) = w.path.as_ref().and_then(|p| p.parent()) {
+                table.resolve_relative(dir);
+            }
+            let set_reads = w.workload == crate::workload::WorkloadKind::Set;
+            let parts = crate::db::etcd::etcd_parts(&table, &w.nodes, set_reads)?;
+            Ok(Backend {
+                clients: parts.clients,
+                nemesis: Some(parts.nemesis),
+                db: Some(parts.db),
+                keep_alive: None,
+            })
+        }
+        DbKind::Redis | DbKind::Postgres => anyhow::bail!(
             "db = \"{}\" is not available in this build (use db = \"sim\", or db = \"process\" with a client command)",
             w.db.as_str()
         ),
