@@ -702,3 +702,62 @@ fn etcd_under_partition_and_kill() {
     rt.block_on(nemesis.heal_all()).unwrap();
     db.teardown(&names).unwrap();
 }
+
+#[test]
+fn etcd_workloads_through_the_runner() {
+    use faultline::runner::{progress::ProgressMode, run_blocking, RunOptions};
+    let c = Cluster::up(3, &subnet(8));
+    let runs = c.dir().join("runs");
+    let run = |text: &str, stem: &str| {
+        let text = format!(
+            "{text}\n[etcd]\nnodes_file = {:?}\nrequest_timeout = 2.0\n{}",
+            c.info.nodes_file.to_string_lossy(),
+            if stem.contains("serializable") {
+                "serializable = true\n"
+            } else {
+                ""
+            }
+        );
+        let w = faultline::workload::parse(&text, stem, stem).unwrap();
+        let opts = RunOptions {
+            runs_dir: runs.clone(),
+            progress: ProgressMode::Quiet,
+            ..RunOptions::default()
+        };
+        run_blocking(&w, &opts).unwrap()
+    };
+    let common = "db = \"etcd\"\nnodes = 3\nworkload = \"register\"\nkeys = 2\n\
+                  concurrency = 6\nrate = 60\nduration = 8\ntimeout = 2\nseed = 11\nfinal_reads = false\n";
+
+    // Linearizable reads under isolation and a kill: valid.
+    let lin = run(
+        &format!(
+            "{common}checkers = [\"linearizable\"]\n[mix]\nread = 0.5\nwrite = 0.4\ncas = 0.1\n\
+             [nemesis]\nfaults = [\"isolate-one\", \"kill\"]\ninterval = 1\nduration = 2\n"
+        ),
+        "etcd-lin",
+    );
+    assert_eq!(lin.exit_code(), 0, "{:?}", lin.results);
+    let history = std::fs::read_to_string(&lin.history_path).unwrap();
+    assert!(history.contains("\"nemesis\""), "nemesis ops recorded");
+    assert!(history.contains("\"node\":\"n3\""), "ops name their node");
+    assert!(
+        lin.run_dir.join("logs").join("n2-etcd.log").exists(),
+        "logs collected"
+    );
+
+    // Serializable reads on a node cut off from the majority: stale.
+    let ser = run(
+        &format!(
+            "{common}[mix]\nread = 0.8\nwrite = 0.2\ncas = 0.0\n\
+             [nemesis]\nfaults = [\"isolate-one\"]\ninterval = 1\nduration = 6\n"
+        ),
+        "etcd-serializable",
+    );
+    assert_eq!(
+        ser.exit_code(),
+        1,
+        "stale reads expected: {:?}",
+        ser.results
+    );
+}
