@@ -117,7 +117,14 @@ fn indeterminate_write_may_take_effect_late_or_never() {
 {"process":1,"type":"ok","f":"read","value":3}
 {"process":1,"type":"invoke","f":"read","value":null}
 {"process":1,"type":"ok","f":"read","value":null}"#;
-    assert_eq!(run(undone, "register").verdict, Verdict::Invalid);
+    let r = run(undone, "register");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(
+        r.explanation
+            .contains("process 0's write 3 (indeterminate, lines 1–2)"),
+        "{}",
+        r.explanation
+    );
 }
 
 #[test]

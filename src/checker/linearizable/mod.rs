@@ -328,17 +328,23 @@ fn lines_of(history: &History, op: &Operation) -> String {
     }
 }
 
-/// "process 3's read → 4 (lines 55–57)".
+/// "process 3's read → 4 (lines 55–57)", "process 1's write 5
+/// (indeterminate, line 12)".
 pub fn describe_op(history: &History, op: &Operation) -> String {
+    let info = if op.outcome == Outcome::Info {
+        "indeterminate, "
+    } else {
+        ""
+    };
     format!(
-        "process {}'s {} ({})",
+        "process {}'s {} ({info}{})",
         op.process,
         op_text(op),
         lines_of(history, op)
     )
 }
 
-/// "read → 4", "write 3", "cas [1,2]", "write 5 (indeterminate)".
+/// "read → 4", "write 3", "cas [1,2]".
 fn op_text(op: &Operation) -> String {
     let mut s = op.f.clone();
     if !op.input.is_null() {
@@ -351,7 +357,6 @@ fn op_text(op: &Operation) -> String {
             s.push_str(&show_json(&op.output));
         }
         Outcome::Ok if op.output.is_null() && op.input.is_null() => s.push_str(" → null"),
-        Outcome::Info => s.push_str(" (indeterminate)"),
         _ => {}
     }
     s
