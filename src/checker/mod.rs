@@ -131,5 +131,10 @@ impl Budget {
         self.cancel.store(true, Ordering::Relaxed);
     }
 }
+pub mod elle;
+pub mod graph_register;
 pub mod linearizable;
+pub mod lost_write;
 pub mod registry;
+pub mod session;
+pub mod stale_read;

@@ -5,12 +5,19 @@
 //! This is the one place that maps names to checker values; the CLI and the
 //! runner both come here.
 
-use crate::checker::{linearizable, Budget, CheckResult, Checker};
+use crate::checker::{graph_register, linearizable, Budget, CheckResult, Checker};
 use crate::history::History;
 use crate::model::{ModelConfig, MODEL_NAMES};
 
 /// Every checker name `--checker` accepts.
-pub const CHECKER_NAMES: &[&str] = &["linearizable"];
+pub const CHECKER_NAMES: &[&str] = &[
+    "linearizable",
+    "graph-register",
+    "stale-read",
+    "lost-write",
+    "session",
+    "elle",
+];
 /// Every workload name `--workload` accepts.
 pub const WORKLOAD_NAMES: &[&str] = &["register", "set", "list-append", "rw-register"];
 
@@ -64,6 +71,10 @@ pub fn validate(opts: &CheckOptions) -> Result<(), SelectError> {
     if let Some(w) = &opts.workload {
         checkers_for_workload(w)?;
     }
+    if let Some(m) = &opts.consistency_model {
+        crate::checker::elle::parse_consistency_model(m)
+            .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
+    }
     if let Some(names) = &opts.checkers {
         for n in names {
             if !CHECKER_NAMES.contains(&n.as_str()) {
@@ -106,8 +117,22 @@ fn checker_names(history: &History, opts: &CheckOptions) -> Result<Vec<String>, 
     if let Some(w) = &opts.workload {
         return checkers_for_workload(w);
     }
-    let _ = history;
-    Ok(vec!["linearizable".to_string()])
+    if opts.model.is_some() {
+        return Ok(vec!["linearizable".to_string()]);
+    }
+    // Nothing said: transactions go to the Elle-style checker, set adds to
+    // lost-write, everything else to linearizability with a guessed model.
+    let name = if history.ops.iter().any(|o| o.f == "txn")
+        && !history.ops.iter().any(|o| o.f == "read" || o.f == "write")
+    {
+        "elle"
+    } else {
+        match infer_model(history) {
+            "set" => "lost-write",
+            _ => "linearizable",
+        }
+    };
+    Ok(vec![name.to_string()])
 }
 
 /// Runs the checkers `opts` asks for on `history`. Errors are about the
@@ -118,20 +143,23 @@ pub fn run_checks(
     budget: &Budget,
 ) -> Result<Vec<CheckResult>, SelectError> {
     validate(opts)?;
-    // Pairing errors are input errors, whatever the checker.
-    history
-        .operations()
-        .map_err(|e| SelectError(e.to_string()))?;
+    let names = checker_names(history, opts)?;
+    // Pairing errors are input errors. Only the Elle-style checker reads
+    // histories without invoke/completion pairs (Elle's completions-only form).
+    if names.iter().any(|n| n != "elle") {
+        history
+            .operations()
+            .map_err(|e| SelectError(e.to_string()))?;
+    }
     let mut results = Vec::new();
-    for name in checker_names(history, opts)? {
+    for name in names {
         let r = match name.as_str() {
             "linearizable" => {
                 let model = opts
                     .model
                     .clone()
                     .unwrap_or_else(|| infer_model(history).to_string());
-                linearizable::check(history, &model, &opts.model_config, budget)
-                    .map_err(|e| SelectError(e.to_string()))?
+                check_linearizable(history, &model, opts, budget)?
             }
             other => {
                 let c = build(other, opts)?;
@@ -143,6 +171,32 @@ pub fn run_checks(
     Ok(results)
 }
 
+/// Linearizability for `model`. Registers whose written values are unique
+/// per key are decided in polynomial time by the graph checker; everything
+/// else goes to the search.
+fn check_linearizable(
+    history: &History,
+    model: &str,
+    opts: &CheckOptions,
+    budget: &Budget,
+) -> Result<CheckResult, SelectError> {
+    if matches!(model, "register" | "cas-register") {
+        let ops = history
+            .operations()
+            .map_err(|e| SelectError(e.to_string()))?;
+        if graph_register::qualifies_with(&ops, &opts.model_config) {
+            let mut r =
+                graph_register::GraphRegisterChecker::with_config(opts.model_config.clone())
+                    .check(history, budget);
+            r.checker = "linearizable".to_string();
+            r.summary = format!("{} [graph checker: unique writes]", r.summary);
+            return Ok(r);
+        }
+    }
+    linearizable::check(history, model, &opts.model_config, budget)
+        .map_err(|e| SelectError(e.to_string()))
+}
+
 /// A checker by name, for callers (the runner) that hold no history yet.
 pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, SelectError> {
     match name {
@@ -150,6 +204,40 @@ pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, Select
             model: opts.model.clone().unwrap_or_else(|| "register".into()),
             config: opts.model_config.clone(),
         })),
+        "graph-register" => Ok(Box::new(
+            crate::checker::graph_register::GraphRegisterChecker::with_config(
+                opts.model_config.clone(),
+            ),
+        )),
+        "stale-read" => Ok(Box::new(
+            crate::checker::stale_read::StaleReadChecker::with_config(opts.model_config.clone()),
+        )),
+        "lost-write" => Ok(Box::new(crate::checker::lost_write::LostWriteChecker {
+            workload: match opts.workload.as_deref() {
+                Some("set") => crate::checker::lost_write::Workload::Set,
+                Some("list-append") => crate::checker::lost_write::Workload::ListAppend,
+                Some("register") => crate::checker::lost_write::Workload::Register,
+                _ => crate::checker::lost_write::Workload::Auto,
+            },
+            config: opts.model_config.clone(),
+        })),
+        "session" => Ok(Box::new(
+            crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),
+        )),
+        "elle" => {
+            let model = opts
+                .consistency_model
+                .as_deref()
+                .unwrap_or("strict-serializable");
+            let kind = match opts.workload.as_deref() {
+                Some("list-append") => Some(crate::checker::elle::ElleKind::ListAppend),
+                Some("rw-register") => Some(crate::checker::elle::ElleKind::RwRegister),
+                _ => None,
+            };
+            let c = crate::checker::elle::ElleChecker::new(model, kind)
+                .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
+            Ok(Box::new(c))
+        }
         other => Err(SelectError(format!(
             "unknown checker `{other}`; the checkers are: {}",
             CHECKER_NAMES.join(", ")
