@@ -21,6 +21,23 @@
 //! something needs it; this changes the order of the search, not the set
 //! of configurations it can reach, so the answer is the same.
 //!
+//! Four prunings keep the search small; each drops only configurations
+//! whose success would imply the success of one the search does explore
+//! (the brute-force comparison in the tests checks this on many thousands
+//! of small histories):
+//!
+//! - *greedy reads*: a read that fits the current state is linearized at
+//!   once and never reconsidered (moving a read to the front of any valid
+//!   continuation keeps it valid);
+//! - *fewer indeterminate ops dominate*: a configuration is skipped when
+//!   the same `ok` ops and state were reached with a subset of its
+//!   indeterminate ops (see `Memo::insert`);
+//! - *useless indeterminate ops*: one is linearized only if some candidate
+//!   could follow it and end in a state it would not reach without it;
+//! - *growth*: for models whose state only grows (kv appends, set adds), a
+//!   configuration dies as soon as a pending or upcoming read could never
+//!   be satisfied (see `Model::may_satisfy`).
+//!
 //! The search keeps, for the counterexample, the deepest point it reached:
 //! the operation whose return it could not get past (latest in the
 //! history, then with the longest prefix), that prefix, and the model
