@@ -258,10 +258,14 @@ pub fn check_with<M: Model>(
 
     // Convert every op first, so a misfit is reported (the earliest one)
     // before any search starts.
-    let prepared: Vec<Result<Prepared<M>, (usize, String)>> = parts
-        .par_iter()
-        .map(|p| search::prepare(model, &ops, &p.members))
-        .collect();
+    // One key (the common case) runs on this thread: handing work to the
+    // pool only adds latency when there is nothing to run beside it.
+    let prepare = |p: &Partition| search::prepare(model, &ops, &p.members);
+    let prepared: Vec<Result<Prepared<M>, (usize, String)>> = if parts.len() == 1 {
+        parts.iter().map(prepare).collect()
+    } else {
+        parts.par_iter().map(prepare).collect()
+    };
     let mut misfit: Option<(usize, String)> = None;
     let mut ready = Vec::with_capacity(prepared.len());
     for r in prepared {
@@ -303,16 +307,18 @@ pub fn check_with<M: Model>(
         sibling_failed: &sibling_failed,
         memory_in_use: &memory_in_use,
     };
-    let mut results: Vec<(usize, PartitionResult)> = order
-        .par_iter()
-        .map(|&i| {
-            let r = run(model, &ready[i], &limits);
-            if matches!(r.verdict, PartitionVerdict::NotLinearizable(_)) {
-                sibling_failed.store(true, Ordering::Relaxed);
-            }
-            (i, r)
-        })
-        .collect();
+    let search_one = |&i: &usize| {
+        let r = run(model, &ready[i], &limits);
+        if matches!(r.verdict, PartitionVerdict::NotLinearizable(_)) {
+            sibling_failed.store(true, Ordering::Relaxed);
+        }
+        (i, r)
+    };
+    let mut results: Vec<(usize, PartitionResult)> = if order.len() == 1 {
+        order.iter().map(search_one).collect()
+    } else {
+        order.par_iter().map(search_one).collect()
+    };
     results.sort_by_key(|(i, _)| *i);
 
     Ok(report(model, history, &ops, &parts, &results))
