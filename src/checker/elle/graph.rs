@@ -375,6 +375,9 @@ pub struct Found {
     pub components: usize,
     /// The search was cancelled before it looked at every component.
     pub interrupted: bool,
+    /// In some component with candidates, the work budget ran out before a
+    /// G2-item / G-nonadjacent search found a simple cycle or ruled one out.
+    pub undecided: bool,
 }
 
 /// Search parameters.
@@ -437,6 +440,7 @@ impl<'g> CycleSearch<'g> {
             cycles: Vec::new(),
             components: 0,
             interrupted: false,
+            undecided: false,
         };
         if self.region.is_empty() {
             return found;
@@ -498,7 +502,7 @@ impl<'g> CycleSearch<'g> {
                     found.interrupted = true;
                     break;
                 }
-                if let Some(cy) = self.shortest_in_component(
+                let (best, gave_up) = self.shortest_in_component(
                     &cands[i..j],
                     shape,
                     special,
@@ -507,11 +511,15 @@ impl<'g> CycleSearch<'g> {
                     &comp,
                     c,
                     cancelled,
-                ) {
+                );
+                if let Some(cy) = best {
                     found.cycles.push(cy);
                 } else if matches!(shape, Shape::G2Item | Shape::GNonadjacent) {
                     // No simple cycle of this shape found here.
                     found.components -= 1;
+                    if gave_up {
+                        found.undecided = true;
+                    }
                 }
             }
             i = j;
@@ -533,11 +541,13 @@ impl<'g> CycleSearch<'g> {
         comp: &[u32],
         region: u32,
         cancelled: &dyn Fn() -> bool,
-    ) -> Option<Cycle> {
+    ) -> (Option<Cycle>, bool) {
         let mut best: Option<Cycle> = None;
         let start_work = self.bfs.work;
+        let mut gave_up = false;
         for (n, &(u, v)) in cands.iter().enumerate() {
             if n % 64 == 63 && cancelled() {
+                gave_up = true;
                 break;
             }
             let max_len = match &best {
@@ -548,7 +558,15 @@ impl<'g> CycleSearch<'g> {
             if max_len == 0 {
                 break;
             }
-            if best.is_some() && self.bfs.work - start_work > self.limits.work_per_component {
+            let spent = self.bfs.work - start_work;
+            // Once a cycle is known, keep looking for a shorter one only
+            // within the budget; before, allow more (the candidates of a
+            // G2-item or G-nonadjacent search may yield only non-simple
+            // walks), but not without bound.
+            if spent > self.limits.work_per_component
+                && (best.is_some() || spent > 4 * self.limits.work_per_component)
+            {
+                gave_up = true;
                 break;
             }
             let Some((nodes, labels)) = self
@@ -575,11 +593,8 @@ impl<'g> CycleSearch<'g> {
             if ok && best.as_ref().is_none_or(|b| cy.len() < b.len()) {
                 best = Some(cy);
             }
-            if best.is_none() && self.bfs.work - start_work > 4 * self.limits.work_per_component {
-                break;
-            }
         }
-        best
+        (best, gave_up)
     }
 
     /// For each candidate rw edge u→v, whether v reaches u over `mask`
