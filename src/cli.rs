@@ -35,6 +35,42 @@ pub enum Command {
     Check(CheckArgs),
     /// Convert any readable history to faultline's JSONL.
     Convert(ConvertArgs),
+    /// Run a workload (workloads/*.toml) under faults, record the history, check it.
+    Test(TestArgs),
+    /// A local multi-node cluster on this host: network namespaces, one sshd per node (root).
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterAction {
+    /// Create N network namespaces n1..nN on a bridge, each running sshd; write the nodes file.
+    Up {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Split the nodes into this many regions.
+        #[arg(long, default_value_t = 1)]
+        regions: usize,
+        /// A private /24 for the nodes' addresses (the host takes .1).
+        #[arg(long, default_value = "10.77.0.0/24")]
+        subnet: String,
+        /// The cluster's own directory (keys, sshd configs, state, nodes.toml).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Remove every namespace, link, rule and process `cluster up` created.
+    Down {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Show the cluster's namespaces, addresses and processes.
+    Status {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +115,27 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct TestArgs {
+    /// The workload file (TOML).
+    pub workload: PathBuf,
+    /// Seconds to generate operations (overrides the file's `duration`).
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Seed for the generators and the nemesis schedule.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of concurrent workers.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Target operations per second, over all workers.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Where run directories go (default `runs/`).
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// The history to read.
     pub input: PathBuf,
@@ -115,6 +172,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(a) => check(a),
         Command::Convert(a) => convert(a),
+        Command::Test(a) => Ok(crate::runner::test_command(
+            &a.workload,
+            &crate::workload::Overrides {
+                time_limit: a.time_limit,
+                seed: a.seed,
+                concurrency: a.concurrency,
+                rate: a.rate,
+            },
+            a.runs_dir,
+        )),
+        Command::Cluster { action } => cluster(action),
     }
 }
 
@@ -215,5 +283,50 @@ fn convert(a: ConvertArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         Err(e) => bad_input(format!("{}: cannot write: {e}", a.output.display())),
+    }
+}
+
+fn cluster(action: ClusterAction) -> anyhow::Result<i32> {
+    use crate::cluster;
+    let dir_or_default = |d: Option<PathBuf>| d.unwrap_or_else(cluster::default_dir);
+    let result = match action {
+        ClusterAction::Up {
+            nodes,
+            regions,
+            subnet,
+            dir,
+        } => {
+            if nodes == 0 || regions == 0 || regions > nodes {
+                return bad_input("cluster up: need --nodes >= 1 and 1 <= --regions <= --nodes");
+            }
+            let opts = cluster::UpOptions {
+                nodes,
+                regions,
+                subnet,
+                dir: dir_or_default(dir),
+            };
+            cluster::up(&opts).map(|info| {
+                println!(
+                    "cluster up: {} nodes; nodes file {}",
+                    info.nodes.nodes.len(),
+                    info.nodes_file.display()
+                );
+            })
+        }
+        ClusterAction::Down { dir } => {
+            let dir = dir_or_default(dir);
+            cluster::down(&dir)
+                .map(|()| println!("cluster down: removed everything under {}", dir.display()))
+        }
+        ClusterAction::Status { dir } => {
+            cluster::status(&dir_or_default(dir)).map(|s| print!("{s}"))
+        }
+    };
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("faultline: cluster: {e}");
+            Ok(EXIT_BAD_INPUT)
+        }
     }
 }

@@ -16,10 +16,15 @@
 pub mod checker;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod control;
 pub mod db;
+pub mod generator;
 pub mod history;
 pub mod model;
 pub mod nemesis;
 pub mod net;
 pub mod report;
+pub mod runner;
+pub mod sim;
+pub mod workload;

@@ -1,8 +1,10 @@
 //! faultline's integration tests: one binary, one module per area.
 
 mod cli;
+mod cluster;
 mod elle;
 mod fixtures;
 mod graph;
 mod linearizable;
 mod readers;
+mod runner;

@@ -5,6 +5,8 @@
 //! doubt (a timeout, a dropped connection mid-request) the answer is `info`;
 //! `fail` only when the operation certainly did not happen.
 
+pub mod etcd;
+
 use crate::history::OpType;
 use serde_json::Value;
 
@@ -70,3 +72,6 @@ pub trait ClientFactory: Send + Sync {
     /// A new client for `process`, talking to `node`.
     async fn open(&self, node: &str, process: i64) -> anyhow::Result<Box<dyn Client>>;
 }
+
+pub mod process;
+pub mod sim;

@@ -6,6 +6,51 @@
 use std::path::Path;
 use std::time::Duration;
 
+pub mod local;
+pub mod ssh;
+
+pub use local::LocalRemote;
+pub use ssh::{SshAuth, SshConfig, SshRemote};
+
+/// Runs `f` on every remote at once (one thread each) and returns the
+/// results in the same order. Blocking remotes make this the usual way to
+/// touch a whole cluster.
+pub fn on_all<R, T, F>(remotes: &[R], f: F) -> Vec<T>
+where
+    R: Sync,
+    T: Send,
+    F: Fn(&R) -> T + Sync,
+{
+    std::thread::scope(|s| {
+        let handles: Vec<_> = remotes.iter().map(|r| s.spawn(|| f(r))).collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
+impl ExecOutput {
+    /// Turns a non-zero exit status into an error that shows stderr.
+    pub fn check(self, node: &str, what: &str) -> Result<ExecOutput, RemoteError> {
+        if self.status == 0 {
+            Ok(self)
+        } else {
+            Err(RemoteError::Other {
+                node: node.to_string(),
+                message: format!(
+                    "{what} exited with status {}: {}",
+                    self.status,
+                    self.stderr.trim()
+                ),
+            })
+        }
+    }
+}
+
 /// The result of a remote command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecOutput {

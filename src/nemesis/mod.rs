@@ -5,6 +5,8 @@
 //! records every fault as a `process: "nemesis"` `info` op in the history,
 //! and calls `heal_all` on every exit path.
 
+pub mod real;
+
 use crate::net::Grudge;
 use serde::{Deserialize, Serialize};
 

@@ -6,6 +6,8 @@
 //! The simulator applies a grudge by cutting simulated links; real clusters
 //! apply it as iptables DROP rules through a `Remote`.
 
+pub mod iptables;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 /// For each node, the set of nodes whose packets it drops.

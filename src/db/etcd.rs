@@ -1,0 +1,513 @@
+//! etcd (3.4, Debian's `etcd-server`) as the system under test, driven
+//! through [`Remote`].
+//!
+//! Each node keeps everything under `<work_dir>/<node>/etcd/`: the data
+//! directory, `etcd.log` and `etcd.pid`. The node name in the path keeps
+//! nodes apart when several share a filesystem (the local cluster). etcd is
+//! started detached (`setsid`, all descriptors redirected) and its pid
+//! written to the pid file; kill, pause and resume signal exactly that pid.
+//! Health is asked over HTTP (`/health`) from the controlling host, which
+//! must reach the client port anyway.
+
+use crate::control::{on_all, shell_quote, Remote};
+use crate::db::Db;
+use anyhow::{anyhow, bail, Context};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where and how etcd runs on each node.
+#[derive(Clone, Debug)]
+pub struct EtcdOptions {
+    /// Parent directory on each node (`<work_dir>/<node>/etcd`).
+    pub work_dir: String,
+    /// The etcd binary (a name on `$PATH` or a path).
+    pub binary: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    /// How long `setup`/`start` wait for the cluster to report healthy.
+    pub health_timeout: Duration,
+}
+
+impl Default for EtcdOptions {
+    fn default() -> Self {
+        EtcdOptions {
+            work_dir: "/var/tmp/faultline".into(),
+            binary: "etcd".into(),
+            client_port: 2379,
+            peer_port: 2380,
+            health_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An etcd cluster over a set of nodes.
+pub struct EtcdDb {
+    remotes: BTreeMap<String, Arc<dyn Remote>>,
+    addresses: BTreeMap<String, String>,
+    opts: EtcdOptions,
+    /// The members of the cluster, fixed by `setup`.
+    members: Mutex<Vec<String>>,
+}
+
+impl EtcdDb {
+    /// `remotes` and `addresses` are keyed by node name; every node that
+    /// `setup` is given must appear in both.
+    pub fn new(
+        remotes: BTreeMap<String, Arc<dyn Remote>>,
+        addresses: BTreeMap<String, String>,
+        opts: EtcdOptions,
+    ) -> EtcdDb {
+        let members = addresses.keys().cloned().collect();
+        EtcdDb {
+            remotes,
+            addresses,
+            opts,
+            members: Mutex::new(members),
+        }
+    }
+
+    /// `http://address:client_port` for each node.
+    pub fn client_urls(&self) -> BTreeMap<String, String> {
+        self.addresses
+            .iter()
+            .map(|(n, a)| (n.clone(), format!("http://{a}:{}", self.opts.client_port)))
+            .collect()
+    }
+
+    fn remote(&self, node: &str) -> anyhow::Result<&Arc<dyn Remote>> {
+        self.remotes
+            .get(node)
+            .ok_or_else(|| anyhow!("no remote for node {node}"))
+    }
+
+    fn address(&self, node: &str) -> anyhow::Result<&str> {
+        self.addresses
+            .get(node)
+            .map(|s| s.as_str())
+            .ok_or_else(|| anyhow!("no address for node {node}"))
+    }
+
+    /// `<work_dir>/<node>/etcd` on that node.
+    pub fn node_dir(&self, node: &str) -> String {
+        format!("{}/{}/etcd", self.opts.work_dir.trim_end_matches('/'), node)
+    }
+
+    fn members(&self) -> Vec<String> {
+        match self.members.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Runs a shell script as root on `node`; a non-zero status is an error.
+    fn script(&self, node: &str, what: &str, script: &str) -> anyhow::Result<String> {
+        let r = self.remote(node)?;
+        let out = r.sudo(&["sh", "-c", script])?;
+        if out.status != 0 {
+            bail!(
+                "{node}: {what} failed (status {}): {}{}",
+                out.status,
+                out.stderr.trim(),
+                out.stdout.trim()
+            );
+        }
+        Ok(out.stdout)
+    }
+
+    /// The command line that starts etcd on `node`.
+    fn etcd_argv(&self, node: &str) -> anyhow::Result<Vec<String>> {
+        let addr = self.address(node)?;
+        let dir = self.node_dir(node);
+        let (cp, pp) = (self.opts.client_port, self.opts.peer_port);
+        let mut initial = Vec::new();
+        for m in self.members() {
+            initial.push(format!("{m}=http://{}:{pp}", self.address(&m)?));
+        }
+        Ok(vec![
+            self.opts.binary.clone(),
+            format!("--name={node}"),
+            format!("--data-dir={dir}/data"),
+            format!("--listen-peer-urls=http://{addr}:{pp}"),
+            format!("--initial-advertise-peer-urls=http://{addr}:{pp}"),
+            format!("--listen-client-urls=http://{addr}:{cp}"),
+            format!("--advertise-client-urls=http://{addr}:{cp}"),
+            format!("--initial-cluster={}", initial.join(",")),
+            "--initial-cluster-state=new".into(),
+            "--initial-cluster-token=faultline".into(),
+            "--logger=zap".into(),
+            "--log-outputs=stderr".into(),
+        ])
+    }
+
+    /// Starts etcd on `node` unless its pid file names a live process.
+    fn start_process(&self, node: &str) -> anyhow::Result<()> {
+        let dir = shell_quote(&self.node_dir(node));
+        let bin = shell_quote(&self.opts.binary);
+        let argv: Vec<String> = self
+            .etcd_argv(node)?
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect();
+        let script = format!(
+            "set -e\n\
+             command -v {bin} >/dev/null 2>&1 || {{ echo 'etcd is not installed: apt-get install -y etcd-server' >&2; exit 127; }}\n\
+             mkdir -p {dir}\n\
+             if [ -f {dir}/etcd.pid ] && kill -0 \"$(cat {dir}/etcd.pid)\" 2>/dev/null; then exit 0; fi\n\
+             cd {dir}\n\
+             setsid {argv} >>{dir}/etcd.log 2>&1 </dev/null &\n\
+             echo $! >{dir}/etcd.pid\n",
+            argv = argv.join(" ")
+        );
+        self.script(node, "starting etcd", &script)?;
+        Ok(())
+    }
+
+    /// Signals the process in the pid file; succeeds when there is none.
+    fn signal(&self, node: &str, sig: &str) -> anyhow::Result<()> {
+        let dir = shell_quote(&self.node_dir(node));
+        let script = format!(
+            "f={dir}/etcd.pid\n\
+             [ -f \"$f\" ] || exit 0\n\
+             pid=$(cat \"$f\")\n\
+             kill -{sig} \"$pid\" 2>/dev/null || true\n"
+        );
+        self.script(node, &format!("kill -{sig}"), &script)?;
+        Ok(())
+    }
+
+    /// True when `node` answers `/health` with `"health":"true"`.
+    pub fn healthy(&self, node: &str) -> bool {
+        let Ok(addr) = self.address(node) else {
+            return false;
+        };
+        let url = format!("http://{addr}:{}/health", self.opts.client_port);
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
+        match agent.get(&url).call() {
+            Ok(resp) => resp
+                .into_string()
+                .map(|b| b.replace(' ', "").contains("\"health\":\"true\""))
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until every node in `nodes` reports healthy.
+    pub fn wait_healthy(&self, nodes: &[String], timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let sick: Vec<&String> = nodes.iter().filter(|n| !self.healthy(n)).collect();
+            if sick.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                let mut msg = format!(
+                    "etcd not healthy after {timeout:?} on {}",
+                    sick.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                for n in sick {
+                    if let Ok(tail) = self.log_tail(n, 5) {
+                        msg.push_str(&format!("\n--- {n} etcd.log (last lines) ---\n{tail}"));
+                    }
+                }
+                bail!(msg);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn log_tail(&self, node: &str, lines: usize) -> anyhow::Result<String> {
+        let log = format!("{}/etcd.log", self.node_dir(node));
+        let out = self
+            .remote(node)?
+            .sudo(&["tail", "-n", &lines.to_string(), &log])?;
+        Ok(out.stdout)
+    }
+
+    /// Whether the pid file names a live process on `node`.
+    pub fn running(&self, node: &str) -> anyhow::Result<bool> {
+        let dir = shell_quote(&self.node_dir(node));
+        let r = self.remote(node)?.sudo(&[
+            "sh",
+            "-c",
+            &format!("[ -f {dir}/etcd.pid ] && kill -0 \"$(cat {dir}/etcd.pid)\" 2>/dev/null"),
+        ])?;
+        Ok(r.status == 0)
+    }
+
+    fn for_nodes(
+        &self,
+        nodes: &[String],
+        f: impl Fn(&str) -> anyhow::Result<()> + Sync,
+    ) -> anyhow::Result<()> {
+        let errs: Vec<String> = on_all(nodes, |n| f(n))
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+            .collect();
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            bail!(errs.join("\n"))
+        }
+    }
+}
+
+impl Db for EtcdDb {
+    fn setup(&self, nodes: &[String]) -> anyhow::Result<()> {
+        for n in nodes {
+            self.remote(n)?;
+            self.address(n)?;
+        }
+        match self.members.lock() {
+            Ok(mut m) => *m = nodes.to_vec(),
+            Err(p) => *p.into_inner() = nodes.to_vec(),
+        }
+        // A fresh cluster every time: stop leftovers and wipe their data.
+        self.teardown(nodes)?;
+        self.for_nodes(nodes, |n| self.start_process(n))
+            .context("starting etcd")?;
+        self.wait_healthy(nodes, self.opts.health_timeout)
+    }
+
+    fn teardown(&self, nodes: &[String]) -> anyhow::Result<()> {
+        self.for_nodes(nodes, |n| {
+            self.kill(n)?;
+            let dir = self.node_dir(n);
+            self.script(
+                n,
+                "wiping etcd data",
+                &format!("rm -rf {}", shell_quote(&dir)),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn start(&self, node: &str) -> anyhow::Result<()> {
+        self.start_process(node)
+    }
+
+    fn kill(&self, node: &str) -> anyhow::Result<()> {
+        let dir = shell_quote(&self.node_dir(node));
+        // SIGKILL the pid, wait until it is gone, forget it.
+        let script = format!(
+            "f={dir}/etcd.pid\n\
+             [ -f \"$f\" ] || exit 0\n\
+             pid=$(cat \"$f\")\n\
+             kill -9 \"$pid\" 2>/dev/null || true\n\
+             i=0\n\
+             while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\n\
+             if kill -0 \"$pid\" 2>/dev/null; then echo \"pid $pid survived SIGKILL\" >&2; exit 1; fi\n\
+             rm -f \"$f\"\n"
+        );
+        self.script(node, "killing etcd", &script)?;
+        Ok(())
+    }
+
+    fn pause(&self, node: &str) -> anyhow::Result<()> {
+        self.signal(node, "STOP")
+    }
+
+    fn resume(&self, node: &str) -> anyhow::Result<()> {
+        self.signal(node, "CONT")
+    }
+
+    fn collect_logs(&self, nodes: &[String], dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut errs = Vec::new();
+        for n in nodes {
+            let remote = format!("{}/etcd.log", self.node_dir(n));
+            let local = dir.join(format!("{n}-etcd.log"));
+            if let Err(e) = self
+                .remote(n)
+                .and_then(|r| Ok(r.download(&remote, &local)?))
+            {
+                errs.push(format!("{n}: {e:#}"));
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            bail!("collecting etcd logs: {}", errs.join("; "))
+        }
+    }
+}
+
+/// The `[etcd]` table of a workload file.
+///
+/// ```toml
+/// [etcd]
+/// serializable = false      # true: serializable (possibly stale) reads
+/// request_timeout = 5.0     # seconds per HTTP request
+/// nodes_file = "..."        # default: $FAULTLINE_NODES_FILE, else the local cluster's
+/// client_port = 2379
+/// peer_port = 2380
+/// binary = "etcd"
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtcdTable {
+    pub serializable: bool,
+    pub request_timeout: f64,
+    pub nodes_file: Option<std::path::PathBuf>,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub binary: String,
+}
+
+impl Default for EtcdTable {
+    fn default() -> Self {
+        EtcdTable {
+            serializable: false,
+            request_timeout: 5.0,
+            nodes_file: None,
+            client_port: 2379,
+            peer_port: 2380,
+            binary: "etcd".into(),
+        }
+    }
+}
+
+impl EtcdTable {
+    /// Parses the raw table (absent = defaults); errors name the field.
+    pub fn from_table(t: Option<&toml::Table>) -> anyhow::Result<EtcdTable> {
+        let Some(t) = t else {
+            return Ok(EtcdTable::default());
+        };
+        let e: EtcdTable = toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e| anyhow!("[etcd]: {e}"))?;
+        if !(e.request_timeout.is_finite() && e.request_timeout > 0.0 && e.request_timeout < 3600.0)
+        {
+            bail!("[etcd]: request_timeout must be a number of seconds > 0");
+        }
+        Ok(e)
+    }
+
+    /// The nodes file to use: the table's, else `$FAULTLINE_NODES_FILE`,
+    /// else the local cluster's default.
+    pub fn nodes_file_path(&self) -> std::path::PathBuf {
+        if let Some(p) = &self.nodes_file {
+            return p.clone();
+        }
+        match std::env::var_os("FAULTLINE_NODES_FILE") {
+            Some(p) if !p.is_empty() => p.into(),
+            _ => crate::cluster::default_nodes_file(),
+        }
+    }
+}
+
+/// Everything a run against etcd needs.
+pub struct EtcdParts {
+    pub clients: Arc<crate::client::etcd::EtcdClientFactory>,
+    pub nemesis: Arc<crate::nemesis::real::RealNemesis>,
+    pub db: Arc<EtcdDb>,
+}
+
+/// Builds clients, nemesis and db for `nodes` (names that must all appear
+/// in the nodes file). `set_reads`: the workload is a set workload, so
+/// `read` reads whole sets.
+pub fn etcd_parts(
+    table: &EtcdTable,
+    nodes: &[String],
+    set_reads: bool,
+) -> anyhow::Result<EtcdParts> {
+    let path = table.nodes_file_path();
+    let file = crate::cluster::load_nodes(&path).map_err(|e| {
+        anyhow!(
+            "{e}\n(db = \"etcd\" runs against the nodes in {}: start a local cluster with \
+             `faultline cluster up --nodes {}` as root, or point [etcd] nodes_file / \
+             $FAULTLINE_NODES_FILE at a nodes file for your machines)",
+            path.display(),
+            nodes.len()
+        )
+    })?;
+    for n in nodes {
+        if file.node(n).is_none() {
+            bail!(
+                "the workload names node {n}, which is not in {} (it has {})",
+                path.display(),
+                file.names().join(", ")
+            );
+        }
+    }
+    let all_remotes = file.remotes();
+    let all_addresses = file.addresses();
+    let remotes: BTreeMap<String, Arc<dyn Remote>> = nodes
+        .iter()
+        .filter_map(|n| all_remotes.get(n).map(|r| (n.clone(), r.clone())))
+        .collect();
+    let addresses: BTreeMap<String, String> = nodes
+        .iter()
+        .filter_map(|n| all_addresses.get(n).map(|a| (n.clone(), a.clone())))
+        .collect();
+    let db = Arc::new(EtcdDb::new(
+        remotes.clone(),
+        addresses.clone(),
+        EtcdOptions {
+            work_dir: file.work_dir.clone(),
+            binary: table.binary.clone(),
+            client_port: table.client_port,
+            peer_port: table.peer_port,
+            ..EtcdOptions::default()
+        },
+    ));
+    let clients = Arc::new(crate::client::etcd::EtcdClientFactory::new(
+        db.client_urls(),
+        crate::client::etcd::EtcdClientOptions {
+            serializable: table.serializable,
+            request_timeout: Duration::from_secs_f64(table.request_timeout),
+            set_reads,
+            ..Default::default()
+        },
+    ));
+    let ready_db = db.clone();
+    let ready_nodes = nodes.to_vec();
+    let nemesis = Arc::new(
+        crate::nemesis::real::RealNemesis::new(remotes, addresses, db.clone()).with_ready_check(
+            Arc::new(move || ready_db.wait_healthy(&ready_nodes, Duration::from_secs(30))),
+        ),
+    );
+    Ok(EtcdParts {
+        clients,
+        nemesis,
+        db,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etcd_table_is_strict() {
+        let t: toml::Table = toml::from_str("serializable = true\nrequest_timeout = 2.5").unwrap();
+        let e = EtcdTable::from_table(Some(&t)).unwrap();
+        assert!(e.serializable);
+        assert_eq!(e.request_timeout, 2.5);
+        assert_eq!(EtcdTable::from_table(None).unwrap(), EtcdTable::default());
+        let bad: toml::Table = toml::from_str("serialisable = true").unwrap();
+        let msg = EtcdTable::from_table(Some(&bad)).unwrap_err().to_string();
+        assert!(msg.contains("serialisable"), "{msg}");
+        let bad: toml::Table = toml::from_str("request_timeout = -1.0").unwrap();
+        assert!(EtcdTable::from_table(Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn missing_nodes_file_explains_itself() {
+        let t = EtcdTable {
+            nodes_file: Some("/nonexistent/nodes.toml".into()),
+            ..EtcdTable::default()
+        };
+        let msg = match etcd_parts(&t, &["n1".to_string()], false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a missing nodes file must be an error"),
+        };
+        assert!(msg.contains("cluster up"), "{msg}");
+    }
+}
