@@ -339,6 +339,23 @@ fn sim_failover_fenced_is_linearizable() {
 }
 
 #[test]
+fn sim_list_append_through_a_leader_is_serializable() {
+    for (o, _) in run_seeds("sim-leader-quorum-append.toml", &[1, 2], 3.0) {
+        use Verdict::Valid;
+        assert_verdicts(&o, Valid, &[("elle", Valid), ("lost-write", Valid)]);
+        assert!(o.stats.ok > 300, "{:?}", o.stats);
+    }
+}
+
+#[test]
+fn sim_list_append_last_writer_wins_loses_appends() {
+    for (o, _) in run_seeds("sim-active-active-lww-append.toml", &[1, 2], 3.0) {
+        use Verdict::Invalid;
+        assert_verdicts(&o, Invalid, &[("elle", Invalid), ("lost-write", Invalid)]);
+    }
+}
+
+#[test]
 fn run_writes_results_and_latest_link() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = load("sim-leader-quorum.toml");
