@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use faultline::checker::graph_register::{simulate_register, GraphRegisterChecker};
-use faultline::checker::lost_write::LostWriteChecker;
+use faultline::checker::lost_write::{simulate_set, LostWriteChecker};
 use faultline::checker::session::SessionChecker;
 use faultline::checker::stale_read::StaleReadChecker;
 use faultline::checker::{Budget, Checker, Verdict};
@@ -36,6 +36,15 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("lost_write_100k_ops_50_clients_1_key", |b| {
         let h = simulate_register(1, 100_000, 50, 1);
+        b.iter(|| {
+            let r = LostWriteChecker::new().check(&h, &Budget::default());
+            assert_eq!(r.verdict, Verdict::Valid);
+        })
+    });
+    g.bench_function("lost_write_set_10k_ops_10_clients", |b| {
+        // About 5,000 reads of a set growing to 5,000 elements: 12.5M
+        // element observations.
+        let h = simulate_set(3, 10_000, 10, 0.5);
         b.iter(|| {
             let r = LostWriteChecker::new().check(&h, &Budget::default());
             assert_eq!(r.verdict, Verdict::Valid);

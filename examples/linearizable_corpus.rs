@@ -4,7 +4,11 @@
 //!
 //!     cargo run --release --example linearizable_corpus [-- FILE MODEL]...
 //!
+//! `gen:OPS:CLIENTS` as FILE checks a generated register history.
 //! With `EXPLAIN=1` in the environment it also prints each result in full.
+
+#[path = "../benches/common/register_gen.rs"]
+mod register_gen;
 
 use faultline::checker::linearizable::check;
 use faultline::checker::Budget;
@@ -41,7 +45,17 @@ fn main() -> anyhow::Result<()> {
     let mut total = std::time::Duration::ZERO;
     let mut wrong = 0;
     for (path, model, expected) in &jobs {
-        let h = History::read_file(path, None)?;
+        // `gen:OPS:CLIENTS` stands for a generated register history.
+        let spec = path.to_string_lossy().to_string();
+        let h = match spec
+            .strip_prefix("gen:")
+            .map(|r| r.split(':').collect::<Vec<_>>())
+        {
+            Some(parts) if parts.len() == 2 => {
+                register_gen::register_history(parts[0].parse()?, parts[1].parse()?, 42)
+            }
+            _ => History::read_file(path, None)?,
+        };
         let t = Instant::now();
         let r = check(&h, model, &ModelConfig::default(), &Budget::default())?;
         let dt = t.elapsed();

@@ -35,6 +35,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Convert any readable history to faultline's JSONL.
     Convert(ConvertArgs),
+    /// Run a workload (workloads/*.toml) under faults, record the history, check it.
+    Test(TestArgs),
     /// A local multi-node cluster on this host: network namespaces, one sshd per node (root).
     Cluster {
         #[command(subcommand)]
@@ -113,6 +115,27 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct TestArgs {
+    /// The workload file (TOML).
+    pub workload: PathBuf,
+    /// Seconds to generate operations (overrides the file's `duration`).
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Seed for the generators and the nemesis schedule.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of concurrent workers.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Target operations per second, over all workers.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Where run directories go (default `runs/`).
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// The history to read.
     pub input: PathBuf,
@@ -149,6 +172,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(a) => check(a),
         Command::Convert(a) => convert(a),
+        Command::Test(a) => Ok(crate::runner::test_command(
+            &a.workload,
+            &crate::workload::Overrides {
+                time_limit: a.time_limit,
+                seed: a.seed,
+                concurrency: a.concurrency,
+                rate: a.rate,
+            },
+            a.runs_dir,
+        )),
         Command::Cluster { action } => cluster(action),
     }
 }

@@ -570,43 +570,36 @@ fn cluster_up_status_down_leaves_nothing() {
 
 #[test]
 fn etcd_under_partition_and_kill() {
-    use faultline::client::etcd::{EtcdClientFactory, EtcdClientOptions};
     use faultline::client::Invocation;
-    use faultline::db::etcd::{EtcdDb, EtcdOptions};
+    use faultline::db::etcd::{etcd_parts, EtcdTable};
     use faultline::db::Db;
     use faultline::history::OpType;
-    use faultline::nemesis::{real::RealNemesis, Fault, Nemesis};
+    use faultline::nemesis::{Fault, Nemesis};
     use serde_json::json;
 
     let c = Cluster::up(3, &subnet(7));
     let names = c.info.nodes.names();
-    let db = Arc::new(EtcdDb::new(
-        remotes_of(&c),
-        c.info.nodes.addresses(),
-        EtcdOptions {
-            work_dir: c.info.nodes.work_dir.clone(),
-            ..EtcdOptions::default()
-        },
-    ));
-    db.setup(&names).expect("etcd comes up healthy");
-    let ready_db = db.clone();
-    let ready_names = names.clone();
-    let nemesis = RealNemesis::new(remotes_of(&c), c.info.nodes.addresses(), db.clone())
-        .with_ready_check(Arc::new(move || {
-            ready_db.wait_healthy(&ready_names, Duration::from_secs(30))
-        }));
-    let short = EtcdClientOptions {
-        request_timeout: Duration::from_secs(2),
-        ..EtcdClientOptions::default()
+    // Built the way `faultline test` builds a db = "etcd" run: from the
+    // [etcd] table and the nodes file.
+    let table = EtcdTable {
+        nodes_file: Some(c.info.nodes_file.clone()),
+        request_timeout: 2.0,
+        ..EtcdTable::default()
     };
-    let lin = EtcdClientFactory::new(db.client_urls(), short.clone());
-    let ser = EtcdClientFactory::new(
-        db.client_urls(),
-        EtcdClientOptions {
+    let parts = etcd_parts(&table, &names, false).unwrap();
+    let (db, nemesis) = (parts.db.clone(), parts.nemesis.clone());
+    db.setup(&names).expect("etcd comes up healthy");
+    let lin = parts.clients.clone();
+    let ser = etcd_parts(
+        &EtcdTable {
             serializable: true,
-            ..short
+            ..table.clone()
         },
-    );
+        &names,
+        false,
+    )
+    .unwrap()
+    .clients;
     let op = |f: &str, value: serde_json::Value| Invocation {
         f: f.into(),
         key: Some(json!(1)),

@@ -37,6 +37,9 @@ fn expected(inj: Injection) -> Vec<&'static str> {
         Internal => vec!["internal"],
         DuplicateElements => vec!["duplicate-elements"],
         IncompatibleOrder => vec!["incompatible-order"],
+        // A nonadjacent cycle has two rw edges: it is a G2-item cycle too.
+        LongFork => vec!["G-nonadjacent", "G2-item"],
+        FutureRead => vec!["future-read"],
     };
     v.sort();
     v
@@ -116,7 +119,10 @@ const FIXTURES: &[(&str, &[&str])] = &[
     ("elle-la-g1c.edn", &["G1c"]),
     ("elle-la-g-single.jsonl", &["G-single"]),
     ("elle-la-g2-item.edn", &["G2-item"]),
+    ("elle-la-long-fork.edn", &["G-nonadjacent", "G2-item"]),
     ("elle-la-lost-update.jsonl", &["G-single", "lost-update"]),
+    ("elle-la-g1c-process.jsonl", &["G1c-process"]),
+    ("elle-la-future-read.jsonl", &["future-read"]),
     ("elle-la-g-single-realtime.jsonl", &["G-single-realtime"]),
     ("elle-la-g-single-process.jsonl", &["G-single-process"]),
     ("elle-la-g2-item-realtime.jsonl", &["G2-item-realtime"]),
@@ -274,4 +280,51 @@ fn cancelled_budget_cannot_confirm_a_cyclic_history() {
     // Anomalies found without the search still rule models out.
     let r = ElleChecker::default().check(&load("elle-la-g1a.jsonl"), &budget);
     assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+}
+
+#[test]
+fn non_transactional_histories_are_unknown_not_valid() {
+    let h = load("register-valid.jsonl");
+    let r = ElleChecker::default().check(&h, &Budget::default());
+    assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
+    assert!(
+        r.explanation.contains("no `txn` operations"),
+        "{}",
+        r.explanation
+    );
+    let empty = History::new(Vec::new());
+    assert_eq!(
+        ElleChecker::default()
+            .check(&empty, &Budget::default())
+            .verdict,
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn repeated_values_make_a_clean_verdict_unknown() {
+    let text = concat!(
+        "{\"process\":0,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]]}\n",
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]]}\n",
+        "{\"process\":2,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",[1,1]]]}\n",
+    );
+    let h = History::parse_str(text, "dup.jsonl", None).unwrap();
+    let r = ElleChecker::new("serializable", None)
+        .unwrap()
+        .check(&h, &Budget::default());
+    // The duplicate element still rules out read uncommitted and above.
+    assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+    assert!(
+        r.explanation.contains("written more than once"),
+        "{}",
+        r.explanation
+    );
+    let text = concat!(
+        "{\"process\":0,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"w\",\"x\",1]]}\n",
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"w\",\"x\",1]]}\n",
+        "{\"process\":2,\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",1]]}\n",
+    );
+    let h = History::parse_str(text, "dup.jsonl", None).unwrap();
+    let r = ElleChecker::default().check(&h, &Budget::default());
+    assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
 }

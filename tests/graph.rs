@@ -704,3 +704,93 @@ fn fixture_explanations_name_the_evidence() {
         assert_eq!(r.details["counts"][g], 1, "{g}: {}", r.explanation);
     }
 }
+
+#[test]
+fn session_property_monotonic_reads_violation_at_the_injected_read() {
+    use faultline::checker::session::SessionChecker;
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    let mut injected = 0;
+    for seed in 0..40 {
+        let mut h = graph_register::simulate_register(300 + seed, 1200, 5, 2);
+        let ops = h.operations().unwrap();
+        // Two consecutive reads of one key by one process; the first saw a
+        // written value b.
+        let mut pairs = Vec::new();
+        for (i, r1) in ops.iter().enumerate() {
+            if r1.f != "read" || r1.outcome != Outcome::Ok || r1.output.is_null() {
+                continue;
+            }
+            if let Some(r2) = ops[i + 1..]
+                .iter()
+                .find(|o| o.process == r1.process && o.key == r1.key)
+            {
+                if r2.f == "read" && r2.outcome == Outcome::Ok {
+                    pairs.push((r1, r2));
+                }
+            }
+        }
+        if pairs.is_empty() {
+            continue;
+        }
+        let (r1, r2) = pairs[rng.gen_range(0..pairs.len())];
+        let b = ops
+            .iter()
+            .find(|o| o.f == "write" && o.key == r1.key && o.input == r1.output)
+            .unwrap();
+        let older: Vec<&Operation> = ops
+            .iter()
+            .filter(|o| {
+                o.f == "write" && o.key == b.key && o.outcome == Outcome::Ok && o.ret() < b.call()
+            })
+            .collect();
+        let value = older
+            .get(rng.gen_range(0..older.len().max(1)))
+            .map_or(Value::Null, |o| o.input.clone());
+        h.ops[r2.complete.unwrap()].value = value;
+        injected += 1;
+        let r = SessionChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");
+        let mr: Vec<(u64, u64)> = r.details["violations"]["monotonic-reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["event"].as_u64().unwrap(),
+                    v["earlier_event"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(mr.len(), 1, "seed {seed}: {}", r.explanation);
+        assert_eq!(mr[0].0, r2.invoke as u64, "seed {seed}: {}", r.explanation);
+        // The earlier read named saw a value newer than the injected one.
+        let earlier = ops.iter().find(|o| o.invoke as u64 == mr[0].1).unwrap();
+        assert!(earlier.f == "read" && earlier.process == r1.process && earlier.ret() < r2.call());
+    }
+    assert!(injected >= 35, "only {injected} injections");
+}
+
+#[test]
+fn stale_reads_are_summarised_by_region() {
+    use faultline::checker::stale_read::StaleReadChecker;
+    let h =
+        History::read_file(std::path::Path::new("histories/stale-invalid.jsonl"), None).unwrap();
+    let regions = [("n1", "east"), ("n2", "east"), ("n3", "west")]
+        .iter()
+        .map(|(n, r)| (n.to_string(), r.to_string()))
+        .collect();
+    let r = StaleReadChecker::new()
+        .with_regions(regions)
+        .check(&h, &Budget::default());
+    assert_eq!(r.details["by_region"]["west"]["behind"]["count"], 1);
+    assert!(r.details["by_region"].get("east").is_none());
+    assert!(
+        r.explanation.contains("By region:\n  west: 1 stale"),
+        "{}",
+        r.explanation
+    );
+    assert_eq!(
+        r.details["by_process"]["1"]["versions_behind"]["max"].as_f64(),
+        Some(2.0)
+    );
+}

@@ -18,7 +18,9 @@
 //! - **recovered**: an indeterminate add that reads show, and not lost.
 //!
 //! Reads of elements that no add (or only a failed add) produced are
-//! *unexpected*. Latency (how long after it was known an element was still
+//! *unexpected*, and make the history invalid as lost elements do. A read
+//! that lists an element twice is reported as *duplicated* (a note; the
+//! verdict is about losing writes). Latency (how long after it was known an element was still
 //! missing from a read, 0 when never) is in ms from `time` fields, or in
 //! history events when the history has none.
 //!
@@ -97,12 +99,17 @@ pub struct ElementFate {
     pub last_absent: Option<usize>,
 }
 
-/// A read (or a txn's read micro-op) of one key.
+/// A read (or a txn's read micro-op) of one key. What it contained is kept
+/// only in the per-element index ([`Present`]), so a long set-full history
+/// is not held twice.
 struct Obs {
     op: usize,
     call: u64,
-    contents: Vec<VKey>,
 }
+
+/// For each key, for each element: the positions (in that key's reads,
+/// sorted by call) of the reads that contained it.
+type Present = HashMap<VKey, HashMap<VKey, Vec<u32>>>;
 
 /// One add or append.
 struct Add {
@@ -111,12 +118,26 @@ struct Add {
     value: Value,
 }
 
-/// Adds, and reads by key.
-type Collected = (Vec<Add>, HashMap<VKey, Vec<Obs>>);
+/// Adds, reads by key (sorted by call), and which reads contained what.
+/// Adds, reads by key, the element index, and (read op, element) pairs
+/// where a read listed an element more than once.
+type Collected = (
+    Vec<Add>,
+    HashMap<VKey, Vec<Obs>>,
+    Present,
+    Vec<(usize, Value)>,
+);
 
-/// Every write's fate, and the reads (operation index, value) that showed a
-/// value no write produced.
-pub type Classification = (Vec<ElementFate>, Vec<(usize, Value)>);
+/// The outcome of [`classify`].
+#[derive(Clone, Debug, Default)]
+pub struct Classification {
+    /// Every write's fate.
+    pub fates: Vec<ElementFate>,
+    /// Reads (operation index, value) that showed a value no write produced.
+    pub unexpected: Vec<(usize, Value)>,
+    /// Reads (operation index, value) that listed an element twice.
+    pub duplicated: Vec<(usize, Value)>,
+}
 
 fn workload_of(ops: &[Operation]) -> Workload {
     if ops.iter().any(|o| o.f == "add") {
@@ -137,18 +158,33 @@ fn micro(m: &Value) -> Option<(&str, &Value, &Value)> {
     Some((a[0].as_str()?, &a[1], &a[2]))
 }
 
+/// The reads in `op` as (key, returned list), for a set or list-append op.
+fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, &Value)> {
+    if op.outcome != Outcome::Ok {
+        return Vec::new();
+    }
+    match (workload, op.f.as_str()) {
+        (Workload::Set, "read") => vec![(VKey::of_key(&op.key), &op.output)],
+        (Workload::ListAppend, "txn") => op
+            .output
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(micro)
+                    .filter(|(f, _, _)| matches!(*f, "r" | "read"))
+                    .map(|(_, k, v)| (VKey::of(k), v))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// Collects adds and reads of a set or list-append history; `Err` names
 /// an operation that does not fit.
 fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
     let mut adds = Vec::new();
     let mut reads: HashMap<VKey, Vec<Obs>> = HashMap::default();
-    let elems = |v: &Value| -> Option<Vec<VKey>> {
-        match v {
-            Value::Array(a) => Some(a.iter().map(VKey::of).collect()),
-            Value::Null => Some(Vec::new()),
-            _ => None,
-        }
-    };
     for (i, op) in ops.iter().enumerate() {
         match (workload, op.f.as_str()) {
             (Workload::Set, "add") => adds.push(Add {
@@ -156,18 +192,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                 key: VKey::of_key(&op.key),
                 value: op.input.clone(),
             }),
-            (Workload::Set, "read") => {
-                if op.outcome != Outcome::Ok {
-                    continue;
-                }
-                let contents = elems(&op.output)
-                    .ok_or_else(|| format!("a set read returned {}, not a list", op.output))?;
-                reads.entry(VKey::of_key(&op.key)).or_default().push(Obs {
-                    op: i,
-                    call: call_t(op),
-                    contents,
-                });
-            }
+            (Workload::Set, "read") => {}
             (Workload::ListAppend, "txn") => {
                 let body = if op.outcome == Outcome::Ok {
                     &op.output
@@ -184,29 +209,47 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                             key: VKey::of(k),
                             value: v.clone(),
                         }),
-                        Some(("r" | "read", k, v)) => {
-                            if op.outcome != Outcome::Ok {
-                                continue;
-                            }
-                            let contents = elems(v)
-                                .ok_or_else(|| format!("a list read returned {v}, not a list"))?;
-                            reads.entry(VKey::of(k)).or_default().push(Obs {
-                                op: i,
-                                call: call_t(op),
-                                contents,
-                            });
-                        }
+                        Some(("r" | "read", _, _)) => {}
                         _ => return Err(format!("micro-op {m} is neither append nor r")),
                     }
                 }
             }
             (_, f) => return Err(format!("operation `{f}` does not belong to this workload")),
         }
+        for (k, v) in reads_in(op, workload) {
+            if !matches!(v, Value::Array(_) | Value::Null) {
+                return Err(format!("a read returned {v}, not a list"));
+            }
+            reads.entry(k).or_default().push(Obs {
+                op: i,
+                call: call_t(op),
+            });
+        }
     }
-    for v in reads.values_mut() {
-        v.sort_by_key(|o| o.call);
+    // Index contents in call order.
+    let mut present: Present = HashMap::default();
+    let mut duplicated = Vec::new();
+    for (k, rs) in reads.iter_mut() {
+        rs.sort_by_key(|o| o.call);
+        let per_key = present.entry(k.clone()).or_default();
+        for (j, r) in rs.iter().enumerate() {
+            for (k2, v) in reads_in(&ops[r.op], workload) {
+                if &k2 != k {
+                    continue;
+                }
+                for e in v.as_array().into_iter().flatten() {
+                    let list = per_key.entry(VKey::of(e)).or_default();
+                    if list.last() != Some(&(j as u32)) {
+                        list.push(j as u32);
+                    } else {
+                        duplicated.push((r.op, e.clone()));
+                    }
+                }
+            }
+        }
     }
-    Ok((adds, reads))
+    duplicated.sort_by_key(|d| d.0);
+    Ok((adds, reads, present, duplicated))
 }
 
 /// True when every event has a time, so latencies can be in ms.
@@ -229,17 +272,9 @@ fn classify_collections(
     ops: &[Operation],
     adds: &[Add],
     reads: &HashMap<VKey, Vec<Obs>>,
+    present: &Present,
     timed: bool,
 ) -> (Vec<ElementFate>, Vec<(usize, VKey, VKey)>) {
-    // For each (key, element): indices (into that key's reads) that contain it.
-    let mut present: HashMap<(&VKey, VKey), Vec<usize>> = HashMap::default();
-    for (k, rs) in reads {
-        for (j, r) in rs.iter().enumerate() {
-            for e in &r.contents {
-                present.entry((k, e.clone())).or_default().push(j);
-            }
-        }
-    }
     let mut added: HashMap<(VKey, VKey), bool> = HashMap::default();
     let mut fates = Vec::new();
     let empty: Vec<Obs> = Vec::new();
@@ -253,11 +288,11 @@ fn classify_collections(
             continue;
         }
         let rs = reads.get(&a.key).unwrap_or(&empty);
-        let mut pres: Vec<usize> = present
-            .get(&(&a.key, ek.clone()))
-            .cloned()
+        let pres: Vec<usize> = present
+            .get(&a.key)
+            .and_then(|m| m.get(&ek))
+            .map(|l| l.iter().map(|&j| j as usize).collect())
             .unwrap_or_default();
-        pres.dedup();
         // When it became known, and the reads that began after that.
         let (known_t, known_time) = if op.outcome == Outcome::Ok {
             (ret_t(op), op.complete_time)
@@ -322,11 +357,11 @@ fn classify_collections(
         });
     }
     let mut unexpected = Vec::new();
-    for (k, rs) in reads {
-        for r in rs {
-            for e in &r.contents {
-                if !added.get(&(k.clone(), e.clone())).copied().unwrap_or(false) {
-                    unexpected.push((r.op, k.clone(), e.clone()));
+    for (k, per_key) in present {
+        for (e, js) in per_key {
+            if !added.get(&(k.clone(), e.clone())).copied().unwrap_or(false) {
+                if let (Some(&j), Some(rs)) = (js.first(), reads.get(k)) {
+                    unexpected.push((rs[j as usize].op, k.clone(), e.clone()));
                 }
             }
         }
@@ -467,6 +502,7 @@ pub fn classify(
         w => w,
     };
     let timed = is_timed(ops);
+    let mut duplicated = Vec::new();
     let (fates, unexpected) = match workload {
         Workload::Register => {
             if let Some(why) = disqualify(ops, cfg) {
@@ -475,15 +511,20 @@ pub fn classify(
             classify_registers(ops, cfg, timed)
         }
         w => {
-            let (adds, reads) = collect(ops, w)?;
-            classify_collections(ops, &adds, &reads, timed)
+            let (adds, reads, present, dups) = collect(ops, w)?;
+            duplicated = dups;
+            classify_collections(ops, &adds, &reads, &present, timed)
         }
     };
     let unexpected = unexpected
         .into_iter()
         .map(|(op, _, e)| (op, key_value(&e).unwrap_or(Value::Null)))
         .collect();
-    Ok((fates, unexpected))
+    Ok(Classification {
+        fates,
+        unexpected,
+        duplicated,
+    })
 }
 
 /// The lost-write checker; see the module documentation.
@@ -515,7 +556,11 @@ impl LostWriteChecker {
         if budget.exhausted() {
             return CheckResult::new(NAME, Verdict::Unknown, "budget exhausted");
         }
-        let (fates, unexpected) = match classify(ops, self.workload, &self.config) {
+        let Classification {
+            fates,
+            unexpected,
+            duplicated,
+        } = match classify(ops, self.workload, &self.config) {
             Ok(x) => x,
             Err(why) => {
                 let mut r = CheckResult::new(
@@ -563,6 +608,7 @@ impl LostWriteChecker {
             "stale": pick(Fate::Stale),
             "never_read": pick(Fate::NeverRead),
             "recovered": pick(Fate::Recovered),
+            "duplicated": duplicated.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke, "value": v})).collect::<Vec<_>>(),
             "unexpected": unexpected.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke, "value": v})).collect::<Vec<_>>(),
         });
         let counts_line = counts
@@ -587,6 +633,10 @@ impl LostWriteChecker {
                     String::new()
                 } else {
                     format!(", {} unexpected values read", unexpected.len())
+                } + &if duplicated.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} duplicated in reads", duplicated.len())
                 },
                 if counts_line.is_empty() {
                     "no writes".into()
@@ -612,12 +662,17 @@ impl LostWriteChecker {
                 .last_absent
                 .map(|p| {
                     format!(
-                        ", and the read at {} (after its acknowledgement) lacks it",
+                        ", and the read at {}, which began after it was known, does not show it",
                         lines.at(p)
                     )
                 })
                 .unwrap_or_default();
-            let _ = writeln!(e, "- {key}{who} was acknowledged, but {seen}{absent}.");
+            let known = if op.is_some_and(|o| o.outcome == Outcome::Ok) {
+                "was acknowledged"
+            } else {
+                "ended indeterminate and was then read"
+            };
+            let _ = writeln!(e, "- {key}{who} {known}, but {seen}{absent}.");
         }
         if lost.len() > 10 {
             let _ = writeln!(e, "... and {} more lost", lost.len() - 10);
@@ -635,6 +690,67 @@ impl LostWriteChecker {
     }
 }
 
+/// A deterministic history of an atomic grow-only set (for benchmarks and
+/// tests): `clients` processes add unique elements (with probability
+/// `add_ratio`) or read the whole set; each op takes effect at a random
+/// moment inside its interval, so nothing is lost. `time` is 1 µs per event.
+pub fn simulate_set(seed: u64, ops: usize, clients: usize, add_ratio: f64) -> History {
+    use crate::history::{OpType, Process};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let clients = clients.max(1);
+    // Per client: idle, or (is add, element, applied, what a read saw).
+    type Client = Option<(bool, i64, bool, Vec<i64>)>;
+    let mut state: Vec<Client> = vec![None; clients];
+    let mut set: Vec<i64> = Vec::new();
+    let mut events: Vec<Op> = Vec::with_capacity(ops * 2);
+    let (mut invoked, mut completed, mut next) = (0usize, 0usize, 1i64);
+    while completed < ops {
+        let c = rng.gen_range(0..clients);
+        let idx = events.len();
+        let mk = |t: OpType, f: &str, v: Value| {
+            let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
+            o.time = Some(idx as u64 * 1000);
+            o.line = idx + 1;
+            o
+        };
+        match &mut state[c] {
+            None if invoked < ops => {
+                let add = rng.gen_bool(add_ratio.clamp(0.0, 1.0));
+                invoked += 1;
+                if add {
+                    events.push(mk(OpType::Invoke, "add", json!(next)));
+                } else {
+                    events.push(mk(OpType::Invoke, "read", Value::Null));
+                }
+                state[c] = Some((add, next, false, Vec::new()));
+                next += 1;
+            }
+            None => {}
+            Some((add, e, applied, seen)) => {
+                if !*applied {
+                    *applied = true;
+                    if *add {
+                        set.push(*e);
+                    } else {
+                        *seen = set.clone();
+                    }
+                } else {
+                    let ev = if *add {
+                        mk(OpType::Ok, "add", json!(*e))
+                    } else {
+                        mk(OpType::Ok, "read", json!(std::mem::take(seen)))
+                    };
+                    events.push(ev);
+                    state[c] = None;
+                    completed += 1;
+                }
+            }
+        }
+    }
+    History::new(events)
+}
+
 impl Checker for LostWriteChecker {
     fn name(&self) -> &str {
         NAME
@@ -648,5 +764,75 @@ impl Checker for LostWriteChecker {
                 format!("cannot pair operations: {e}"),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{OpType, Process};
+
+    fn hist(events: &[(i64, OpType, &str, Value)]) -> History {
+        History::new(
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, (p, t, f, v))| {
+                    let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
+                    o.line = i + 1;
+                    o
+                })
+                .collect(),
+        )
+    }
+    use OpType::{Fail, Info, Invoke, Ok as K};
+
+    #[test]
+    fn unexpected_duplicated_and_indeterminate_then_lost() {
+        let h = hist(&[
+            (0, Invoke, "add", json!(1)),
+            (0, Info, "add", json!(1)),
+            (1, Invoke, "add", json!(2)),
+            (1, Fail, "add", json!(2)),
+            (2, Invoke, "read", Value::Null),
+            (2, K, "read", json!([1, 1])),
+            (2, Invoke, "read", Value::Null),
+            (2, K, "read", json!([2])),
+        ]);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Invalid);
+        // 1: indeterminate, seen at line 6, then gone from the read at line 7.
+        assert_eq!(r.details["lost"][0]["value"], 1);
+        assert!(
+            r.explanation
+                .contains("ended indeterminate and was then read"),
+            "{}",
+            r.explanation
+        );
+        // 2 failed, yet the second read shows it.
+        assert_eq!(r.details["unexpected"][0]["value"], 2);
+        assert_eq!(r.details["unexpected"][0]["event"], 6);
+        // The first read lists 1 twice.
+        assert_eq!(r.details["duplicated"][0]["value"], 1);
+        assert_eq!(r.details["duplicated"][0]["event"], 4);
+    }
+
+    #[test]
+    fn workloads_are_detected_and_misfits_are_unknown() {
+        let h = hist(&[
+            (0, Invoke, "enqueue", json!(1)),
+            (0, K, "enqueue", json!(1)),
+        ]);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Unknown);
+        let h = hist(&[
+            (0, Invoke, "add", json!(1)),
+            (0, K, "add", json!(1)),
+            (1, Invoke, "read", Value::Null),
+            (1, K, "read", json!(3)),
+        ]);
+        let r = LostWriteChecker::new().check(&h, &Budget::default());
+        assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
+        assert!(r.summary.contains("not a list"), "{}", r.summary);
     }
 }

@@ -6,7 +6,8 @@
 //! stale is measured in versions (how many such acknowledged, newer writes
 //! it missed) and in time (how long before the read began the first of them
 //! was acknowledged: milliseconds from the ops' `time` fields, or history
-//! events when the history has no times).
+//! events when the history has no times). Summaries are overall, per node
+//! (the op's `node`), per process and, given a node → region map, per region.
 //!
 //! Version order is the one the graph register checker infers, restricted
 //! to evidence about writes: value `a` is older than value `b` when the
@@ -222,6 +223,8 @@ pub fn find_stale_reads(
 #[derive(Clone, Debug, Default)]
 pub struct StaleReadChecker {
     pub config: ModelConfig,
+    /// Node name → region, for a per-region summary (empty: none).
+    pub regions: BTreeMap<String, String>,
 }
 
 impl StaleReadChecker {
@@ -229,7 +232,16 @@ impl StaleReadChecker {
         StaleReadChecker::default()
     }
     pub fn with_config(config: ModelConfig) -> StaleReadChecker {
-        StaleReadChecker { config }
+        StaleReadChecker {
+            config,
+            ..StaleReadChecker::default()
+        }
+    }
+    /// Adds a node → region map; stale reads are then also summarised by
+    /// region (nodes not in the map fall under "(unknown)").
+    pub fn with_regions(mut self, regions: BTreeMap<String, String>) -> StaleReadChecker {
+        self.regions = regions;
+        self
     }
 
     /// Checks paired operations; `events` lets explanations cite lines.
@@ -275,12 +287,22 @@ impl StaleReadChecker {
         let all: Vec<&StaleRead> = stale.iter().collect();
         let mut by_node: BTreeMap<String, Vec<&StaleRead>> = BTreeMap::new();
         let mut by_process: BTreeMap<String, Vec<&StaleRead>> = BTreeMap::new();
+        let mut by_region: BTreeMap<String, Vec<&StaleRead>> = BTreeMap::new();
         for s in &stale {
             by_node
                 .entry(s.node.clone().unwrap_or_else(|| "(unknown)".into()))
                 .or_default()
                 .push(s);
             by_process.entry(s.process.clone()).or_default().push(s);
+            if !self.regions.is_empty() {
+                let region = s
+                    .node
+                    .as_ref()
+                    .and_then(|n| self.regions.get(n))
+                    .cloned()
+                    .unwrap_or_else(|| "(unknown)".into());
+                by_region.entry(region).or_default().push(s);
+            }
         }
         let overall = summarize(&all);
         let details = json!({
@@ -291,6 +313,7 @@ impl StaleReadChecker {
             "overall": overall,
             "by_node": by_node.iter().map(|(k, v)| (k.clone(), summarize(v))).collect::<serde_json::Map<_, _>>(),
             "by_process": by_process.iter().map(|(k, v)| (k.clone(), summarize(v))).collect::<serde_json::Map<_, _>>(),
+            "by_region": by_region.iter().map(|(k, v)| (k.clone(), summarize(v))).collect::<serde_json::Map<_, _>>(),
             "stale_reads": stale.iter().take(1000).collect::<Vec<_>>(),
         });
         if stale.is_empty() {
@@ -346,14 +369,19 @@ impl StaleReadChecker {
         if stale.len() > 10 {
             let _ = writeln!(e, "... and {} more", stale.len() - 10);
         }
-        let _ = writeln!(e, "By node:");
-        for (n, v) in &by_node {
-            let st = Stats::of(v.iter().map(|s| amount(s)).collect());
-            let _ = writeln!(
-                e,
-                "  {n}: {} stale, p50 {:.1} {unit}, p99 {:.1} {unit}, max {:.1} {unit}",
-                st.count, st.p50, st.p99, st.max
-            );
+        for (title, groups) in [("By node:", &by_node), ("By region:", &by_region)] {
+            if groups.is_empty() {
+                continue;
+            }
+            let _ = writeln!(e, "{title}");
+            for (n, v) in groups {
+                let st = Stats::of(v.iter().map(|s| amount(s)).collect());
+                let _ = writeln!(
+                    e,
+                    "  {n}: {} stale, p50 {:.1} {unit}, p99 {:.1} {unit}, max {:.1} {unit}",
+                    st.count, st.p50, st.p99, st.max
+                );
+            }
         }
         r.explanation = e;
         r.details = details;

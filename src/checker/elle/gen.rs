@@ -78,10 +78,15 @@ pub enum Injection {
     DuplicateElements,
     /// Two reads of a key that are not prefixes of each other.
     IncompatibleOrder,
+    /// A transaction reads its own later append.
+    FutureRead,
+    /// Long fork: T1 sees T4's append but misses T2's, T3 sees T2's but
+    /// misses T4's (rw, wr, rw, wr: two nonadjacent rw edges).
+    LongFork,
 }
 
 impl Injection {
-    pub const ALL: [Injection; 14] = [
+    pub const ALL: [Injection; 16] = [
         Injection::G0,
         Injection::G1a,
         Injection::G1b,
@@ -96,6 +101,8 @@ impl Injection {
         Injection::Internal,
         Injection::DuplicateElements,
         Injection::IncompatibleOrder,
+        Injection::LongFork,
+        Injection::FutureRead,
     ];
 }
 
@@ -313,6 +320,61 @@ fn block(inj: Injection, base_proc: i64, key_base: u64, val: &mut i64) -> Block 
             ],
             seq(3),
         ),
+        FutureRead => (
+            vec![
+                setup,
+                (p0, ok, json!([["r", x, [s1, a]], ["append", x, a]])),
+                (p1, ok, json!([["r", x, [s1, a]]])),
+            ],
+            seq(3),
+        ),
+        LongFork => {
+            let z = json!(format!("z{key_base}"));
+            let w = json!(format!("w{key_base}"));
+            let (s3, s4, c, d) = (v(), v(), v(), v());
+            (
+                vec![
+                    (
+                        p2,
+                        ok,
+                        json!([
+                            ["append", x, s1],
+                            ["append", y, s2],
+                            ["append", z, s3],
+                            ["append", w, s4]
+                        ]),
+                    ),
+                    (p0, ok, json!([["r", x, [s1]], ["r", w, [s4, d]]])),
+                    (p1, ok, json!([["append", x, a], ["append", y, b]])),
+                    (p0 + 3, ok, json!([["r", y, [s2, b]], ["r", z, [s3]]])),
+                    (p0 + 4, ok, json!([["append", z, c], ["append", w, d]])),
+                    (
+                        p2,
+                        ok,
+                        json!([
+                            ["r", x, [s1, a]],
+                            ["r", y, [s2, b]],
+                            ["r", z, [s3, c]],
+                            ["r", w, [s4, d]]
+                        ]),
+                    ),
+                ],
+                vec![
+                    (0, true),
+                    (0, false),
+                    (1, true),
+                    (2, true),
+                    (3, true),
+                    (4, true),
+                    (1, false),
+                    (2, false),
+                    (3, false),
+                    (4, false),
+                    (5, true),
+                    (5, false),
+                ],
+            )
+        }
         IncompatibleOrder => (
             vec![
                 (p0, ok, json!([["append", x, a]])),

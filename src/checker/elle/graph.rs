@@ -174,6 +174,12 @@ impl Cycle {
     pub fn count(&self, kind: u8) -> usize {
         self.kinds.iter().filter(|&&k| k == kind).count()
     }
+    /// No two rw edges in a row (cyclically).
+    pub fn rw_nonadjacent(&self) -> bool {
+        let n = self.kinds.len();
+        (0..n).all(|i| !(self.kinds[i] == RW && self.kinds[(i + 1) % n] == RW))
+    }
+
     fn is_simple(&self) -> bool {
         let mut seen: Vec<u32> = self.nodes.clone();
         seen.sort_unstable();
@@ -192,6 +198,9 @@ pub enum Shape {
     GSingle,
     /// At least two rw edges.
     G2Item,
+    /// At least two rw edges, no two adjacent (what snapshot isolation
+    /// forbids beyond G-single).
+    GNonadjacent,
 }
 
 /// Picks the label for an edge used with the allowed `mask`: data edges
@@ -220,9 +229,9 @@ pub struct Bfs {
 impl Bfs {
     pub fn new(n: usize) -> Bfs {
         Bfs {
-            stamp: vec![0; 2 * n],
-            parent: vec![NONE; 2 * n],
-            plabel: vec![0; 2 * n],
+            stamp: vec![0; 4 * n],
+            parent: vec![NONE; 4 * n],
+            plabel: vec![0; 4 * n],
             gen: 0,
             queue: Vec::new(),
             work: 0,
@@ -230,10 +239,10 @@ impl Bfs {
     }
 
     /// Shortest path from `from` to `to` over edges in `mask`, staying in
-    /// nodes whose `comp` equals `region`, of at most `max_len` edges. With
-    /// `need_rw`, states are (node, seen an rw edge yet) and the path must
-    /// contain at least one rw edge. Returns the path's nodes (from .. to)
-    /// and edge labels.
+    /// nodes whose `comp` equals `region`, of at most `max_len` edges.
+    /// `mode` constrains the rw edges on it (see [`PathMode`]); states are
+    /// (node, layer) with the layer tracking what the mode needs. Returns the
+    /// path's nodes (from .. to) and edge labels.
     #[allow(clippy::too_many_arguments)]
     pub fn path(
         &mut self,
@@ -241,11 +250,10 @@ impl Bfs {
         from: u32,
         to: u32,
         mask: u8,
-        need_rw: bool,
+        mode: PathMode,
         comp: &[u32],
         region: u32,
         max_len: usize,
-        avoid: u32,
     ) -> Option<(Vec<u32>, Vec<u8>)> {
         let n = g.n as u32;
         self.gen = self.gen.wrapping_add(1);
@@ -254,12 +262,20 @@ impl Bfs {
             self.gen = 1;
         }
         let gen = self.gen;
-        let start = from; // state id: node + layer * n
+        // Layers: NeedRw: 1 = seen an rw edge. Nonadjacent: bit 0 = the
+        // last edge was rw (the cycle's first edge, u→v, is), bit 1 = seen
+        // another rw edge.
+        let (start_layer, goal_layer) = match mode {
+            PathMode::Plain => (0, 0),
+            PathMode::NeedRw => (0, 1),
+            PathMode::Nonadjacent => (1, 2),
+        };
+        let start = from + start_layer * n;
+        let goal = to + goal_layer * n;
         self.queue.clear();
         self.queue.push(start);
         self.stamp[start as usize] = gen;
         self.parent[start as usize] = NONE;
-        let goal = if need_rw { to + n } else { to };
         let mut head = 0usize;
         let mut depth = 0usize;
         let mut level_end = self.queue.len();
@@ -273,29 +289,37 @@ impl Bfs {
             }
             let s = self.queue[head];
             head += 1;
-            let (v, layer) = if s >= n { (s - n, 1u32) } else { (s, 0u32) };
+            let (v, layer) = (s % n, s / n);
             for (w, k) in g.out(v) {
                 self.work += 1;
-                if k & mask == 0 || comp[w as usize] != region || w == avoid {
+                if k & mask == 0 || comp[w as usize] != region {
                     continue;
                 }
-                // Transitions: stay in the layer over any allowed edge (in
-                // layer 0 of a need_rw search, an rw-only edge must advance).
+                let other = k & mask & !RW;
+                let rw = k & mask & RW != 0;
                 let mut next: [(u32, u8); 2] = [(NONE, 0); 2];
-                if need_rw {
-                    if layer == 0 {
-                        if k & RW & mask != 0 {
-                            next[0] = (w + n, RW);
+                match mode {
+                    PathMode::Plain => next[0] = (w, label(k, mask)),
+                    PathMode::NeedRw => {
+                        if layer == 0 {
+                            if rw {
+                                next[0] = (w + n, RW);
+                            }
+                            if other != 0 {
+                                next[1] = (w, label(other, mask));
+                            }
+                        } else {
+                            next[0] = (w + n, label(k, mask));
                         }
-                        let other = k & mask & !RW;
-                        if other != 0 {
-                            next[1] = (w, label(other, mask));
-                        }
-                    } else {
-                        next[0] = (w + n, label(k, mask));
                     }
-                } else {
-                    next[0] = (w, label(k, mask));
+                    PathMode::Nonadjacent => {
+                        if rw && layer & 1 == 0 {
+                            next[0] = (w + 3 * n, RW);
+                        }
+                        if other != 0 {
+                            next[1] = (w + (layer & 2) * n, label(other, mask));
+                        }
+                    }
                 }
                 for (t, lab) in next {
                     if t == NONE || self.stamp[t as usize] == gen {
@@ -328,6 +352,19 @@ impl Bfs {
         }
         None
     }
+}
+
+/// Constraints on the rw edges of a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathMode {
+    /// None beyond the edge mask.
+    Plain,
+    /// At least one rw edge.
+    NeedRw,
+    /// At least one rw edge, no two rw edges in a row, and neither the
+    /// first nor the last edge rw (the path closes a cycle whose first edge
+    /// is rw).
+    Nonadjacent,
 }
 
 /// What the search found for one shape at one level.
@@ -405,11 +442,13 @@ impl<'g> CycleSearch<'g> {
             return found;
         }
         let g = self.g;
-        let (special, path_mask, need_rw, comp_mask) = match shape {
-            Shape::G0 => (WW, WW | extra, false, WW | extra),
-            Shape::G1c => (WR, WW | WR | extra, false, WW | WR | extra),
-            Shape::GSingle => (RW, WW | WR | extra, false, WW | WR | RW | extra),
-            Shape::G2Item => (RW, WW | WR | RW | extra, true, WW | WR | RW | extra),
+        let all = WW | WR | RW | extra;
+        let (special, path_mask, mode, comp_mask) = match shape {
+            Shape::G0 => (WW, WW | extra, PathMode::Plain, WW | extra),
+            Shape::G1c => (WR, WW | WR | extra, PathMode::Plain, WW | WR | extra),
+            Shape::GSingle => (RW, WW | WR | extra, PathMode::Plain, all),
+            Shape::G2Item => (RW, all, PathMode::NeedRw, all),
+            Shape::GNonadjacent => (RW, all, PathMode::Nonadjacent, all),
         };
         let comp = g.components(&self.region, comp_mask);
         // Candidate special edges inside one component.
@@ -433,7 +472,7 @@ impl<'g> CycleSearch<'g> {
                     .filter_map(|(c, r)| r.then_some(c))
                     .collect();
             }
-            Shape::G2Item => {
+            Shape::G2Item | Shape::GNonadjacent => {
                 // A component needs two rw edges for a walk with two.
                 let mut rw_count: std::collections::HashMap<u32, u32> = Default::default();
                 for &(u, _) in &cands {
@@ -464,20 +503,20 @@ impl<'g> CycleSearch<'g> {
                     shape,
                     special,
                     path_mask,
-                    need_rw,
+                    mode,
                     &comp,
                     c,
                     cancelled,
                 ) {
                     found.cycles.push(cy);
-                } else if shape == Shape::G2Item {
-                    // Only non-simple walks: no simple G2-item here.
+                } else if matches!(shape, Shape::G2Item | Shape::GNonadjacent) {
+                    // No simple cycle of this shape found here.
                     found.components -= 1;
                 }
             }
             i = j;
         }
-        if shape == Shape::G2Item && found.cycles.is_empty() {
+        if matches!(shape, Shape::G2Item | Shape::GNonadjacent) && found.cycles.is_empty() {
             found.components = 0;
         }
         found
@@ -490,7 +529,7 @@ impl<'g> CycleSearch<'g> {
         shape: Shape,
         special: u8,
         path_mask: u8,
-        need_rw: bool,
+        mode: PathMode,
         comp: &[u32],
         region: u32,
         cancelled: &dyn Fn() -> bool,
@@ -512,9 +551,10 @@ impl<'g> CycleSearch<'g> {
             if best.is_some() && self.bfs.work - start_work > self.limits.work_per_component {
                 break;
             }
-            let Some((nodes, labels)) = self.bfs.path(
-                self.g, v, u, path_mask, need_rw, comp, region, max_len, NONE,
-            ) else {
+            let Some((nodes, labels)) = self
+                .bfs
+                .path(self.g, v, u, path_mask, mode, comp, region, max_len)
+            else {
                 continue;
             };
             // Cycle u → v ⇝ u.
@@ -528,6 +568,7 @@ impl<'g> CycleSearch<'g> {
             };
             let ok = match shape {
                 Shape::G2Item => cy.is_simple() && cy.count(RW) >= 2,
+                Shape::GNonadjacent => cy.is_simple() && cy.count(RW) >= 2 && cy.rw_nonadjacent(),
                 Shape::G1c => cy.count(WR) >= 1,
                 _ => true,
             };
@@ -664,6 +705,23 @@ mod tests {
                 ks.iter().all(|k| k & (WW | WR | RW | extra) != 0)
                     && ks.iter().filter(|k| *k & RW != 0).count() >= 2
             }
+            Shape::GNonadjacent => {
+                // Some choice of rw edges: at least two, none adjacent, and
+                // every other edge usable as data or order.
+                let l = ks.len();
+                (0u32..(1 << l)).any(|set| {
+                    let is = |i: usize| set & (1 << (i % l)) != 0;
+                    set.count_ones() >= 2
+                        && (0..l).all(|i| !(is(i) && is(i + 1)))
+                        && (0..l).all(|i| {
+                            if is(i) {
+                                ks[i] & RW != 0
+                            } else {
+                                ks[i] & (WW | WR | extra) != 0
+                            }
+                        })
+                })
+            }
         }
     }
 
@@ -678,12 +736,13 @@ mod tests {
         let allowed = match shape {
             Shape::G0 => WW | extra,
             Shape::G1c | Shape::GSingle => WW | WR | extra,
-            Shape::G2Item => WW | WR | RW | extra,
+            Shape::G2Item | Shape::GNonadjacent => WW | WR | RW | extra,
         };
         let rw = cy.count(RW);
         match shape {
             Shape::GSingle => assert_eq!(rw, 1, "{cy:?}"),
             Shape::G2Item => assert!(rw >= 2, "{cy:?}"),
+            Shape::GNonadjacent => assert!(rw >= 2 && cy.rw_nonadjacent(), "{cy:?}"),
             Shape::G1c => assert!(cy.count(WR) >= 1, "{cy:?}"),
             Shape::G0 => assert!(cy.count(WW) >= 1, "{cy:?}"),
         }
@@ -712,7 +771,13 @@ mod tests {
             let g = DepGraph::from_edges(n, edges);
             let cycles = simple_cycles(&g);
             let mut search = CycleSearch::new(&g, SearchLimits::default());
-            for shape in [Shape::G0, Shape::G1c, Shape::GSingle, Shape::G2Item] {
+            for shape in [
+                Shape::G0,
+                Shape::G1c,
+                Shape::GSingle,
+                Shape::G2Item,
+                Shape::GNonadjacent,
+            ] {
                 for extra in [0, PROCESS, PROCESS | REALTIME] {
                     let best = cycles
                         .iter()

@@ -456,6 +456,25 @@ fn list_append(txns: &Txns, inf: &mut Inference) {
             if !r.external {
                 continue;
             }
+            // Future read: an external read containing the reader's own
+            // later append.
+            if r.appends {
+                let own = appends_of(txns, r.txn, key);
+                if let Some(&e) = r.list.iter().find(|e| own.contains(e)) {
+                    inf.findings.push(Finding {
+                        anomaly: Anomaly::FutureRead,
+                        txns: vec![r.txn],
+                        explanation: format!(
+                            "{} read key {} as {}, which contains {}, an element it only appends later in the same transaction (future read).",
+                            tname(txns, r.txn),
+                            txns.keys.text(key),
+                            list_text(txns, r.list),
+                            txns.elems.text(e)
+                        ),
+                        data: json!({"key": txns.keys.value(key), "element": txns.elems.value(e), "txn": txns.txns[r.txn as usize].index}),
+                    });
+                }
+            }
             // wr and G1b from the last element.
             let mut intermediate_of: Option<u32> = None;
             if let Some(&last) = r.list.last() {
@@ -612,6 +631,20 @@ fn rw_register(txns: &Txns, inf: &mut Inference) {
         let mut intermediate_of = None;
         if r.val != NIL {
             match inf.writers.get(&(r.key, r.val)) {
+                Some(w) if !w.ambiguous && w.txn == r.txn => {
+                    // An external read of the reader's own later write.
+                    inf.findings.push(Finding {
+                        anomaly: Anomaly::FutureRead,
+                        txns: vec![r.txn],
+                        explanation: format!(
+                            "{} read key {} = {}, a value it only writes later in the same transaction (future read).",
+                            tname(txns, r.txn),
+                            txns.keys.text(r.key),
+                            reg_text(txns, r.val)
+                        ),
+                        data: json!({"key": txns.keys.value(r.key), "value": txns.elems.value(r.val), "txn": txns.txns[r.txn as usize].index}),
+                    });
+                }
                 Some(w) if !w.ambiguous && w.txn != r.txn => {
                     if txns.txns[w.txn as usize].status == Status::Fail {
                         inf.findings.push(Finding {

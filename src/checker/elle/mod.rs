@@ -14,6 +14,15 @@
 //! component: see [`graph`] for how a concrete cycle of every type present is
 //! named in near-linear work.
 //!
+//! Reporting: each cycle shape (G0, G1c, G-single, G2-item, G-nonadjacent)
+//! is searched with data edges only, then with process edges, then with
+//! real-time edges too, and reported at the first level where it exists:
+//! `G-single-process` means there is no plain G-single anywhere in the
+//! history, but there is one once a process's order is taken into account.
+//! G-nonadjacent is only named where G-single (which it generalizes) is not.
+//! The anomaly types are the minimal explanation of the verdict; the model
+//! boundary accounts for what each implies.
+//!
 //! Entry points: [`ElleChecker`] (a [`Checker`]) and [`analyze`] for the
 //! structured result.
 
@@ -64,7 +73,7 @@ impl ElleKind {
 }
 
 /// How many instances of one anomaly type are kept in the report.
-const MAX_INSTANCES: usize = 8;
+pub const MAX_INSTANCES: usize = 8;
 
 /// One occurrence of an anomaly, explained.
 #[derive(Clone, Debug, Serialize)]
@@ -93,13 +102,18 @@ pub struct ElleAnalysis {
     pub largest_component: usize,
     /// Anomaly types found, sorted.
     pub anomaly_types: Vec<Anomaly>,
-    /// Up to [`MAX_INSTANCES`] explained instances per type.
+    /// Up to eight explained instances per type.
     pub anomalies: BTreeMap<Anomaly, Vec<AnomalyInstance>>,
     /// How many instances (or components, for cycles) of each type exist.
     pub counts: BTreeMap<Anomaly, usize>,
     pub boundary: ModelBoundary,
-    /// False when the budget ran out before the cycle search finished.
+    /// False when the budget ran out before the cycle search finished, or
+    /// when some anti-dependencies were not inferred (see `notes`).
     pub complete: bool,
+    /// Caveats about the inference: values written more than once to a key
+    /// (their writers cannot be told apart, so they get no edges), keys
+    /// whose reads of null were not linked to every first version.
+    pub notes: Vec<String>,
 }
 
 /// Analyzes a transactional history. `kind` is detected when `None`.
@@ -110,6 +124,12 @@ pub fn analyze(
     budget: &Budget,
 ) -> Result<ElleAnalysis, String> {
     let txns = txn::parse_txns(history, kind).map_err(|e| format!("{}: {e}", history.source))?;
+    if txns.txns.is_empty() && txns.skipped > 0 {
+        return Err(format!(
+            "{}: no `txn` operations among {} client operations; the transactional checker reads list-append or rw-register transactions",
+            history.source, txns.skipped
+        ));
+    }
     let inf = infer::infer(&txns);
     let g = graph::DepGraph::from_edges(txns.txns.len(), inf.edges.clone());
     let mut anomalies: BTreeMap<Anomaly, Vec<AnomalyInstance>> = BTreeMap::new();
@@ -133,40 +153,71 @@ pub fn analyze(
     }
     // Under-approximated anti-dependencies cannot confirm a model.
     let mut complete = inf.truncated_keys == 0;
+    let mut notes = Vec::new();
+    let ambiguous = inf.writers.values().filter(|w| w.ambiguous).count();
+    if ambiguous > 0 {
+        complete = false;
+        notes.push(format!(
+            "{ambiguous} value(s) were written more than once to the same key; Elle's inference needs unique values, so those writes get no dependency edges"
+        ));
+    }
+    if inf.truncated_keys > 0 {
+        notes.push(format!(
+            "{} key(s) have too many reads of null and first versions to link them all; their anti-dependencies are incomplete",
+            inf.truncated_keys
+        ));
+    }
     let mut search = CycleSearch::new(&g, SearchLimits::default());
     let largest_component = search.largest_component;
     if search.has_cycles() {
         let cancelled = || budget.exhausted();
-        let levels: [(u8, [Anomaly; 4]); 3] = [
+        let levels: [u8; 3] = [0, PROCESS, PROCESS | REALTIME];
+        let shapes: [(Shape, [Anomaly; 3]); 5] = [
             (
-                0,
-                [Anomaly::G0, Anomaly::G1c, Anomaly::GSingle, Anomaly::G2Item],
+                Shape::G0,
+                [Anomaly::G0, Anomaly::G0Process, Anomaly::G0Realtime],
             ),
             (
-                PROCESS,
+                Shape::G1c,
+                [Anomaly::G1c, Anomaly::G1cProcess, Anomaly::G1cRealtime],
+            ),
+            (
+                Shape::GSingle,
                 [
-                    Anomaly::G0Process,
-                    Anomaly::G1cProcess,
+                    Anomaly::GSingle,
                     Anomaly::GSingleProcess,
-                    Anomaly::G2ItemProcess,
+                    Anomaly::GSingleRealtime,
                 ],
             ),
             (
-                PROCESS | REALTIME,
+                Shape::G2Item,
                 [
-                    Anomaly::G0Realtime,
-                    Anomaly::G1cRealtime,
-                    Anomaly::GSingleRealtime,
+                    Anomaly::G2Item,
+                    Anomaly::G2ItemProcess,
                     Anomaly::G2ItemRealtime,
                 ],
             ),
+            (
+                Shape::GNonadjacent,
+                [
+                    Anomaly::GNonadjacent,
+                    Anomaly::GNonadjacentProcess,
+                    Anomaly::GNonadjacentRealtime,
+                ],
+            ),
         ];
-        let shapes = [Shape::G0, Shape::G1c, Shape::GSingle, Shape::G2Item];
-        for (si, shape) in shapes.into_iter().enumerate() {
-            for (extra, names) in levels {
+        // The level at which G-single was found: a G-single cycle is
+        // trivially nonadjacent, so G-nonadjacent is only worth naming at
+        // lower levels.
+        let mut g_single_level = usize::MAX;
+        'shapes: for (shape, names) in shapes {
+            for (li, extra) in levels.into_iter().enumerate() {
+                if shape == Shape::GNonadjacent && li >= g_single_level {
+                    break;
+                }
                 if budget.exhausted() {
                     complete = false;
-                    break;
+                    break 'shapes;
                 }
                 let found = search.find(shape, extra, &cancelled);
                 if found.interrupted {
@@ -175,7 +226,10 @@ pub fn analyze(
                 if found.components == 0 {
                     continue;
                 }
-                let a = names[si];
+                if shape == Shape::GSingle {
+                    g_single_level = li;
+                }
+                let a = names[li];
                 counts.insert(a, found.components);
                 let list = anomalies.entry(a).or_default();
                 for cy in found.cycles.iter().take(MAX_INSTANCES) {
@@ -197,30 +251,23 @@ pub fn analyze(
         counts,
         boundary,
         complete,
+        notes,
     })
 }
 
+/// Renders micro-ops Elle-style: `[append x 1] [r y [1 2]]`.
 fn mops_text(v: &Value) -> String {
+    fn atom(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => format!("[{}]", a.iter().map(atom).collect::<Vec<_>>().join(" ")),
+            Value::Null => "nil".into(),
+            other => other.to_string(),
+        }
+    }
     match v.as_array() {
-        Some(a) => a
-            .iter()
-            .map(|m| match m.as_array() {
-                Some(parts) => format!(
-                    "[{}]",
-                    parts
-                        .iter()
-                        .map(|p| match p {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-                None => m.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => v.to_string(),
+        Some(a) => a.iter().map(atom).collect::<Vec<_>>().join(" "),
+        None => atom(v),
     }
 }
 
@@ -269,6 +316,9 @@ fn describe(a: Anomaly) -> &'static str {
         }
         Anomaly::GSingle | Anomaly::GSingleProcess | Anomaly::GSingleRealtime => {
             "a cycle with exactly one anti-dependency (rw)"
+        }
+        Anomaly::GNonadjacent | Anomaly::GNonadjacentProcess | Anomaly::GNonadjacentRealtime => {
+            "a cycle with two or more anti-dependencies (rw), no two in a row"
         }
         _ => "a cycle with two or more anti-dependencies (rw)",
     }
@@ -434,6 +484,9 @@ impl Checker for ElleChecker {
             }
             explanation.push_str(".\n");
         }
+        for n in &an.notes {
+            explanation.push_str(&format!("Note: {n}.\n"));
+        }
         let mut r = CheckResult::new("elle", verdict, summary);
         r.explanation = explanation.trim_end().to_string();
         r.details = json!({
@@ -449,6 +502,7 @@ impl Checker for ElleChecker {
             "also_not": an.boundary.also_not,
             "strongest_possible": an.boundary.strongest_possible,
             "complete": an.complete,
+            "notes": an.notes,
         });
         r
     }

@@ -13,6 +13,11 @@
 //! dirty read, a process-order anomaly is also a real-time one because a
 //! process runs one operation at a time).
 //!
+//! Snapshot isolation forbids G-nonadjacent (a cycle with two or more rw
+//! edges, no two of them adjacent) as well as G-single, as in Elle (after
+//! Cerone and Gotsman's analysis of SI); write skew, whose two rw edges are
+//! adjacent, is allowed.
+//!
 //! One deliberate difference from Elle: every anti-dependency this checker
 //! infers is an *item* anti-dependency, so a G-single cycle is, in Adya's
 //! terms, also a G2-item cycle and rules out repeatable read. (Elle notes the
@@ -52,6 +57,12 @@ pub enum Anomaly {
     G2ItemProcess,
     #[serde(rename = "G2-item-realtime")]
     G2ItemRealtime,
+    #[serde(rename = "G-nonadjacent")]
+    GNonadjacent,
+    #[serde(rename = "G-nonadjacent-process")]
+    GNonadjacentProcess,
+    #[serde(rename = "G-nonadjacent-realtime")]
+    GNonadjacentRealtime,
     #[serde(rename = "lost-update")]
     LostUpdate,
     #[serde(rename = "duplicate-elements")]
@@ -60,10 +71,12 @@ pub enum Anomaly {
     IncompatibleOrder,
     #[serde(rename = "internal")]
     Internal,
+    #[serde(rename = "future-read")]
+    FutureRead,
 }
 
 impl Anomaly {
-    pub const ALL: [Anomaly; 18] = [
+    pub const ALL: [Anomaly; 22] = [
         Anomaly::G0,
         Anomaly::G0Process,
         Anomaly::G0Realtime,
@@ -78,10 +91,14 @@ impl Anomaly {
         Anomaly::G2Item,
         Anomaly::G2ItemProcess,
         Anomaly::G2ItemRealtime,
+        Anomaly::GNonadjacent,
+        Anomaly::GNonadjacentProcess,
+        Anomaly::GNonadjacentRealtime,
         Anomaly::LostUpdate,
         Anomaly::DuplicateElements,
         Anomaly::IncompatibleOrder,
         Anomaly::Internal,
+        Anomaly::FutureRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,10 +117,14 @@ impl Anomaly {
             Anomaly::G2Item => "G2-item",
             Anomaly::G2ItemProcess => "G2-item-process",
             Anomaly::G2ItemRealtime => "G2-item-realtime",
+            Anomaly::GNonadjacent => "G-nonadjacent",
+            Anomaly::GNonadjacentProcess => "G-nonadjacent-process",
+            Anomaly::GNonadjacentRealtime => "G-nonadjacent-realtime",
             Anomaly::LostUpdate => "lost-update",
             Anomaly::DuplicateElements => "duplicate-elements",
             Anomaly::IncompatibleOrder => "incompatible-order",
             Anomaly::Internal => "internal",
+            Anomaly::FutureRead => "future-read",
         }
     }
 
@@ -125,8 +146,14 @@ impl Anomaly {
             GSingleRealtime => &[G2ItemRealtime],
             G2Item => &[G2ItemProcess],
             G2ItemProcess => &[G2ItemRealtime],
+            // Nonadjacent cycles have two or more (item) rw edges.
+            GNonadjacent => &[G2Item, GNonadjacentProcess],
+            GNonadjacentProcess => &[G2ItemProcess, GNonadjacentRealtime],
+            GNonadjacentRealtime => &[G2ItemRealtime],
             LostUpdate => &[G2Item],
             IncompatibleOrder => &[G1a],
+            // Reading one's own later write is a trivial wr cycle (Elle).
+            FutureRead => &[G1c],
             _ => &[],
         }
     }
@@ -248,9 +275,9 @@ impl ConsistencyModel {
             StrictSerializable => &[G0Realtime, G1cRealtime, GSingleRealtime, G2ItemRealtime],
             StrongSessionSerializable => &[G2ItemProcess],
             Serializable => &[Internal, G2Item],
-            StrongSnapshotIsolation => &[GSingleRealtime],
-            StrongSessionSnapshotIsolation => &[GSingleProcess],
-            SnapshotIsolation => &[Internal],
+            StrongSnapshotIsolation => &[GSingleRealtime, GNonadjacentRealtime],
+            StrongSessionSnapshotIsolation => &[GSingleProcess, GNonadjacentProcess],
+            SnapshotIsolation => &[Internal, GNonadjacent],
             RepeatableRead => &[G2Item, LostUpdate],
             ConsistentView => &[GSingle],
             CursorStability => &[LostUpdate],
@@ -401,6 +428,12 @@ mod tests {
     }
 
     #[test]
+    fn future_read_is_a_g1c() {
+        assert!(ReadCommitted.ruled_out_by(&[FutureRead]));
+        assert!(!ReadUncommitted.ruled_out_by(&[FutureRead]));
+    }
+
+    #[test]
     fn g_single_rules_out_si_and_serializable_not_read_committed() {
         let b = boundary(&[GSingle]);
         assert!(b.not.contains(&ConsistentView));
@@ -418,6 +451,16 @@ mod tests {
         assert!(RepeatableRead.ruled_out_by(&[G2Item]));
         let b = boundary(&[G2Item]);
         assert!(b.strongest_possible.contains(&StrongSnapshotIsolation));
+    }
+
+    #[test]
+    fn nonadjacent_rules_out_snapshot_isolation() {
+        assert!(SnapshotIsolation.ruled_out_by(&[GNonadjacent]));
+        assert!(Serializable.ruled_out_by(&[GNonadjacent]));
+        assert!(!ConsistentView.ruled_out_by(&[GNonadjacent]));
+        assert!(StrongSessionSnapshotIsolation.ruled_out_by(&[GNonadjacentProcess]));
+        assert!(!SnapshotIsolation.ruled_out_by(&[GNonadjacentProcess]));
+        assert!(!StrongSessionSnapshotIsolation.ruled_out_by(&[GNonadjacentRealtime]));
     }
 
     #[test]

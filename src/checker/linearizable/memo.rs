@@ -123,6 +123,11 @@ pub(crate) struct Memo<S> {
     starts: Vec<usize>,
     words: Vec<u64>,
     states: Vec<S>,
+    /// Entry → its newest record of indeterminate-op sets.
+    info_head: Vec<u32>,
+    /// Records: (start, len, older record) of a set in `info_ops`.
+    records: Vec<(u32, u32, u32)>,
+    info_ops: Vec<u32>,
     /// Heap bytes held by the stored states, as the model reports them.
     state_heap: usize,
 }
@@ -135,39 +140,33 @@ impl<S: Eq + Clone> Memo<S> {
             starts: vec![0],
             words: Vec::new(),
             states: Vec::new(),
+            info_head: Vec::new(),
+            records: Vec::new(),
+            info_ops: Vec::new(),
             state_heap: 0,
         }
     }
 
+    /// Configurations stored (records of distinct sets, not states).
     pub fn len(&self) -> usize {
-        self.states.len()
+        self.records.len()
     }
 
-    /// True if the configuration is present.
-    pub fn contains(&self, hash: u64, encoded: &[u64], state: &S) -> bool {
-        let mut e = self.heads.get(&hash).copied().unwrap_or(NONE);
-        while e != NONE {
-            let i = e as usize;
-            if self.states[i] == *state
-                && self.words[self.starts[i]..self.starts[i + 1]] == *encoded
-            {
-                return true;
-            }
-            e = self.chain[i];
-        }
-        false
-    }
-
-    /// Adds the configuration unless it is already present; true if added.
-    /// `encoded` must be the canonical encoding from [`encode`].
+    /// Adds the configuration (`ok` ops as `encoded`, the state, and the
+    /// sorted set of indeterminate ops linearized) unless it is dominated:
+    /// present with the same `ok` ops and state and a subset of `info`.
+    /// Indeterminate ops need never happen and nothing waits for them, so
+    /// whatever can be done with more of them done can be done with fewer.
+    /// True if added. `encoded` must be the canonical encoding from
+    /// [`encode`].
     pub fn insert(
         &mut self,
         hash: u64,
         encoded: &[u64],
         state: &S,
+        info: &[u32],
         state_heap: impl FnOnce(&S) -> usize,
     ) -> bool {
-        let next = self.states.len() as u32;
         let mut older = NONE;
         if let Some(&head) = self.heads.get(&hash) {
             let mut e = head;
@@ -176,25 +175,48 @@ impl<S: Eq + Clone> Memo<S> {
                 if self.states[i] == *state
                     && self.words[self.starts[i]..self.starts[i + 1]] == *encoded
                 {
-                    return false;
+                    let mut r = self.info_head[i];
+                    while r != NONE {
+                        let (start, len, next) = self.records[r as usize];
+                        let set = &self.info_ops[start as usize..(start + len) as usize];
+                        if is_subset(set, info) {
+                            return false;
+                        }
+                        r = next;
+                    }
+                    self.push_record(i, info);
+                    return true;
                 }
                 e = self.chain[i];
             }
             older = head;
         }
+        let next = self.states.len() as u32;
         self.heads.insert(hash, next);
         self.chain.push(older);
         self.words.extend_from_slice(encoded);
         self.starts.push(self.words.len());
         self.state_heap += state_heap(state);
         self.states.push(state.clone());
+        self.info_head.push(NONE);
+        self.push_record(next as usize, info);
         true
+    }
+
+    fn push_record(&mut self, entry: usize, info: &[u32]) {
+        let start = self.info_ops.len() as u32;
+        self.info_ops.extend_from_slice(info);
+        self.records
+            .push((start, info.len() as u32, self.info_head[entry]));
+        self.info_head[entry] = (self.records.len() - 1) as u32;
     }
 
     /// True when the next insert may grow one of the tables.
     pub fn full(&self) -> bool {
         self.heads.len() == self.heads.capacity()
             || self.states.len() == self.states.capacity()
+            || self.records.len() == self.records.capacity()
+            || self.info_ops.capacity() - self.info_ops.len() < 64
             || self.words.capacity() - self.words.len() < 64
     }
 
@@ -231,9 +253,77 @@ impl<S: Eq + Clone> Memo<S> {
     }
 }
 
-/// Encodes a bitset canonically: the count of leading all-ones words, then
+/// Whether sorted `a` is a subset of sorted `b`.
+fn is_subset(a: &[u32], b: &[u32]) -> bool {
+    if a.len() > b.len() {
+        return false;
+    }
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+/// The set of linearized `ok` ops, with the bounds of its encoding kept up
+/// to date so that encoding costs the window, not the whole history.
+pub(crate) struct Bits {
+    words: Vec<u64>,
+    /// Leading all-ones words.
+    lead: usize,
+    /// One past the last non-zero word (at least `lead`).
+    end: usize,
+}
+
+impl Bits {
+    pub fn new(n: usize) -> Bits {
+        Bits {
+            words: vec![0; n.div_ceil(64).max(1)],
+            lead: 0,
+            end: 0,
+        }
+    }
+
+    #[inline]
+    pub fn set(&mut self, k: u32) {
+        let w = k as usize / 64;
+        self.words[w] |= 1u64 << (k % 64);
+        self.end = self.end.max(w + 1);
+        while self.lead < self.words.len() && self.words[self.lead] == u64::MAX {
+            self.lead += 1;
+        }
+        self.end = self.end.max(self.lead);
+    }
+
+    #[inline]
+    pub fn clear(&mut self, k: u32) {
+        let w = k as usize / 64;
+        self.words[w] &= !(1u64 << (k % 64));
+        self.lead = self.lead.min(w);
+        while self.end > self.lead && self.words[self.end - 1] == 0 {
+            self.end -= 1;
+        }
+    }
+
+    /// The same encoding as [`encode`] of the words.
+    #[inline]
+    pub fn encode(&self, out: &mut Vec<u64>) {
+        out.clear();
+        out.push(self.lead as u64);
+        out.extend_from_slice(&self.words[self.lead..self.end]);
+    }
+}
+
+/// Encodes a bitset canonically (the reference for [`Bits::encode`]): the count of leading all-ones words, then
 /// the words from the first not-full one to the last non-zero one.
-pub(crate) fn encode(bits: &[u64], out: &mut Vec<u64>) {
+#[cfg(test)]
+fn encode(bits: &[u64], out: &mut Vec<u64>) {
     out.clear();
     let lead = bits.iter().take_while(|&&w| w == u64::MAX).count();
     let end = bits
@@ -264,14 +354,50 @@ mod tests {
     #[test]
     fn memo_finds_duplicates_even_with_colliding_hashes() {
         let mut m: Memo<u8> = Memo::new();
-        assert!(m.insert(7, &[0, 1], &1, |_| 0));
-        assert!(!m.insert(7, &[0, 1], &1, |_| 0));
+        assert!(m.insert(7, &[0, 1], &1, &[], |_| 0));
+        assert!(!m.insert(7, &[0, 1], &1, &[], |_| 0));
         // Same hash, different content: both kept.
-        assert!(m.insert(7, &[0, 2], &1, |_| 0));
-        assert!(m.insert(7, &[0, 1], &2, |_| 0));
-        assert!(!m.insert(7, &[0, 2], &1, |_| 0));
+        assert!(m.insert(7, &[0, 2], &1, &[], |_| 0));
+        assert!(m.insert(7, &[0, 1], &2, &[], |_| 0));
+        assert!(!m.insert(7, &[0, 2], &1, &[], |_| 0));
         assert_eq!(m.len(), 3);
         assert!(m.bytes_after_growth() > 0);
+    }
+
+    #[test]
+    fn more_indeterminate_ops_are_dominated_by_fewer() {
+        let mut m: Memo<u8> = Memo::new();
+        assert!(m.insert(1, &[0], &1, &[3, 9], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[3, 5, 9], |_| 0));
+        assert!(m.insert(1, &[0], &1, &[3], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[3, 4], |_| 0));
+        assert!(m.insert(1, &[0], &1, &[], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[7], |_| 0));
+        assert!(is_subset(&[], &[1]) && is_subset(&[1, 4], &[0, 1, 2, 4]));
+        assert!(!is_subset(&[1, 5], &[1, 4]));
+    }
+
+    #[test]
+    fn incremental_bits_encode_like_encode() {
+        let mut x = 12345u64;
+        let mut b = Bits::new(300);
+        let mut plain = vec![0u64; 5];
+        let (mut e1, mut e2) = (Vec::new(), Vec::new());
+        for _ in 0..20000 {
+            x = mix(x.wrapping_add(1));
+            // Mostly low bits, so that leading full words happen.
+            let k = ((x >> 8) % if x % 3 == 0 { 300 } else { 140 }) as u32;
+            if x % 5 < 3 {
+                b.set(k);
+                plain[k as usize / 64] |= 1 << (k % 64);
+            } else {
+                b.clear(k);
+                plain[k as usize / 64] &= !(1 << (k % 64));
+            }
+            b.encode(&mut e1);
+            encode(&plain, &mut e2);
+            assert_eq!(e1, e2);
+        }
     }
 
     #[test]

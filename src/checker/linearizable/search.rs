@@ -26,7 +26,7 @@
 //! history, then with the longest prefix), that prefix, and the model
 //! states at its end.
 
-use super::memo::{encode, hash_of, mix, Memo};
+use super::memo::{hash_of, mix, Bits, Memo};
 use crate::checker::Budget;
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
@@ -265,26 +265,6 @@ struct Frame<S> {
     forced: bool,
 }
 
-/// An indeterminate op need never be linearized, and nothing waits for its
-/// return; so linearizing it to reach state `after` is pointless when the
-/// same operations without it already reach `after`: that configuration is
-/// either the current one (the op changed nothing) or one already explored
-/// — and explored to failure, or the search would have ended.
-fn info_is_dominated<S: std::hash::Hash + Eq + Clone>(
-    memo: &Memo<S>,
-    bits: &[u64],
-    set_hash: u64,
-    encoded: &mut Vec<u64>,
-    state: &S,
-    after: &S,
-) -> bool {
-    if after == state {
-        return true;
-    }
-    encode(bits, encoded);
-    memo.contains(set_hash ^ hash_of(after), encoded, after)
-}
-
 /// For models whose state only grows (see [`Model::may_satisfy`]): true
 /// when some read not yet linearized can never be satisfied, because no
 /// reset can happen before it returns and growing the state cannot reach
@@ -296,11 +276,11 @@ fn growth_dead<M: Model>(
     model: &M,
     p: &Prepared<M>,
     lists: &Lists,
-    bits: &[u64],
+    lin: &[bool],
     state: &M::State,
 ) -> bool {
     const READS_CHECKED: usize = 12;
-    let linearized = |op: u32| bits[op as usize / 64] & (1u64 << (op % 64)) != 0;
+    let linearized = |op: u32| lin[op as usize];
     let first_reset = p
         .resets
         .iter()
@@ -341,9 +321,21 @@ pub(crate) fn search<M: Model>(
     let total_ok = p.ok.iter().filter(|&&o| o).count();
     let mut lists = Lists::build(p);
     let zob = zobrist(n);
-    let mut bits = vec![0u64; n.div_ceil(64).max(1)];
+    // `ok` ops get dense slots in the bitset; indeterminate ops linearized
+    // are kept as a sorted set beside it (see `Memo::insert`).
+    let mut slot = vec![u32::MAX; n];
+    let mut next_slot = 0u32;
+    for (i, s) in slot.iter_mut().enumerate() {
+        if p.ok[i] {
+            *s = next_slot;
+            next_slot += 1;
+        }
+    }
+    let mut bits = Bits::new(total_ok);
+    let mut info_set: Vec<u32> = Vec::new();
+    let mut lin = vec![false; n];
     let mut set_hash = 0u64;
-    let mut encoded: Vec<u64> = Vec::with_capacity(bits.len() + 1);
+    let mut encoded: Vec<u64> = Vec::with_capacity(total_ok / 64 + 2);
     let mut memo: Memo<M::State> = Memo::new();
     let mut stack: Vec<Frame<M::State>> = Vec::new();
     let mut state = model.init();
@@ -417,19 +409,26 @@ pub(crate) fn search<M: Model>(
             // A call entry: try to linearize its op here.
             let op = lists.op[cur as usize];
             let read_only = p.read_only[op as usize];
+            let is_ok = p.ok[op as usize];
             let mut next = model.step(&state, &p.ops[op as usize]);
-            if !p.ok[op as usize] {
-                next = next.filter(|after| {
-                    !info_is_dominated(&memo, &bits, set_hash, &mut encoded, &state, after)
-                });
+            if !is_ok {
+                // An indeterminate op that changes nothing need not happen.
+                next = next.filter(|after| *after != state);
             }
             if let Some(after) = next {
-                let (w, b) = (op as usize / 64, 1u64 << (op % 64));
-                bits[w] |= b;
-                let h = set_hash ^ zob[op as usize];
-                encode(&bits, &mut encoded);
+                let h = if is_ok {
+                    bits.set(slot[op as usize]);
+                    set_hash ^ zob[op as usize]
+                } else {
+                    let at = info_set.partition_point(|&x| x < op);
+                    info_set.insert(at, op);
+                    set_hash
+                };
+                bits.encode(&mut encoded);
                 let full = h ^ hash_of(&after);
-                if memo.insert(full, &encoded, &after, |s| model.state_heap_bytes(s)) {
+                if memo.insert(full, &encoded, &after, &info_set, |s| {
+                    model.state_heap_bytes(s)
+                }) {
                     if memo.len().is_multiple_of(1024) || memo.full() {
                         let now = memo.bytes_after_growth();
                         if now > memory_reported {
@@ -463,18 +462,23 @@ pub(crate) fn search<M: Model>(
                         forced: read_only,
                     });
                     lists.lift(op);
-                    if p.ok[op as usize] {
+                    lin[op as usize] = true;
+                    if is_ok {
                         ok_done += 1;
                     }
                     barrier = TAIL_A;
-                    if !(grows && growth_dead(model, p, &lists, &bits, &state)) {
+                    if !(grows && growth_dead(model, p, &lists, &lin, &state)) {
                         cur = lists.next[HEAD_A as usize];
                         continue;
                     }
                     // The new configuration can never satisfy a pending read.
                     dead = true;
                 } else {
-                    bits[w] &= !b;
+                    if is_ok {
+                        bits.clear(slot[op as usize]);
+                    } else {
+                        info_set.retain(|&x| x != op);
+                    }
                     // A read that fits the state can always go first (nothing
                     // that must precede it is pending, and it changes nothing),
                     // so if that configuration is already explored, this one
@@ -523,12 +527,15 @@ pub(crate) fn search<M: Model>(
             low = low.min(stack.len());
             let op = frame.op;
             state = frame.before;
-            bits[op as usize / 64] &= !(1u64 << (op % 64));
-            set_hash ^= zob[op as usize];
             lists.unlift(op);
+            lin[op as usize] = false;
             if p.ok[op as usize] {
+                let k = slot[op as usize];
+                bits.clear(k);
+                set_hash ^= zob[op as usize];
                 ok_done -= 1;
             } else {
+                info_set.retain(|&x| x != op);
                 barrier = frame.barrier;
             }
             if frame.forced {
