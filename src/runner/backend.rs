@@ -1,8 +1,9 @@
 //! Choosing what a run talks to: clients, nemesis and db, by `db`.
 //!
 //! [`backend_for`] is the one place that maps a workload's `db` to a
-//! [`Backend`]. The simulated store and the process protocol live here;
-//! real clusters (etcd, redis, postgres) plug in by adding their arm.
+//! [`Backend`]: the simulated store, the process protocol, and etcd (the
+//! parts come from [`crate::db::etcd::etcd_parts`]); other real databases
+//! (redis, postgres) plug in by adding their arm.
 
 use crate::client::process::ProcessClientFactory;
 use crate::client::ClientFactory;
@@ -56,7 +57,21 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
                 keep_alive: None,
             })
         }
-        DbKind::Etcd | DbKind::Redis | DbKind::Postgres => anyhow::bail!(
+        DbKind::Etcd => {
+            let table = crate::db::etcd::EtcdTable::from_table(w.etcd.as_ref())?;
+            let parts = crate::db::etcd::etcd_parts(
+                &table,
+                &w.nodes,
+                w.workload == crate::workload::WorkloadKind::Set,
+            )?;
+            Ok(Backend {
+                clients: parts.clients,
+                nemesis: Some(parts.nemesis),
+                db: Some(parts.db),
+                keep_alive: None,
+            })
+        }
+        DbKind::Redis | DbKind::Postgres => anyhow::bail!(
             "db = \"{}\" is not available in this build (use db = \"sim\", or db = \"process\" with a client command)",
             w.db.as_str()
         ),
