@@ -5,7 +5,9 @@
 //! - a strongly connected component of 10,000 transactions (a ww edge from
 //!   the last transaction back to the first closes every real-time path) in
 //!   which a concrete cycle of every realtime anomaly type must be named,
-//!   and the same component with one block of every data anomaly spliced in.
+//!   the same component with one block of every data anomaly spliced in, and
+//!   a component of 10,000 transactions held together by data edges alone
+//!   (the first transaction's read and the last one's append of key 0).
 //!
 //! Run with `cargo bench --bench elle`.
 
@@ -87,6 +89,20 @@ fn big_component(c: &mut Criterion) {
             let a = analyze(&h2, None, &Budget::default()).expect("analyze");
             assert!(a.largest_component >= 10_000);
             assert_eq!(a.anomaly_types.len(), 10, "{:?}", a.anomaly_types);
+            a.anomaly_types.len()
+        })
+    });
+    let data_ring = GenOptions {
+        wrap_around: false,
+        wrap_with_data: true,
+        ..ring.clone()
+    };
+    let h3 = list_append(&data_ring, &[]);
+    g.bench_function("10k-txn SCC of data edges, G2-item", |b| {
+        b.iter(|| {
+            let a = analyze(&h3, None, &Budget::default()).expect("analyze");
+            assert!(a.largest_component >= 10_000);
+            assert!(!a.anomalies[&Anomaly::G2Item][0].edges.is_empty());
             a.anomaly_types.len()
         })
     });

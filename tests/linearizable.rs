@@ -117,7 +117,14 @@ fn indeterminate_write_may_take_effect_late_or_never() {
 {"process":1,"type":"ok","f":"read","value":3}
 {"process":1,"type":"invoke","f":"read","value":null}
 {"process":1,"type":"ok","f":"read","value":null}"#;
-    assert_eq!(run(undone, "register").verdict, Verdict::Invalid);
+    let r = run(undone, "register");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert!(
+        r.explanation
+            .contains("process 0's write 3 (indeterminate, lines 1–2)"),
+        "{}",
+        r.explanation
+    );
 }
 
 #[test]
@@ -880,4 +887,41 @@ fn porcupine_corpus_gets_the_expected_verdicts() {
         wrong.join("\n")
     );
     assert_eq!((etcd, kv, empty), (103, 6, 1));
+}
+
+#[path = "../benches/common/register_gen.rs"]
+mod register_gen;
+
+/// A long history from a simulated atomic register (with timeouts and
+/// failed writes) is linearizable; changing one read's value breaks it,
+/// and the counterexample points at that read.
+#[test]
+fn generated_register_histories() {
+    let h = register_gen::register_history(3000, 10, 7);
+    let r = check(&h, "register", &cfg(), &Budget::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
+    let ops = h.operations().unwrap();
+    assert!(
+        ops.iter().any(|o| o.outcome == Outcome::Info)
+            && ops.iter().any(|o| o.outcome == Outcome::Fail)
+    );
+
+    // Corrupt a read two thirds of the way in: make it return a value never written.
+    let mut bad = h.clone();
+    let target = bad
+        .ops
+        .iter()
+        .enumerate()
+        .skip(bad.ops.len() * 2 / 3)
+        .find(|(_, o)| o.op_type == OpType::Ok && o.f == "read")
+        .map(|(i, _)| i)
+        .expect("a read to corrupt");
+    bad.ops[target].value = json!(-7);
+    let r = check(&bad, "register", &cfg(), &Budget::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(
+        r.details["failures"][0]["op"]["complete_line"],
+        json!(bad.ops[target].line)
+    );
+    assert!(r.explanation.contains("read → -7"), "{}", r.explanation);
 }

@@ -7,6 +7,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+const INFO_RATE: f64 = 0.01;
+
 /// A register history that is linearizable by construction: `clients`
 /// clients invoke reads and writes of unique values on one atomic register;
 /// each op takes effect at a random moment between its invoke and its
@@ -69,7 +71,7 @@ pub fn register_history(ops: usize, clients: usize, seed: u64) -> History {
                     continue;
                 }
                 let f = if p.write.is_some() { "write" } else { "read" };
-                if rng.gen_bool(0.01) {
+                if rng.gen_bool(INFO_RATE) {
                     if rng.gen_bool(0.5) {
                         apply(&mut p, &mut value);
                     }

@@ -95,6 +95,9 @@ impl Model for Kv {
     fn is_noop(&self, op: &KvOp) -> bool {
         matches!(op, KvOp::Get(None))
     }
+    fn is_blind(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(_))
+    }
     fn may_satisfy(&self, s: &Arc<str>, read: &KvOp) -> bool {
         match read {
             // Appends only extend the string.

@@ -80,6 +80,13 @@ pub trait Model: Send + Sync {
     fn is_noop(&self, _op: &Self::Op) -> bool {
         false
     }
+    /// True when `op`'s outcome does not depend on the state at all: it is
+    /// accepted everywhere and leads to the same state from any state (a
+    /// register write, a kv put). Lets the search skip such ops when it
+    /// asks whether an indeterminate op could matter to them.
+    fn is_blind(&self, _op: &Self::Op) -> bool {
+        false
+    }
     /// For models whose state only grows except under a few "reset"
     /// operations (an append-only string, a grow-only set): true when
     /// operations other than resets could still take `state` somewhere the

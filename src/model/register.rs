@@ -101,6 +101,9 @@ impl Model for Register {
     fn is_noop(&self, op: &RegisterOp) -> bool {
         matches!(op, RegisterOp::Read(None))
     }
+    fn is_blind(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Write(_))
+    }
     fn show_state(&self, state: &Val) -> String {
         state.to_string()
     }
@@ -147,6 +150,9 @@ impl Model for CasRegister {
     fn is_noop(&self, op: &RegisterOp) -> bool {
         matches!(op, RegisterOp::Read(None))
     }
+    fn is_blind(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Write(_))
+    }
     fn show_state(&self, state: &Val) -> String {
         state.to_string()
     }
@@ -192,6 +198,8 @@ mod tests {
         assert_eq!(m.step(&s1, &r4), None);
         assert_eq!(m.step(&s1, &rnil), None, "absent nil read must see null");
         assert!(m.is_read_only(&r3) && !m.is_read_only(&w));
+        assert!(m.is_blind(&w) && !m.is_blind(&r3));
+        assert_eq!(m.step(&Val::Int(9), &w), m.step(&s0, &w));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Choosing what a run talks to: clients, nemesis and db, by `db`.
 //!
 //! [`backend_for`] is the one place that maps a workload's `db` to a
-//! [`Backend`]. The simulated store and the process protocol live here;
-//! real clusters (etcd, redis, postgres) plug in by adding their arm.
+//! [`Backend`]: the simulated store, the process protocol, and etcd (the
+//! parts come from [`crate::db::etcd::etcd_parts`]); other real databases
+//! (redis, postgres) plug in by adding their arm.
 
 use crate::client::process::ProcessClientFactory;
 use crate::client::ClientFactory;

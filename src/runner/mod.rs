@@ -36,14 +36,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// A cancellation signal shared by the runner and whoever may stop it
-/// (Ctrl-C, a test). Cancelling stops generating; the runner then heals,
-/// writes and checks what was recorded.
+/// (Ctrl-C, a test). The first cancellation stops generating; the runner
+/// then heals, writes and checks what was recorded. A cancellation that
+/// arrives while the checkers run stops them (they answer `unknown`).
 #[derive(Clone, Debug)]
-pub struct Cancel(Arc<watch::Sender<bool>>);
+pub struct Cancel(Arc<watch::Sender<u32>>);
 
 impl Default for Cancel {
     fn default() -> Self {
-        Cancel(Arc::new(watch::channel(false).0))
+        Cancel(Arc::new(watch::channel(0).0))
     }
 }
 
@@ -51,16 +52,25 @@ impl Cancel {
     pub fn new() -> Cancel {
         Cancel::default()
     }
+    /// Signals one more cancellation.
     pub fn cancel(&self) {
-        self.0.send_replace(true);
+        self.0.send_modify(|n| *n += 1);
     }
     pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow() > 0
+    }
+    /// How many times it was cancelled.
+    pub fn count(&self) -> u32 {
         *self.0.borrow()
     }
     /// Resolves once cancelled.
     pub async fn cancelled(&self) {
+        self.cancelled_more_than(0).await;
+    }
+    /// Resolves once cancelled more than `n` times.
+    pub async fn cancelled_more_than(&self, n: u32) {
         let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|c| *c).await;
+        let _ = rx.wait_for(|c| *c > n).await;
     }
 }
 
@@ -205,13 +215,19 @@ pub async fn run_with(
     if opts.handle_ctrl_c {
         let cancel = opts.cancel.clone();
         tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("faultline: interrupted: stopping, healing, checking what was recorded (Ctrl-C again stops the checkers)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("faultline: interrupted again: checkers stop (verdict unknown); Ctrl-C once more to exit at once");
+            cancel.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("faultline: interrupted: stopping, healing, checking what was recorded (Ctrl-C again to abort)");
-                cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("faultline: aborted");
-                    std::process::exit(130);
-                }
+                eprintln!("faultline: aborted");
+                std::process::exit(130);
             }
         });
     }
@@ -265,7 +281,7 @@ pub async fn run_with(
     history.source.path = history_path.clone();
 
     let results = if opts.check {
-        check(w, history, opts.check_time_limit).await?
+        check(w, history, opts.check_time_limit, &opts.cancel).await?
     } else {
         Vec::new()
     };
@@ -382,12 +398,24 @@ async fn check(
     w: &Workload,
     history: History,
     limit: Option<Duration>,
+    cancel: &Cancel,
 ) -> anyhow::Result<Vec<CheckResult>> {
     let budget = Budget::with_time_limit(limit);
+    // Ctrl-C while checking: the checkers stop and answer `unknown`.
+    let watcher = {
+        let (budget, cancel) = (budget.clone(), cancel.clone());
+        let before = cancel.count();
+        tokio::spawn(async move {
+            cancel.cancelled_more_than(before).await;
+            budget.cancel();
+        })
+    };
     let w = w.clone();
-    tokio::task::spawn_blocking(move || check_history(&w, &history, &budget))
+    let r = tokio::task::spawn_blocking(move || check_history(&w, &history, &budget))
         .await
-        .context("a checker panicked")?
+        .context("a checker panicked");
+    watcher.abort();
+    r?
 }
 
 /// Generates, drives the workers and the nemesis, heals, and performs the
@@ -400,6 +428,14 @@ async fn drive(
     stats: &Arc<Stats>,
 ) -> anyhow::Result<f64> {
     let spec = GenSpec::from_workload(w);
+    // Fail early and clearly when no client can be opened at all.
+    let mut probe = backend
+        .clients
+        .open(&w.nodes[0], 0)
+        .await
+        .with_context(|| format!("cannot open a client for node {}", w.nodes[0]))?;
+    probe.close().await;
+    drop(probe);
     let stop = Cancel::new();
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + w.duration;
@@ -788,6 +824,25 @@ fn update_latest(runs_dir: &Path, run_dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn cancel_counts() {
+        let c = Cancel::new();
+        assert!(!c.is_cancelled());
+        let before = c.count();
+        let c2 = c.clone();
+        let waiter = tokio::spawn(async move { c2.cancelled_more_than(before + 1).await });
+        c.cancel();
+        assert!(c.is_cancelled());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "one cancellation is not two");
+        c.cancel();
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        c.cancelled().await;
+    }
 
     #[test]
     fn utc_stamps() {

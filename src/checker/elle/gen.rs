@@ -29,6 +29,11 @@ pub struct GenOptions {
     /// Tie every transaction into one strongly connected component: a
     /// transaction at the start is ordered (ww) after one at the end.
     pub wrap_around: bool,
+    /// Close the loop with data edges only: the first transaction reads key
+    /// 0 empty (rw to its first appender) and the last appends to key 0 (ww
+    /// from its previous appender) but misses the first's append (rw back):
+    /// a G2-item whose component of data edges spans the history.
+    pub wrap_with_data: bool,
     pub seed: u64,
 }
 
@@ -42,6 +47,7 @@ impl Default for GenOptions {
             read_fraction: 0.5,
             concurrent: true,
             wrap_around: false,
+            wrap_with_data: false,
             seed: 0,
         }
     }
@@ -410,6 +416,11 @@ pub fn list_append(opts: &GenOptions, injections: &[(usize, Injection)]) -> Hist
     let mut inj_iter = injections.into_iter().peekable();
     let mut block_no: u64 = 0;
     let ring_key = json!("ring");
+    if opts.wrap_with_data {
+        let v = json!([["append", ring_key, 1], ["r", 0, []]]);
+        em.push(2_000_000, OpType::Invoke, blank(&v));
+        em.push(2_000_000, OpType::Ok, v);
+    }
     if opts.wrap_around {
         em.push(2_000_000, OpType::Invoke, json!([["append", ring_key, 1]]));
         em.push(2_000_000, OpType::Ok, json!([["append", ring_key, 1]]));
@@ -528,6 +539,16 @@ pub fn list_append(opts: &GenOptions, injections: &[(usize, Injection)]) -> Hist
             let value = execute(&mut store, &shape, &vals);
             em.push(p as i64, OpType::Ok, value);
         }
+    }
+    if opts.wrap_with_data {
+        let v = json!([["r", ring_key, []], ["append", 0, -1]]);
+        em.push(2_000_003, OpType::Invoke, blank(&v));
+        em.push(2_000_003, OpType::Ok, v);
+        let mut k0 = store.get(&0).cloned().unwrap_or_default();
+        k0.push(-1);
+        let v = json!([["r", ring_key, [1]], ["r", 0, k0]]);
+        em.push(2_000_004, OpType::Invoke, blank(&v));
+        em.push(2_000_004, OpType::Ok, v);
     }
     if opts.wrap_around {
         em.push(2_000_001, OpType::Invoke, json!([["append", ring_key, 2]]));

@@ -39,6 +39,9 @@ pub const RW: u8 = 4;
 pub const PROCESS: u8 = 8;
 pub const REALTIME: u8 = 16;
 const NONE: u32 = u32::MAX;
+/// Feasible G-single candidates examined per component (see
+/// `reachable_without_rw`).
+const FEASIBLE_PER_COMPONENT: usize = 256;
 
 /// Name of a single edge kind.
 pub fn kind_name(k: u8) -> &'static str {
@@ -375,6 +378,9 @@ pub struct Found {
     pub components: usize,
     /// The search was cancelled before it looked at every component.
     pub interrupted: bool,
+    /// In some component with candidates, the work budget ran out before a
+    /// G2-item / G-nonadjacent search found a simple cycle or ruled one out.
+    pub undecided: bool,
 }
 
 /// Search parameters.
@@ -437,6 +443,7 @@ impl<'g> CycleSearch<'g> {
             cycles: Vec::new(),
             components: 0,
             interrupted: false,
+            undecided: false,
         };
         if self.region.is_empty() {
             return found;
@@ -465,7 +472,13 @@ impl<'g> CycleSearch<'g> {
         }
         match shape {
             Shape::GSingle => {
-                let reach = self.reachable_without_rw(&cands, WW | WR | extra);
+                cands.sort_unstable_by_key(|&(u, v)| (comp[u as usize], u.abs_diff(v), u, v));
+                let group: Vec<u32> = cands.iter().map(|&(u, _)| comp[u as usize]).collect();
+                let (reach, stopped) =
+                    self.reachable_without_rw(&cands, &group, WW | WR | extra, cancelled);
+                if stopped {
+                    found.interrupted = true;
+                }
                 cands = cands
                     .into_iter()
                     .zip(reach)
@@ -498,7 +511,7 @@ impl<'g> CycleSearch<'g> {
                     found.interrupted = true;
                     break;
                 }
-                if let Some(cy) = self.shortest_in_component(
+                let (best, gave_up) = self.shortest_in_component(
                     &cands[i..j],
                     shape,
                     special,
@@ -507,11 +520,15 @@ impl<'g> CycleSearch<'g> {
                     &comp,
                     c,
                     cancelled,
-                ) {
+                );
+                if let Some(cy) = best {
                     found.cycles.push(cy);
                 } else if matches!(shape, Shape::G2Item | Shape::GNonadjacent) {
                     // No simple cycle of this shape found here.
                     found.components -= 1;
+                    if gave_up {
+                        found.undecided = true;
+                    }
                 }
             }
             i = j;
@@ -533,11 +550,13 @@ impl<'g> CycleSearch<'g> {
         comp: &[u32],
         region: u32,
         cancelled: &dyn Fn() -> bool,
-    ) -> Option<Cycle> {
+    ) -> (Option<Cycle>, bool) {
         let mut best: Option<Cycle> = None;
         let start_work = self.bfs.work;
+        let mut gave_up = false;
         for (n, &(u, v)) in cands.iter().enumerate() {
             if n % 64 == 63 && cancelled() {
+                gave_up = true;
                 break;
             }
             let max_len = match &best {
@@ -548,7 +567,15 @@ impl<'g> CycleSearch<'g> {
             if max_len == 0 {
                 break;
             }
-            if best.is_some() && self.bfs.work - start_work > self.limits.work_per_component {
+            let spent = self.bfs.work - start_work;
+            // Once a cycle is known, keep looking for a shorter one only
+            // within the budget; before, allow more (the candidates of a
+            // G2-item or G-nonadjacent search may yield only non-simple
+            // walks), but not without bound.
+            if spent > self.limits.work_per_component
+                && (best.is_some() || spent > 4 * self.limits.work_per_component)
+            {
+                gave_up = true;
                 break;
             }
             let Some((nodes, labels)) = self
@@ -575,16 +602,24 @@ impl<'g> CycleSearch<'g> {
             if ok && best.as_ref().is_none_or(|b| cy.len() < b.len()) {
                 best = Some(cy);
             }
-            if best.is_none() && self.bfs.work - start_work > 4 * self.limits.work_per_component {
-                break;
-            }
         }
-        best
+        (best, gave_up)
     }
 
     /// For each candidate rw edge u→v, whether v reaches u over `mask`
     /// edges. Bit-parallel over the condensation, 64 candidates per pass.
-    fn reachable_without_rw(&self, cands: &[(u32, u32)], mask: u8) -> Vec<bool> {
+    /// `group[i]` is candidate i's component: once a component has
+    /// [`FEASIBLE_PER_COMPONENT`] feasible candidates, the rest of its
+    /// candidates are skipped (reported unreachable), which bounds the work
+    /// when anomalies abound. Returns the answers and whether `cancelled`
+    /// stopped the pass early.
+    fn reachable_without_rw(
+        &self,
+        cands: &[(u32, u32)],
+        group: &[u32],
+        mask: u8,
+        cancelled: &dyn Fn() -> bool,
+    ) -> (Vec<bool>, bool) {
         let g = self.g;
         let comp = g.components(&self.region, mask);
         let ncomp = self
@@ -615,12 +650,29 @@ impl<'g> CycleSearch<'g> {
         }
         let mut out = vec![false; cands.len()];
         let mut bits = vec![0u64; ncomp];
-        for (chunk_no, chunk) in cands.chunks(64).enumerate() {
+        let mut feasible: std::collections::HashMap<u32, usize> = Default::default();
+        let mut next = 0usize;
+        let mut stopped = false;
+        while next < cands.len() {
+            if cancelled() {
+                stopped = true;
+                break;
+            }
+            // The next batch: up to 64 candidates whose component still
+            // wants more.
+            let mut batch: Vec<usize> = Vec::with_capacity(64);
+            while next < cands.len() && batch.len() < 64 {
+                if feasible.get(&group[next]).copied().unwrap_or(0) < FEASIBLE_PER_COMPONENT {
+                    batch.push(next);
+                }
+                next += 1;
+            }
             let (mut lo, mut hi) = (usize::MAX, 0usize);
-            for (i, &(u, v)) in chunk.iter().enumerate() {
+            for (i, &ci) in batch.iter().enumerate() {
+                let (u, v) = cands[ci];
                 let (cu, cv) = (comp[u as usize], comp[v as usize]);
                 if cu == cv {
-                    out[chunk_no * 64 + i] = true;
+                    out[ci] = true;
                 } else if cv < cu {
                     // Only a component later in topological order can be
                     // reached; propagate between the lowest start and the
@@ -630,31 +682,36 @@ impl<'g> CycleSearch<'g> {
                     hi = hi.max(cu as usize);
                 }
             }
-            if lo == usize::MAX {
-                continue;
-            }
-            for c in lo..hi {
-                let b = bits[c];
-                if b == 0 {
-                    continue;
-                }
-                // Targets are sorted; nothing past hi matters.
-                for &(_, d) in &cedges[coff[c]..coff[c + 1]] {
-                    if d as usize > hi {
-                        break;
+            if lo != usize::MAX {
+                for c in lo..hi {
+                    let b = bits[c];
+                    if b == 0 {
+                        continue;
                     }
-                    bits[d as usize] |= b;
+                    // Targets are sorted; nothing past hi matters.
+                    for &(_, d) in &cedges[coff[c]..coff[c + 1]] {
+                        if d as usize > hi {
+                            break;
+                        }
+                        bits[d as usize] |= b;
+                    }
+                }
+                for (i, &ci) in batch.iter().enumerate() {
+                    let u = cands[ci].0;
+                    if bits[comp[u as usize] as usize] & (1u64 << i) != 0 {
+                        out[ci] = true;
+                    }
+                }
+                // Only [lo, hi] was touched.
+                bits[lo..=hi].iter_mut().for_each(|b| *b = 0);
+            }
+            for &ci in &batch {
+                if out[ci] {
+                    *feasible.entry(group[ci]).or_default() += 1;
                 }
             }
-            for (i, &(u, _)) in chunk.iter().enumerate() {
-                if bits[comp[u as usize] as usize] & (1u64 << i) != 0 {
-                    out[chunk_no * 64 + i] = true;
-                }
-            }
-            // Only [lo, hi] was touched.
-            bits[lo..=hi].iter_mut().for_each(|b| *b = 0);
         }
-        out
+        (out, stopped)
     }
 }
 
@@ -834,7 +891,10 @@ mod tests {
                 }
             }
             assert!(cands.len() > 64, "want several batches");
-            let got = search.reachable_without_rw(&cands, WW | WR);
+            // One group per candidate: no capping.
+            let group: Vec<u32> = (0..cands.len() as u32).collect();
+            let (got, stopped) = search.reachable_without_rw(&cands, &group, WW | WR, &|| false);
+            assert!(!stopped);
             for (i, &(u, v)) in cands.iter().enumerate() {
                 // Plain DFS from v to u over ww/wr edges.
                 let mut seen = vec![false; n as usize];

@@ -224,6 +224,14 @@ pub fn analyze(
                     complete = false;
                 }
                 if found.components == 0 {
+                    if found.undecided {
+                        // Could neither find nor rule out this shape here.
+                        complete = false;
+                        notes.push(format!(
+                            "the search for {} cycles ran out of its work budget in a large component without settling whether one exists",
+                            names[li]
+                        ));
+                    }
                     continue;
                 }
                 if shape == Shape::GSingle {

@@ -386,7 +386,7 @@ mod tests {
         for _ in 0..20000 {
             x = mix(x.wrapping_add(1));
             // Mostly low bits, so that leading full words happen.
-            let k = ((x >> 8) % if x % 3 == 0 { 300 } else { 140 }) as u32;
+            let k = ((x >> 8) % if x.is_multiple_of(3) { 300 } else { 140 }) as u32;
             if x % 5 < 3 {
                 b.set(k);
                 plain[k as usize / 64] |= 1 << (k % 64);

@@ -258,10 +258,14 @@ pub fn check_with<M: Model>(
 
     // Convert every op first, so a misfit is reported (the earliest one)
     // before any search starts.
-    let prepared: Vec<Result<Prepared<M>, (usize, String)>> = parts
-        .par_iter()
-        .map(|p| search::prepare(model, &ops, &p.members))
-        .collect();
+    // One key (the common case) runs on this thread: handing work to the
+    // pool only adds latency when there is nothing to run beside it.
+    let prepare = |p: &Partition| search::prepare(model, &ops, &p.members);
+    let prepared: Vec<Result<Prepared<M>, (usize, String)>> = if parts.len() == 1 {
+        parts.iter().map(prepare).collect()
+    } else {
+        parts.par_iter().map(prepare).collect()
+    };
     let mut misfit: Option<(usize, String)> = None;
     let mut ready = Vec::with_capacity(prepared.len());
     for r in prepared {
@@ -303,16 +307,18 @@ pub fn check_with<M: Model>(
         sibling_failed: &sibling_failed,
         memory_in_use: &memory_in_use,
     };
-    let mut results: Vec<(usize, PartitionResult)> = order
-        .par_iter()
-        .map(|&i| {
-            let r = run(model, &ready[i], &limits);
-            if matches!(r.verdict, PartitionVerdict::NotLinearizable(_)) {
-                sibling_failed.store(true, Ordering::Relaxed);
-            }
-            (i, r)
-        })
-        .collect();
+    let search_one = |&i: &usize| {
+        let r = run(model, &ready[i], &limits);
+        if matches!(r.verdict, PartitionVerdict::NotLinearizable(_)) {
+            sibling_failed.store(true, Ordering::Relaxed);
+        }
+        (i, r)
+    };
+    let mut results: Vec<(usize, PartitionResult)> = if order.len() == 1 {
+        order.iter().map(search_one).collect()
+    } else {
+        order.par_iter().map(search_one).collect()
+    };
     results.sort_by_key(|(i, _)| *i);
 
     Ok(report(model, history, &ops, &parts, &results))
@@ -328,17 +334,23 @@ fn lines_of(history: &History, op: &Operation) -> String {
     }
 }
 
-/// "process 3's read → 4 (lines 55–57)".
+/// "process 3's read → 4 (lines 55–57)", "process 1's write 5
+/// (indeterminate, line 12)".
 pub fn describe_op(history: &History, op: &Operation) -> String {
+    let info = if op.outcome == Outcome::Info {
+        "indeterminate, "
+    } else {
+        ""
+    };
     format!(
-        "process {}'s {} ({})",
+        "process {}'s {} ({info}{})",
         op.process,
         op_text(op),
         lines_of(history, op)
     )
 }
 
-/// "read → 4", "write 3", "cas [1,2]", "write 5 (indeterminate)".
+/// "read → 4", "write 3", "cas [1,2]".
 fn op_text(op: &Operation) -> String {
     let mut s = op.f.clone();
     if !op.input.is_null() {
@@ -351,7 +363,6 @@ fn op_text(op: &Operation) -> String {
             s.push_str(&show_json(&op.output));
         }
         Outcome::Ok if op.output.is_null() && op.input.is_null() => s.push_str(" → null"),
-        Outcome::Info => s.push_str(" (indeterminate)"),
         _ => {}
     }
     s

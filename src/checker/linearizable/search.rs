@@ -21,6 +21,23 @@
 //! something needs it; this changes the order of the search, not the set
 //! of configurations it can reach, so the answer is the same.
 //!
+//! Four prunings keep the search small; each drops only configurations
+//! whose success would imply the success of one the search does explore
+//! (the brute-force comparison in the tests checks this on many thousands
+//! of small histories):
+//!
+//! - *greedy reads*: a read that fits the current state is linearized at
+//!   once and never reconsidered (moving a read to the front of any valid
+//!   continuation keeps it valid);
+//! - *fewer indeterminate ops dominate*: a configuration is skipped when
+//!   the same `ok` ops and state were reached with a subset of its
+//!   indeterminate ops (see `Memo::insert`);
+//! - *useless indeterminate ops*: one is linearized only if some candidate
+//!   could follow it and end in a state it would not reach without it;
+//! - *growth*: for models whose state only grows (kv appends, set adds), a
+//!   configuration dies as soon as a pending or upcoming read could never
+//!   be satisfied (see `Model::may_satisfy`).
+//!
 //! The search keeps, for the counterexample, the deepest point it reached:
 //! the operation whose return it could not get past (latest in the
 //! history, then with the longest prefix), that prefix, and the model
@@ -48,6 +65,8 @@ pub(crate) struct Prepared<M: Model> {
     pub resets: Vec<u32>,
     /// The `ok` read-only ops, in call order.
     pub reads: Vec<u32>,
+    /// Whether the op's outcome is independent of the state.
+    pub blind: Vec<bool>,
     /// Ops left out: failed, indeterminate reads, reads of unknown values.
     pub dropped: usize,
 }
@@ -69,6 +88,7 @@ pub(crate) fn prepare<M: Model>(
         read_only: Vec::with_capacity(members.len()),
         resets: Vec::new(),
         reads: Vec::new(),
+        blind: Vec::with_capacity(members.len()),
         dropped: 0,
     };
     for &i in members {
@@ -84,6 +104,7 @@ pub(crate) fn prepare<M: Model>(
             continue;
         }
         p.read_only.push(model.is_read_only(&m));
+        p.blind.push(model.is_blind(&m));
         if model.is_reset(&m) {
             p.resets.push(p.ops.len() as u32);
         }
@@ -306,6 +327,51 @@ fn growth_dead<M: Model>(
     false
 }
 
+/// Whether linearizing the indeterminate op `x` (taking `before` to
+/// `after`) could be of use: some candidate could follow it and end in a
+/// state it would not reach without it. If none can, every continuation
+/// through `x` is pruned one level down (an op after a useless
+/// indeterminate op is tried without it), so `x` is skipped at once.
+/// Linearizing `x` leaves list A and the barrier as they are, so the
+/// candidates after it are this level's candidates, less `x`.
+fn info_enables<M: Model>(
+    model: &M,
+    p: &Prepared<M>,
+    lists: &Lists,
+    barrier: u32,
+    x: u32,
+    before: &M::State,
+    after: &M::State,
+) -> bool {
+    let differs = |y: u32| {
+        if p.blind[y as usize] {
+            return false;
+        }
+        let op = &p.ops[y as usize];
+        match model.step(after, op) {
+            None => false,
+            Some(with) => model.step(before, op).is_none_or(|without| without != with),
+        }
+    };
+    let mut n = lists.next[HEAD_A as usize];
+    while lists.kind[n as usize] == Kind::Call {
+        if differs(lists.op[n as usize]) {
+            return true;
+        }
+        n = lists.next[n as usize];
+    }
+    let limit = lists.pos[barrier as usize];
+    let mut n = lists.next[HEAD_B as usize];
+    while lists.kind[n as usize] == Kind::InfoCall && lists.pos[n as usize] < limit {
+        let y = lists.op[n as usize];
+        if y != x && differs(y) {
+            return true;
+        }
+        n = lists.next[n as usize];
+    }
+    false
+}
+
 /// How many loop turns between budget checks.
 const CHECK_EVERY: u64 = 1 << 12;
 /// How many distinct states to keep for the counterexample.
@@ -414,6 +480,20 @@ pub(crate) fn search<M: Model>(
             if !is_ok {
                 // An indeterminate op that changes nothing need not happen.
                 next = next.filter(|after| *after != state);
+            }
+            if !is_ok {
+                // Pointless unless some op could use it next (see below).
+                next =
+                    next.filter(|after| info_enables(model, p, &lists, barrier, op, &state, after));
+            }
+            if let Some(top) = stack.last().filter(|f| !p.ok[f.op as usize]) {
+                // Right after an indeterminate op: if this op reaches the
+                // same state without it, the indeterminate op was useless
+                // here; the parent configuration tries this op directly and
+                // keeps the indeterminate one for later.
+                if next.is_some() && model.step(&top.before, &p.ops[op as usize]) == next {
+                    next = None;
+                }
             }
             if let Some(after) = next {
                 let h = if is_ok {
