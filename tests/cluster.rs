@@ -576,6 +576,16 @@ fn cluster_up_status_down_leaves_nothing() {
         !Path::new(&format!("/sys/class/net/{tag}br")).exists(),
         "bridge removed"
     );
+    for generated in [
+        "id_ed25519",
+        "known_hosts",
+        "nodes.toml",
+        "n1",
+        "n2",
+        "work",
+    ] {
+        assert!(!dir.join(generated).exists(), "{generated} removed");
+    }
     assert!(matches!(
         cluster::down(&dir),
         Err(cluster::ClusterError::NotUp(_))

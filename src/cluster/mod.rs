@@ -6,11 +6,12 @@
 //! a single machine without containers.
 //!
 //! Everything `up` creates is recorded in `<dir>/state.json` the moment it
-//! exists, so `down` removes exactly that — namespaces, the bridge, and every
-//! process running inside the namespaces (found by namespace, killed by pid)
-//! — even after a half-finished `up`. Keys, sshd configs, pid files and logs
-//! all live in the cluster directory; nothing global is changed except that
-//! `/run/sshd` (sshd's privilege-separation directory) is created if absent.
+//! exists, so `down` removes exactly that — namespaces, the bridge, every
+//! process running inside the namespaces (found by namespace, killed by pid),
+//! and the files it generated — even after a half-finished `up`. Keys, sshd
+//! configs, pid files and logs all live in the cluster directory; nothing
+//! global is changed except that `/run/sshd` (sshd's privilege-separation
+//! directory) is created if absent.
 
 mod nodes;
 
@@ -606,8 +607,29 @@ pub fn down(dir: &Path) -> Result<()> {
             stderr: errors.join("; "),
         });
     }
-    let _ = std::fs::remove_file(dir.join("nodes.toml"));
-    std::fs::remove_file(state_path(dir)).map_err(|e| io_err(&state_path(dir), e))
+    // The files `up` generated (keys, sshd configs and logs, database data
+    // under work/), by name; the directory itself only if nothing else is
+    // left in it.
+    for f in [
+        "nodes.toml",
+        "id_ed25519",
+        "id_ed25519.pub",
+        "authorized_keys",
+        "known_hosts",
+    ] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    for node in st.namespaces.keys() {
+        // Only plain names (n1, n2...): never a path out of the directory.
+        let plain = !node.is_empty() && !node.contains('/') && node != "." && node != "..";
+        if plain {
+            let _ = std::fs::remove_dir_all(dir.join(node));
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.join("work"));
+    std::fs::remove_file(state_path(dir)).map_err(|e| io_err(&state_path(dir), e))?;
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
 }
 
 /// A human-readable account of the cluster: namespaces, addresses, sshd
