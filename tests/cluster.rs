@@ -189,6 +189,10 @@ fn ssh_host_keys_are_checked() {
 
     // Unknown host: refused unless first contact is explicitly allowed.
     let empty_kh = c.dir().join("empty_known_hosts");
+    // Lines libssh2 does not understand must neither break the check nor
+    // be lost when a new key is recorded.
+    let foreign = "# a comment\n@cert-authority *.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBogus\nnot a valid line\n";
+    std::fs::write(&empty_kh, foreign).unwrap();
     let mut cfg = good.config().clone();
     cfg.known_hosts = empty_kh.clone();
     match SshRemote::new(cfg.clone()).exec(&["true"]) {
@@ -203,6 +207,17 @@ fn ssh_host_keys_are_checked() {
         0
     );
     let recorded = std::fs::read_to_string(&empty_kh).unwrap();
+    assert!(recorded.starts_with(foreign), "{recorded}");
+    assert_eq!(
+        SshRemote::new(cfg.clone()).exec(&["true"]).unwrap().status,
+        0,
+        "the recorded key is read back"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&empty_kh).unwrap(),
+        recorded,
+        "recorded once"
+    );
     assert!(
         recorded.contains(&format!("{} ssh-ed25519 ", addr(2, 2))),
         "{recorded}"

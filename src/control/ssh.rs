@@ -17,6 +17,7 @@
 //!   was sent, so nothing ever runs twice.
 
 use super::{shell_join, ExecOutput, Remote, RemoteError};
+use base64::Engine;
 use ssh2::{CheckResult, KnownHostFileKind, Session};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -250,9 +251,19 @@ impl SshRemote {
             .known_hosts()
             .map_err(|e| host_err(format!("known_hosts: {e}")))?;
         if c.known_hosts.exists() {
-            known
-                .read_file(&c.known_hosts, KnownHostFileKind::OpenSSH)
+            let text = std::fs::read_to_string(&c.known_hosts)
                 .map_err(|e| host_err(format!("reading {}: {e}", c.known_hosts.display())))?;
+            // Line by line: libssh2 rejects a whole file for one line it does
+            // not understand (@cert-authority, unusual key types).
+            for line in text.lines() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                if known.read_str(line, KnownHostFileKind::OpenSSH).is_err() {
+                    tracing::debug!("skipping a known_hosts line libssh2 cannot parse");
+                }
+            }
         }
         match known.check_port(&c.host, c.port, key) {
             CheckResult::Match => Ok(()),
@@ -270,11 +281,15 @@ impl SshRemote {
                 } else {
                     format!("[{}]:{}", c.host, c.port)
                 };
-                known
-                    .add(&name, key, "added by faultline", key_type.into())
-                    .map_err(|e| host_err(format!("recording the host key: {e}")))?;
-                known
-                    .write_file(&c.known_hosts, KnownHostFileKind::OpenSSH)
+                let Some(type_name) = key_type_name(key_type) else {
+                    return Err(host_err(format!("unsupported host key type {key_type:?}")));
+                };
+                // Appended, never rewritten: the rest of the file stays as it was.
+                let line = format!(
+                    "{name} {type_name} {}\n",
+                    base64::engine::general_purpose::STANDARD.encode(key)
+                );
+                append_line(&c.known_hosts, &line)
                     .map_err(|e| host_err(format!("writing {}: {e}", c.known_hosts.display())))?;
                 tracing::info!(node = %c.node, "recorded new host key in {}", c.known_hosts.display());
                 Ok(())
@@ -289,6 +304,35 @@ impl SshRemote {
             CheckResult::Failure => Err(host_err("checking the host key failed".into())),
         }
     }
+}
+
+/// The OpenSSH name of a host key type.
+fn key_type_name(t: ssh2::HostKeyType) -> Option<&'static str> {
+    use ssh2::HostKeyType as H;
+    Some(match t {
+        H::Rsa => "ssh-rsa",
+        H::Dss => "ssh-dss",
+        H::Ecdsa256 => "ecdsa-sha2-nistp256",
+        H::Ecdsa384 => "ecdsa-sha2-nistp384",
+        H::Ecdsa521 => "ecdsa-sha2-nistp521",
+        H::Ed25519 => "ssh-ed25519",
+        H::Unknown => return None,
+    })
+}
+
+fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(line.as_bytes())
 }
 
 enum RunError {

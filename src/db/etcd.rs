@@ -389,6 +389,16 @@ impl EtcdTable {
         Ok(e)
     }
 
+    /// Makes a relative `nodes_file` relative to `base` (the workload
+    /// file's directory).
+    pub fn resolve_relative(&mut self, base: &Path) {
+        if let Some(p) = &self.nodes_file {
+            if p.is_relative() {
+                self.nodes_file = Some(base.join(p));
+            }
+        }
+    }
+
     /// The nodes file to use: the table's, else `$FAULTLINE_NODES_FILE`,
     /// else the local cluster's default.
     pub fn nodes_file_path(&self) -> std::path::PathBuf {
@@ -496,6 +506,10 @@ mod tests {
         assert!(msg.contains("serialisable"), "{msg}");
         let bad: toml::Table = toml::from_str("request_timeout = -1.0").unwrap();
         assert!(EtcdTable::from_table(Some(&bad)).is_err());
+        let rel: toml::Table = toml::from_str("nodes_file = \"lab/nodes.toml\"").unwrap();
+        let mut e = EtcdTable::from_table(Some(&rel)).unwrap();
+        e.resolve_relative(Path::new("/w"));
+        assert_eq!(e.nodes_file_path(), Path::new("/w/lab/nodes.toml"));
     }
 
     #[test]

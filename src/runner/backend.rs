@@ -58,12 +58,13 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
             })
         }
         DbKind::Etcd => {
-            let table = crate::db::etcd::EtcdTable::from_table(w.etcd.as_ref())?;
-            let parts = crate::db::etcd::etcd_parts(
-                &table,
-                &w.nodes,
-                w.workload == crate::workload::WorkloadKind::Set,
-            )?;
+            // The nodes come from the nodes file (see crate::db::etcd::EtcdTable).
+            let mut table = crate::db::etcd::EtcdTable::from_table(w.etcd.as_ref())?;
+            if let Some(dir) = w.path.as_ref().and_then(|p| p.parent()) {
+                table.resolve_relative(dir);
+            }
+            let set_reads = w.workload == crate::workload::WorkloadKind::Set;
+            let parts = crate::db::etcd::etcd_parts(&table, &w.nodes, set_reads)?;
             Ok(Backend {
                 clients: parts.clients,
                 nemesis: Some(parts.nemesis),
