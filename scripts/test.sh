@@ -25,3 +25,9 @@ fi
 
 echo "== cargo test --release"
 cargo test --release -- --test-threads=2
+
+# End to end against a real etcd: a local 5-node cluster (namespaces + sshd),
+# the four etcd workloads through the CLI with their expected verdicts, and
+# a teardown that must leave nothing behind.
+echo "== etcd end to end"
+./.ci/etcd-e2e.sh
