@@ -45,38 +45,9 @@ use crate::model::{ModelConfig, NilRead};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A small multiplicative hasher for the checker's own tables (keys are
-/// op indices and values from the history, not adversarial input worth
-/// SipHash's cost on million-op histories).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(i as u64);
-    }
-}
-
-/// A HashMap with [`FastHasher`].
-pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// The checkers' tables use the fast hasher.
+pub(crate) type HashMap<K, V> = crate::checker::fast_hash::FastMap<K, V>;
 
 /// The checker's name in results.
 pub const NAME: &str = "graph-register";

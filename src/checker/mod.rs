@@ -132,6 +132,7 @@ impl Budget {
     }
 }
 pub mod elle;
+pub mod fast_hash;
 pub mod graph_register;
 pub mod linearizable;
 pub mod lost_write;
