@@ -348,6 +348,26 @@ pub fn summary(w: &Workload, o: &RunOutcome) -> String {
     if o.results.is_empty() {
         out.push_str("  (no checker ran)\n");
     }
+    // What was found, in words: the head of each failing checker's
+    // explanation; all of it is in results.json.
+    const SHOWN: usize = 12;
+    for r in o.results.iter().filter(|r| r.verdict != Verdict::Valid) {
+        let lines: Vec<&str> = r.explanation.lines().collect();
+        if lines.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n  [{}]\n", r.checker));
+        for l in lines.iter().take(SHOWN) {
+            out.push_str(&format!("    {l}\n"));
+        }
+        if lines.len() > SHOWN {
+            out.push_str(&format!(
+                "    ... {} more lines in {}\n",
+                lines.len() - SHOWN,
+                o.results_path.display()
+            ));
+        }
+    }
     out.push_str(&format!(
         "verdict: {}  ({})\n",
         o.verdict,
