@@ -84,7 +84,9 @@ fi
 
 if [ "$failures" != 0 ] || [ "$leftover" != 0 ]; then
   echo "etcd-e2e: FAILED ($failures workload(s) with the wrong exit code, leftovers: $leftover)" >&2
+  echo "etcd-e2e: $((4 - failures)) passed, $((failures + leftover)) failed"
   exit 1
 fi
 rm -rf "$DIR"
 echo "etcd-e2e: all four etcd workloads gave the expected verdicts; nothing left behind"
+echo "etcd-e2e: 4 passed, 0 failed"
