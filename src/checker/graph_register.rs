@@ -755,37 +755,29 @@ impl Checker for GraphRegisterChecker {
     /// the graph's linearization could not be built) falls back to the
     /// linearizability search with the register or cas-register model.
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        let ops = match history.operations() {
-            Ok(ops) => ops,
-            Err(e) => {
-                return CheckResult::new(
-                    NAME,
-                    Verdict::Unknown,
-                    format!("cannot pair operations: {e}"),
-                )
+        crate::checker::on_operations(NAME, history, |ops| {
+            let r = self.check_ops(ops, Some(&history.ops), budget);
+            let fell_short = r.verdict == Verdict::Unknown && !budget.exhausted();
+            if !fell_short {
+                return r;
             }
-        };
-        let r = self.check_ops(&ops, Some(&history.ops), budget);
-        let fell_short = r.verdict == Verdict::Unknown && !budget.exhausted();
-        if !fell_short {
-            return r;
-        }
-        let model = if ops.iter().any(|o| o.f == "cas") {
-            "cas-register"
-        } else {
-            "register"
-        };
-        match crate::checker::linearizable::check(history, model, &self.config, budget) {
-            Ok(mut s) => {
-                s.summary = format!("{} (search fallback: {})", s.summary, r.summary);
-                s
+            let model = if ops.iter().any(|o| o.f == "cas") {
+                "cas-register"
+            } else {
+                "register"
+            };
+            match crate::checker::linearizable::check(history, model, &self.config, budget) {
+                Ok(mut s) => {
+                    s.summary = format!("{} (search fallback: {})", s.summary, r.summary);
+                    s
+                }
+                Err(e) => {
+                    let mut r = r;
+                    r.summary = format!("{}; the search fallback failed too: {e}", r.summary);
+                    r
+                }
             }
-            Err(e) => {
-                let mut r = r;
-                r.summary = format!("{}; the search fallback failed too: {e}", r.summary);
-                r
-            }
-        }
+        })
     }
 }
 

@@ -757,14 +757,9 @@ impl Checker for LostWriteChecker {
         NAME
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        match history.operations() {
-            Ok(ops) => self.check_ops(&ops, Some(&history.ops), budget),
-            Err(e) => CheckResult::new(
-                NAME,
-                Verdict::Unknown,
-                format!("cannot pair operations: {e}"),
-            ),
-        }
+        crate::checker::on_operations(NAME, history, |ops| {
+            self.check_ops(ops, Some(&history.ops), budget)
+        })
     }
 }
 

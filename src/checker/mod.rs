@@ -94,6 +94,24 @@ pub trait Checker: Send + Sync {
     fn check(&self, history: &History, budget: &Budget) -> CheckResult;
 }
 
+/// Pairs `history`'s operations and hands them to `check`; a history that
+/// cannot be paired gives `unknown` from checker `name`, with the reason.
+/// The one place the pairing-based checkers turn a [`History`] into ops.
+pub fn on_operations(
+    name: &str,
+    history: &History,
+    check: impl FnOnce(&[crate::history::Operation]) -> CheckResult,
+) -> CheckResult {
+    match history.operations() {
+        Ok(ops) => check(&ops),
+        Err(e) => CheckResult::new(
+            name,
+            Verdict::Unknown,
+            format!("cannot pair operations: {e}"),
+        ),
+    }
+}
+
 /// Limits on a check: wall-clock time, memory for memo tables, and a shared
 /// cancellation flag (set when a sibling partition already failed, or on
 /// Ctrl-C).

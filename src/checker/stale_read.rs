@@ -394,14 +394,9 @@ impl Checker for StaleReadChecker {
         NAME
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        match history.operations() {
-            Ok(ops) => self.check_ops(&ops, Some(&history.ops), budget),
-            Err(e) => CheckResult::new(
-                NAME,
-                Verdict::Unknown,
-                format!("cannot pair operations: {e}"),
-            ),
-        }
+        crate::checker::on_operations(NAME, history, |ops| {
+            self.check_ops(ops, Some(&history.ops), budget)
+        })
     }
 }
 

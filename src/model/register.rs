@@ -62,84 +62,46 @@ fn step_register(state: &Val, op: &RegisterOp) -> Option<Val> {
     }
 }
 
-/// A read/write register. State: its current value (initially
-/// `--initial`, null by default).
+/// A register: read and write, and, when `CAS` is true, compare-and-set
+/// (like etcd's or ZooKeeper's). State: its current value (initially
+/// `--initial`, null by default). The two variants differ only in whether a
+/// `cas` op is accepted, so they share one definition.
 #[derive(Clone, Debug)]
-pub struct Register {
+pub struct RegisterSpec<const CAS: bool> {
     pub initial: Val,
     pub nil_read: NilRead,
 }
 
-impl Register {
-    pub fn new(cfg: &ModelConfig) -> Register {
-        Register {
+/// A read/write register (`--model register`).
+pub type Register = RegisterSpec<false>;
+/// A register with compare-and-set (`--model cas-register`).
+pub type CasRegister = RegisterSpec<true>;
+
+impl<const CAS: bool> RegisterSpec<CAS> {
+    pub fn new(cfg: &ModelConfig) -> Self {
+        RegisterSpec {
             initial: Val::from_json(&cfg.initial),
             nil_read: cfg.nil_read,
         }
     }
 }
 
-impl Model for Register {
+impl<const CAS: bool> Model for RegisterSpec<CAS> {
     type Op = RegisterOp;
     type State = Val;
 
     fn name(&self) -> &'static str {
-        "register"
-    }
-    fn init(&self) -> Val {
-        self.initial.clone()
-    }
-    fn parse(&self, op: &Operation) -> Result<RegisterOp, String> {
-        parse_register(self.name(), op, self.nil_read, false)
-    }
-    fn step(&self, state: &Val, op: &RegisterOp) -> Option<Val> {
-        step_register(state, op)
-    }
-    fn is_read_only(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Read(_))
-    }
-    fn is_noop(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Read(None))
-    }
-    fn is_blind(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Write(_))
-    }
-    fn show_state(&self, state: &Val) -> String {
-        state.to_string()
-    }
-    fn state_heap_bytes(&self, state: &Val) -> usize {
-        state.heap_bytes()
-    }
-}
-
-/// A register with compare-and-set, like etcd's or ZooKeeper's.
-#[derive(Clone, Debug)]
-pub struct CasRegister {
-    pub initial: Val,
-    pub nil_read: NilRead,
-}
-
-impl CasRegister {
-    pub fn new(cfg: &ModelConfig) -> CasRegister {
-        CasRegister {
-            initial: Val::from_json(&cfg.initial),
-            nil_read: cfg.nil_read,
+        if CAS {
+            "cas-register"
+        } else {
+            "register"
         }
     }
-}
-
-impl Model for CasRegister {
-    type Op = RegisterOp;
-    type State = Val;
-
-    fn name(&self) -> &'static str {
-        "cas-register"
-    }
     fn init(&self) -> Val {
         self.initial.clone()
     }
     fn parse(&self, op: &Operation) -> Result<RegisterOp, String> {
-        parse_register(self.name(), op, self.nil_read, true)
+        parse_register(self.name(), op, self.nil_read, CAS)
     }
     fn step(&self, state: &Val, op: &RegisterOp) -> Option<Val> {
         step_register(state, op)
