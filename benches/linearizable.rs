@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use faultline::checker::linearizable::check;
 use faultline::checker::{Budget, Verdict};
 use faultline::history::History;
-use faultline::model::ModelConfig;
+use faultline::model::{ModelConfig, ModelKind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,10 +32,13 @@ fn bench(c: &mut Criterion) {
     let kv_ok = read(&corpus().join("kv/c50-ok.txt"));
     let kv_bad = read(&corpus().join("kv/c50-bad.txt"));
     let generated = register_gen::register_history(10_000, 10, 42);
-    let verdict = |h: &History, m: &str| check(h, m, &cfg, &budget).map(|r| r.verdict).ok();
-    assert_eq!(verdict(&kv_ok, "kv"), Some(Verdict::Valid));
-    assert_eq!(verdict(&kv_bad, "kv"), Some(Verdict::Invalid));
-    assert_eq!(verdict(&generated, "register"), Some(Verdict::Valid));
+    let verdict = |h: &History, m: ModelKind| check(h, m, &cfg, &budget).map(|r| r.verdict).ok();
+    assert_eq!(verdict(&kv_ok, ModelKind::Kv), Some(Verdict::Valid));
+    assert_eq!(verdict(&kv_bad, ModelKind::Kv), Some(Verdict::Invalid));
+    assert_eq!(
+        verdict(&generated, ModelKind::Register),
+        Some(Verdict::Valid)
+    );
 
     let mut g = c.benchmark_group("linearizable");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
@@ -43,7 +46,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             etcd.iter()
                 .filter(|h| {
-                    check(h, "cas-register", &cfg, &budget)
+                    check(h, ModelKind::CasRegister, &cfg, &budget)
                         .map(|r| r.verdict)
                         .ok()
                         == Some(Verdict::Invalid)
@@ -52,14 +55,22 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("kv_c50_ok", |b| {
-        b.iter(|| check(&kv_ok, "kv", &cfg, &budget).map(|r| r.verdict).ok())
+        b.iter(|| {
+            check(&kv_ok, ModelKind::Kv, &cfg, &budget)
+                .map(|r| r.verdict)
+                .ok()
+        })
     });
     g.bench_function("kv_c50_bad", |b| {
-        b.iter(|| check(&kv_bad, "kv", &cfg, &budget).map(|r| r.verdict).ok())
+        b.iter(|| {
+            check(&kv_bad, ModelKind::Kv, &cfg, &budget)
+                .map(|r| r.verdict)
+                .ok()
+        })
     });
     g.bench_function("register_10k_ops_10_clients", |b| {
         b.iter(|| {
-            check(&generated, "register", &cfg, &budget)
+            check(&generated, ModelKind::Register, &cfg, &budget)
                 .map(|r| r.verdict)
                 .ok()
         })

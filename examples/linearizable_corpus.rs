@@ -13,7 +13,7 @@ mod register_gen;
 use faultline::checker::linearizable::check;
 use faultline::checker::Budget;
 use faultline::history::History;
-use faultline::model::ModelConfig;
+use faultline::model::{ModelConfig, ModelKind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -57,6 +57,7 @@ fn main() -> anyhow::Result<()> {
             _ => History::read_file(path, None)?,
         };
         let t = Instant::now();
+        let model: ModelKind = model.parse().map_err(anyhow::Error::msg)?;
         let r = check(&h, model, &ModelConfig::default(), &Budget::default())?;
         let dt = t.elapsed();
         total += dt;

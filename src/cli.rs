@@ -3,10 +3,10 @@
 //! Exit codes (Jepsen's, see DESIGN.md): 0 valid, 1 invalid, 2 unknown,
 //! 254 bad arguments or unreadable input, 255 internal error.
 
-use crate::checker::registry::{self, CheckOptions};
+use crate::checker::registry::{self, CheckOptions, CheckWorkload, CheckerKind};
 use crate::checker::Budget;
 use crate::history::{Format, History};
-use crate::model::{ModelConfig, NilRead};
+use crate::model::{ModelConfig, ModelKind, NilRead};
 use crate::report::{self, FileReport};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -78,16 +78,15 @@ pub struct CheckArgs {
     /// History files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Sequential model for the linearizability checker: register, cas-register,
-    /// multi-register, mutex, set, fifo-queue, kv.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Workload kind, which picks the checkers: register, set, list-append, rw-register.
-    #[arg(long)]
-    pub workload: Option<String>,
-    /// Comma-separated checkers: linearizable, stale-read, lost-write, session, elle.
-    #[arg(long, value_delimiter = ',')]
-    pub checker: Option<Vec<String>>,
+    /// Sequential model for the linearizability checker.
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Workload kind, which picks the checkers.
+    #[arg(long, value_enum)]
+    pub workload: Option<CheckWorkload>,
+    /// Comma-separated checkers.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub checker: Option<Vec<CheckerKind>>,
     /// Initial value of each object, as JSON (default null).
     #[arg(long)]
     pub initial: Option<String>,
@@ -205,12 +204,12 @@ fn check(a: CheckArgs) -> anyhow::Result<i32> {
         }
     }
     let opts = CheckOptions {
-        model: a.model.clone(),
+        model: a.model,
         model_config: ModelConfig {
             initial,
             nil_read: a.nil_read,
         },
-        workload: a.workload.clone(),
+        workload: a.workload,
         checkers: a.checker.clone(),
         consistency_model: a.consistency_model.clone(),
     };

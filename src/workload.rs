@@ -310,7 +310,7 @@ struct RawWorkload {
     timeout: Option<f64>,
     mix: Option<Mix>,
     nemesis: Option<NemesisSpec>,
-    checkers: Option<Vec<String>>,
+    checkers: Option<Vec<crate::checker::registry::CheckerKind>>,
     seed: Option<u64>,
     final_reads: Option<bool>,
     quiesce: Option<f64>,
@@ -347,7 +347,8 @@ pub struct Workload {
     pub timeout: Duration,
     pub mix: Mix,
     pub nemesis: Option<NemesisSpec>,
-    pub checkers: Option<Vec<String>>,
+    /// `checkers`: overrides the workload kind's default checkers.
+    pub checkers: Option<Vec<crate::checker::registry::CheckerKind>>,
     pub seed: u64,
     /// After the faults heal, read every key on every node.
     pub final_reads: bool,
@@ -859,6 +860,24 @@ serializable = false
             let e = parse(&text, "x.toml", "x").unwrap_err().to_string();
             assert!(e.contains(field), "{to}: {e}");
         }
+    }
+
+    #[test]
+    fn checkers_are_parsed_at_load() {
+        use crate::checker::registry::CheckerKind;
+        let text = format!("checkers = [\"linearizable\", \"stale-read\"]\n{GOOD}");
+        let w = parse(&text, "x.toml", "x").unwrap();
+        assert_eq!(
+            w.checkers,
+            Some(vec![CheckerKind::Linearizable, CheckerKind::StaleRead])
+        );
+        // A misspelt checker is an error naming the field and the choices,
+        // not an unknown verdict after the run.
+        let text = format!("checkers = [\"linearizble\"]\n{GOOD}");
+        let e = parse(&text, "x.toml", "x").unwrap_err().to_string();
+        assert!(e.contains("checkers"), "{e}");
+        assert!(e.contains("linearizble"), "{e}");
+        assert!(e.contains("stale-read"), "{e}");
     }
 
     #[test]

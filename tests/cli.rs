@@ -98,6 +98,26 @@ fn unknown_model_is_254_and_lists_models() {
 }
 
 #[test]
+fn unknown_checker_and_workload_are_254_and_list_the_choices() {
+    let o = faultline(&[
+        "check",
+        "histories/register-valid.jsonl",
+        "--checker",
+        "linearizable,stale-reed",
+    ]);
+    assert_eq!(code(&o), 254);
+    assert!(stderr(&o).contains("stale-read"), "{}", stderr(&o));
+    let o = faultline(&[
+        "check",
+        "histories/register-valid.jsonl",
+        "--workload",
+        "registers",
+    ]);
+    assert_eq!(code(&o), 254);
+    assert!(stderr(&o).contains("list-append"), "{}", stderr(&o));
+}
+
+#[test]
 fn bad_initial_is_254() {
     let o = faultline(&[
         "check",

@@ -562,9 +562,13 @@ fn graph_register_agrees_with_the_linearizability_search() {
         // Small and medium histories: the search handles both quickly.
         let max = if case % 3 == 0 { 24 } else { 8 };
         let h = random_register_history(&mut rng, max, case % 4 != 0);
-        let search =
-            linearizable::check(&h, "register", &ModelConfig::default(), &Budget::default())
-                .expect("register model accepts the history");
+        let search = linearizable::check(
+            &h,
+            faultline::model::ModelKind::Register,
+            &ModelConfig::default(),
+            &Budget::default(),
+        )
+        .expect("register model accepts the history");
         let graph = GraphRegisterChecker::new().check(&h, &Budget::default());
         assert_ne!(search.verdict, Verdict::Unknown, "case {case}");
         if graph.verdict != search.verdict {
@@ -595,7 +599,8 @@ fn graph_register_agrees_with_the_linearizability_search() {
 #[test]
 fn graph_fixtures_get_their_listed_verdicts() {
     use faultline::checker::linearizable;
-    use faultline::checker::registry::{self, CheckOptions};
+    use faultline::checker::registry::{self, CheckOptions, CheckerKind};
+    use faultline::model::ModelKind;
     let text = std::fs::read_to_string("histories/README.md").expect("histories/README.md");
     let mut checked = 0;
     for line in text.lines() {
@@ -622,7 +627,10 @@ fn graph_fixtures_get_their_listed_verdicts() {
                 .and_then(|i| args.get(i + 1))
                 .map(|s| s.to_string())
         };
-        let checker = arg("--checker").expect("row names a checker");
+        let checker: CheckerKind = arg("--checker")
+            .expect("row names a checker")
+            .parse()
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         let want = match cells[2] {
             "valid" => Verdict::Valid,
             "invalid" => Verdict::Invalid,
@@ -632,14 +640,14 @@ fn graph_fixtures_get_their_listed_verdicts() {
         let h = History::read_file(&std::path::Path::new("histories").join(file), None)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let opts = CheckOptions {
-            model: arg("--model"),
+            model: arg("--model").map(|m| m.parse().unwrap_or_else(|e| panic!("{file}: {e}"))),
             ..CheckOptions::default()
         };
-        let r = if checker == "linearizable" {
-            let model = opts.model.clone().unwrap_or_else(|| "register".into());
-            linearizable::check(&h, &model, &opts.model_config, &Budget::default()).unwrap()
+        let r = if checker == CheckerKind::Linearizable {
+            let model = opts.model.unwrap_or(ModelKind::Register);
+            linearizable::check(&h, model, &opts.model_config, &Budget::default()).unwrap()
         } else {
-            registry::build(&checker, &opts)
+            registry::build(checker, &opts)
                 .unwrap()
                 .check(&h, &Budget::default())
         };

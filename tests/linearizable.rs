@@ -8,7 +8,7 @@ use faultline::checker::linearizable::{
 use faultline::checker::{Budget, Checker, Verdict};
 use faultline::history::{Format, History, Op, OpType, Operation, Outcome, Process};
 use faultline::model::{
-    CasRegister, FifoQueue, Kv, Model, ModelConfig, Mutex, NilRead, Register, Set, MODEL_NAMES,
+    CasRegister, FifoQueue, Kv, Model, ModelConfig, ModelKind, Mutex, NilRead, Register, Set,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +25,7 @@ fn cfg() -> ModelConfig {
 }
 
 fn run(text: &str, model: &str) -> faultline::checker::CheckResult {
+    let model: ModelKind = model.parse().expect("a model name");
     check(&jsonl(text), model, &cfg(), &Budget::default()).expect("check runs")
 }
 
@@ -234,13 +235,13 @@ fn nil_read_follows_the_config() {
 {"process":1,"type":"invoke","f":"read","value":null}
 {"process":1,"type":"ok","f":"read","value":null}"#,
     );
-    let absent = check(&h, "register", &cfg(), &Budget::default()).unwrap();
+    let absent = check(&h, ModelKind::Register, &cfg(), &Budget::default()).unwrap();
     assert_eq!(absent.verdict, Verdict::Invalid);
     let unknown_cfg = ModelConfig {
         nil_read: NilRead::Unknown,
         ..cfg()
     };
-    let unknown = check(&h, "register", &unknown_cfg, &Budget::default()).unwrap();
+    let unknown = check(&h, ModelKind::Register, &unknown_cfg, &Budget::default()).unwrap();
     assert_eq!(unknown.verdict, Verdict::Valid);
     let init = ModelConfig {
         initial: json!(0),
@@ -251,13 +252,13 @@ fn nil_read_follows_the_config() {
 {"process":1,"type":"ok","f":"read","value":0}"#,
     );
     assert_eq!(
-        check(&h0, "register", &init, &Budget::default())
+        check(&h0, ModelKind::Register, &init, &Budget::default())
             .unwrap()
             .verdict,
         Verdict::Valid
     );
     assert_eq!(
-        check(&h0, "register", &cfg(), &Budget::default())
+        check(&h0, ModelKind::Register, &cfg(), &Budget::default())
             .unwrap()
             .verdict,
         Verdict::Invalid
@@ -325,7 +326,7 @@ fn other_models_end_to_end() {
 fn empty_history_is_linearizable() {
     let r = check(
         &History::default(),
-        "cas-register",
+        ModelKind::CasRegister,
         &cfg(),
         &Budget::default(),
     )
@@ -341,13 +342,12 @@ fn errors_name_the_model_list_the_op_and_the_line() {
 {"process":3,"type":"invoke","f":"cas","value":[1,2]}
 {"process":3,"type":"ok","f":"cas","value":[1,2]}"#,
     );
-    let e = check(&h, "regsiter", &cfg(), &Budget::default()).unwrap_err();
-    assert!(matches!(e, LinError::UnknownModel { .. }));
-    let msg = e.to_string();
-    for name in MODEL_NAMES {
-        assert!(msg.contains(name), "{msg}");
+    // A misspelt model is refused where the name is parsed, listing them all.
+    let msg = "regsiter".parse::<ModelKind>().unwrap_err();
+    for m in ModelKind::ALL {
+        assert!(msg.contains(m.as_str()), "{msg}");
     }
-    let e = check(&h, "register", &cfg(), &Budget::default()).unwrap_err();
+    let e = check(&h, ModelKind::Register, &cfg(), &Budget::default()).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, LinError::BadOp { line: 3, .. }), "{msg}");
     assert!(
@@ -361,22 +361,26 @@ fn errors_name_the_model_list_the_op_and_the_line() {
         ..cfg()
     };
     assert!(matches!(
-        check(&h, "multi-register", &bad_init, &Budget::default()),
+        check(&h, ModelKind::MultiRegister, &bad_init, &Budget::default()),
         Err(LinError::BadConfig(_))
     ));
     let unpaired = jsonl(r#"{"process":0,"type":"ok","f":"write","value":1}"#);
     assert!(matches!(
-        check(&unpaired, "register", &cfg(), &Budget::default()),
+        check(&unpaired, ModelKind::Register, &cfg(), &Budget::default()),
         Err(LinError::History(_))
     ));
     // Through the Checker trait, errors are unknown verdicts with the message.
     let c = LinearizableChecker {
-        model: "nope".into(),
+        model: ModelKind::Register,
         config: cfg(),
     };
     let r = c.check(&h, &Budget::default());
     assert_eq!(r.verdict, Verdict::Unknown);
-    assert!(r.summary.contains("unknown model `nope`"), "{}", r.summary);
+    assert!(
+        r.summary.contains("does not fit the register model"),
+        "{}",
+        r.summary
+    );
 }
 
 /// Many concurrent writes and an impossible read at the end: the search
@@ -406,7 +410,7 @@ fn budget_turns_a_long_search_into_unknown() {
     let h = hard_invalid_history(24);
     let past = Budget::with_time_limit(Some(Duration::from_millis(0)));
     let started = Instant::now();
-    let r = check(&h, "register", &cfg(), &past).unwrap();
+    let r = check(&h, ModelKind::Register, &cfg(), &past).unwrap();
     assert_eq!(r.verdict, Verdict::Unknown);
     assert!(
         r.summary.starts_with("unknown: time limit reached after "),
@@ -419,7 +423,7 @@ fn budget_turns_a_long_search_into_unknown() {
         memory_bytes: 1 << 20,
         ..Budget::default()
     };
-    let r = check(&h, "register", &cfg(), &small).unwrap();
+    let r = check(&h, ModelKind::Register, &cfg(), &small).unwrap();
     assert_eq!(r.verdict, Verdict::Unknown);
     assert!(
         r.summary.contains("memory limit of 1 MiB reached after"),
@@ -429,14 +433,14 @@ fn budget_turns_a_long_search_into_unknown() {
 
     let cancelled = Budget::default();
     cancelled.cancel.store(true, Ordering::Relaxed);
-    let r = check(&h, "register", &cfg(), &cancelled).unwrap();
+    let r = check(&h, ModelKind::Register, &cfg(), &cancelled).unwrap();
     assert_eq!(r.verdict, Verdict::Unknown);
     assert!(r.summary.contains("cancelled"), "{}", r.summary);
 
     // With room, the same search finishes and says no.
     let r = check(
         &hard_invalid_history(10),
-        "register",
+        ModelKind::Register,
         &cfg(),
         &Budget::default(),
     )
@@ -849,6 +853,7 @@ fn porcupine_corpus_gets_the_expected_verdicts() {
             initial: Value::Null,
             nil_read: NilRead::Absent,
         };
+        let model: ModelKind = model.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
         let r =
             check(&h, model, &cfg, &Budget::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
         let want = if h.ops.is_empty() {
@@ -875,8 +880,8 @@ fn porcupine_corpus_gets_the_expected_verdicts() {
             );
         }
         match model {
-            "cas-register" => etcd += 1,
-            "kv" => kv += 1,
+            ModelKind::CasRegister => etcd += 1,
+            ModelKind::Kv => kv += 1,
             other => panic!("unexpected model {other}"),
         }
     }
@@ -898,7 +903,7 @@ mod register_gen;
 #[test]
 fn generated_register_histories() {
     let h = register_gen::register_history(3000, 10, 7);
-    let r = check(&h, "register", &cfg(), &Budget::default()).unwrap();
+    let r = check(&h, ModelKind::Register, &cfg(), &Budget::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
     let ops = h.operations().unwrap();
     assert!(
@@ -917,7 +922,7 @@ fn generated_register_histories() {
         .map(|(i, _)| i)
         .expect("a read to corrupt");
     bad.ops[target].value = json!(-7);
-    let r = check(&bad, "register", &cfg(), &Budget::default()).unwrap();
+    let r = check(&bad, ModelKind::Register, &cfg(), &Budget::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Invalid);
     assert_eq!(
         r.details["failures"][0]["op"]["complete_line"],

@@ -762,9 +762,9 @@ impl Checker for GraphRegisterChecker {
                 return r;
             }
             let model = if ops.iter().any(|o| o.f == "cas") {
-                "cas-register"
+                crate::model::ModelKind::CasRegister
             } else {
-                "register"
+                crate::model::ModelKind::Register
             };
             match crate::checker::linearizable::check(history, model, &self.config, budget) {
                 Ok(mut s) => {

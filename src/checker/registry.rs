@@ -7,30 +7,191 @@
 
 use crate::checker::{graph_register, linearizable, Budget, CheckResult, Checker};
 use crate::history::History;
-use crate::model::{ModelConfig, MODEL_NAMES};
+use crate::model::{ModelConfig, ModelKind};
 
-/// Every checker name `--checker` accepts.
-pub const CHECKER_NAMES: &[&str] = &[
-    "linearizable",
-    "graph-register",
-    "stale-read",
-    "lost-write",
-    "session",
-    "elle",
-];
-/// Every workload name `--workload` accepts.
-pub const WORKLOAD_NAMES: &[&str] = &["register", "set", "list-append", "rw-register"];
+/// `a, b, c`: the variant lists in help and error messages.
+pub fn join_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names.into_iter().collect::<Vec<_>>().join(", ")
+}
 
-/// What the user asked `check` to decide.
+/// A checker by name: what `--checker` and a workload file's `checkers`
+/// select.
+///
+/// Parsed where the name enters (clap for the command line, serde for
+/// workload files, [`std::str::FromStr`] elsewhere), so a misspelt checker
+/// is an error naming the argument or field before anything runs.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckerKind {
+    /// Linearizability against a sequential model (the search, or the
+    /// graph checker for registers with unique writes).
+    Linearizable,
+    /// The polynomial graph checker for registers with unique writes.
+    GraphRegister,
+    /// Reads that returned a value already overwritten when they began.
+    StaleRead,
+    /// Acknowledged writes that reads stop showing (Jepsen's set-full on sets).
+    LostWrite,
+    /// Per-session guarantees: read-your-writes, monotonic reads/writes,
+    /// writes-follow-reads.
+    Session,
+    /// Elle-style transactional anomalies (list-append, rw-register).
+    Elle,
+}
+
+impl CheckerKind {
+    /// Every checker, in the order help and errors list them.
+    pub const ALL: &'static [CheckerKind] = &[
+        CheckerKind::Linearizable,
+        CheckerKind::GraphRegister,
+        CheckerKind::StaleRead,
+        CheckerKind::LostWrite,
+        CheckerKind::Session,
+        CheckerKind::Elle,
+    ];
+
+    /// The name `--checker` takes, and the name results carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckerKind::Linearizable => "linearizable",
+            CheckerKind::GraphRegister => "graph-register",
+            CheckerKind::StaleRead => "stale-read",
+            CheckerKind::LostWrite => "lost-write",
+            CheckerKind::Session => "session",
+            CheckerKind::Elle => "elle",
+        }
+    }
+
+    /// Every checker name, comma-separated, for messages.
+    pub fn names() -> String {
+        join_names(Self::ALL.iter().map(|c| c.as_str()))
+    }
+}
+
+impl std::fmt::Display for CheckerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CheckerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CheckerKind, String> {
+        CheckerKind::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown checker `{s}`; the checkers are: {}",
+                    CheckerKind::names()
+                )
+            })
+    }
+}
+
+/// What kind of history `check --workload` is told it reads; it picks the
+/// checkers. The runner's [`crate::workload::WorkloadKind`] maps onto it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckWorkload {
+    /// Reads, writes and cas on registers.
+    Register,
+    /// Adds of unique elements and reads of the whole set.
+    Set,
+    /// Elle's list-append transactions.
+    ListAppend,
+    /// Elle's rw-register transactions.
+    RwRegister,
+}
+
+impl CheckWorkload {
+    /// Every workload, in the order help and errors list them.
+    pub const ALL: &'static [CheckWorkload] = &[
+        CheckWorkload::Register,
+        CheckWorkload::Set,
+        CheckWorkload::ListAppend,
+        CheckWorkload::RwRegister,
+    ];
+
+    /// The name `--workload` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckWorkload::Register => "register",
+            CheckWorkload::Set => "set",
+            CheckWorkload::ListAppend => "list-append",
+            CheckWorkload::RwRegister => "rw-register",
+        }
+    }
+
+    /// Every workload name, comma-separated, for messages.
+    pub fn names() -> String {
+        join_names(Self::ALL.iter().map(|w| w.as_str()))
+    }
+
+    /// The checkers this kind of history calls for.
+    pub fn checkers(self) -> Vec<CheckerKind> {
+        use CheckerKind as C;
+        match self {
+            CheckWorkload::Register => vec![C::Linearizable, C::StaleRead, C::Session],
+            CheckWorkload::Set => vec![C::LostWrite],
+            CheckWorkload::ListAppend => vec![C::Elle, C::LostWrite],
+            CheckWorkload::RwRegister => vec![C::Elle],
+        }
+    }
+}
+
+impl std::fmt::Display for CheckWorkload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CheckWorkload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CheckWorkload, String> {
+        CheckWorkload::ALL
+            .iter()
+            .copied()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown workload `{s}`; the workloads are: {}",
+                    CheckWorkload::names()
+                )
+            })
+    }
+}
+
+impl From<crate::workload::WorkloadKind> for CheckWorkload {
+    fn from(w: crate::workload::WorkloadKind) -> CheckWorkload {
+        use crate::workload::WorkloadKind as W;
+        match w {
+            W::Register => CheckWorkload::Register,
+            W::Set => CheckWorkload::Set,
+            W::ListAppend => CheckWorkload::ListAppend,
+            W::RwRegister => CheckWorkload::RwRegister,
+        }
+    }
+}
+
+/// What the user asked `check` to decide. Every selecting name is already
+/// parsed; only the consistency model stays text, validated by
+/// [`crate::checker::elle::parse_consistency_model`] (the Elle checker owns
+/// its grammar).
 #[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
     /// `--model`: a sequential specification for the linearizable checker.
-    pub model: Option<String>,
+    pub model: Option<ModelKind>,
     pub model_config: ModelConfig,
-    /// `--workload`: register, set, list-append, rw-register.
-    pub workload: Option<String>,
-    /// `--checker`: explicit checker names.
-    pub checkers: Option<Vec<String>>,
+    /// `--workload`: which checkers, and how to read the history.
+    pub workload: Option<CheckWorkload>,
+    /// `--checker`: explicit checkers.
+    pub checkers: Option<Vec<CheckerKind>>,
     /// `--consistency-model` for the transactional checker.
     pub consistency_model: Option<String>,
 }
@@ -41,98 +202,60 @@ pub struct CheckOptions {
 #[error("{0}")]
 pub struct SelectError(pub String);
 
-/// The checkers a workload kind calls for.
-pub fn checkers_for_workload(workload: &str) -> Result<Vec<String>, SelectError> {
-    let names: &[&str] = match workload {
-        "register" => &["linearizable", "stale-read", "session"],
-        "set" => &["lost-write"],
-        "list-append" => &["elle", "lost-write"],
-        "rw-register" => &["elle"],
-        other => {
-            return Err(SelectError(format!(
-                "unknown workload `{other}`; the workloads are: {}",
-                WORKLOAD_NAMES.join(", ")
-            )))
-        }
-    };
-    Ok(names.iter().map(|s| s.to_string()).collect())
-}
-
-/// Checks names in `opts` before any file is read.
+/// Checks what `opts` holds as text before any file is read.
 pub fn validate(opts: &CheckOptions) -> Result<(), SelectError> {
-    if let Some(m) = &opts.model {
-        if !MODEL_NAMES.contains(&m.as_str()) {
-            return Err(SelectError(format!(
-                "--model: unknown model `{m}`; the models are: {}",
-                MODEL_NAMES.join(", ")
-            )));
-        }
-    }
-    if let Some(w) = &opts.workload {
-        checkers_for_workload(w)?;
-    }
     if let Some(m) = &opts.consistency_model {
         crate::checker::elle::parse_consistency_model(m)
             .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
-    }
-    if let Some(names) = &opts.checkers {
-        for n in names {
-            if !CHECKER_NAMES.contains(&n.as_str()) {
-                return Err(SelectError(format!(
-                    "--checker: unknown checker `{n}`; the checkers are: {}",
-                    CHECKER_NAMES.join(", ")
-                )));
-            }
-        }
     }
     Ok(())
 }
 
 /// The model to use for `linearizable` when `--model` is not given: guessed
 /// from the functions in the history.
-pub fn infer_model(history: &History) -> &'static str {
+pub fn infer_model(history: &History) -> ModelKind {
     let has = |f: &str| history.ops.iter().any(|o| o.f == f);
     if has("txn") {
-        "multi-register"
+        ModelKind::MultiRegister
     } else if has("cas") {
-        "cas-register"
+        ModelKind::CasRegister
     } else if has("acquire") || has("release") {
-        "mutex"
+        ModelKind::Mutex
     } else if has("enqueue") || has("dequeue") {
-        "fifo-queue"
+        ModelKind::FifoQueue
     } else if has("add") {
-        "set"
+        ModelKind::Set
     } else if has("get") || has("put") || has("append") {
-        "kv"
+        ModelKind::Kv
     } else {
-        "register"
+        ModelKind::Register
     }
 }
 
-/// The checker names to run: explicit, by workload, or inferred.
-fn checker_names(history: &History, opts: &CheckOptions) -> Result<Vec<String>, SelectError> {
-    if let Some(names) = &opts.checkers {
-        return Ok(names.clone());
+/// The checkers to run: explicit, by workload, or inferred.
+fn checker_kinds(history: &History, opts: &CheckOptions) -> Vec<CheckerKind> {
+    if let Some(kinds) = &opts.checkers {
+        return kinds.clone();
     }
-    if let Some(w) = &opts.workload {
-        return checkers_for_workload(w);
+    if let Some(w) = opts.workload {
+        return w.checkers();
     }
     if opts.model.is_some() {
-        return Ok(vec!["linearizable".to_string()]);
+        return vec![CheckerKind::Linearizable];
     }
     // Nothing said: transactions go to the Elle-style checker, set adds to
     // lost-write, everything else to linearizability with a guessed model.
-    let name = if history.ops.iter().any(|o| o.f == "txn")
+    let kind = if history.ops.iter().any(|o| o.f == "txn")
         && !history.ops.iter().any(|o| o.f == "read" || o.f == "write")
     {
-        "elle"
+        CheckerKind::Elle
     } else {
         match infer_model(history) {
-            "set" => "lost-write",
-            _ => "linearizable",
+            ModelKind::Set => CheckerKind::LostWrite,
+            _ => CheckerKind::Linearizable,
         }
     };
-    Ok(vec![name.to_string()])
+    vec![kind]
 }
 
 /// Runs the checkers `opts` asks for on `history`. Errors are about the
@@ -143,28 +266,22 @@ pub fn run_checks(
     budget: &Budget,
 ) -> Result<Vec<CheckResult>, SelectError> {
     validate(opts)?;
-    let names = checker_names(history, opts)?;
+    let kinds = checker_kinds(history, opts);
     // Pairing errors are input errors. Only the Elle-style checker reads
     // histories without invoke/completion pairs (Elle's completions-only form).
-    if names.iter().any(|n| n != "elle") {
+    if kinds.iter().any(|k| *k != CheckerKind::Elle) {
         history
             .operations()
             .map_err(|e| SelectError(e.to_string()))?;
     }
     let mut results = Vec::new();
-    for name in names {
-        let r = match name.as_str() {
-            "linearizable" => {
-                let model = opts
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| infer_model(history).to_string());
-                check_linearizable(history, &model, opts, budget)?
+    for kind in kinds {
+        let r = match kind {
+            CheckerKind::Linearizable => {
+                let model = opts.model.unwrap_or_else(|| infer_model(history));
+                check_linearizable(history, model, opts, budget)?
             }
-            other => {
-                let c = build(other, opts)?;
-                c.check(history, budget)
-            }
+            other => build(other, opts)?.check(history, budget),
         };
         results.push(r);
     }
@@ -176,11 +293,11 @@ pub fn run_checks(
 /// else goes to the search.
 fn check_linearizable(
     history: &History,
-    model: &str,
+    model: ModelKind,
     opts: &CheckOptions,
     budget: &Budget,
 ) -> Result<CheckResult, SelectError> {
-    if matches!(model, "register" | "cas-register") {
+    if matches!(model, ModelKind::Register | ModelKind::CasRegister) {
         let ops = history
             .operations()
             .map_err(|e| SelectError(e.to_string()))?;
@@ -188,7 +305,7 @@ fn check_linearizable(
             let mut r =
                 graph_register::GraphRegisterChecker::with_config(opts.model_config.clone())
                     .check(history, budget);
-            r.checker = "linearizable".to_string();
+            r.checker = CheckerKind::Linearizable.as_str().to_string();
             r.summary = format!("{} [graph checker: unique writes]", r.summary);
             return Ok(r);
         }
@@ -197,50 +314,45 @@ fn check_linearizable(
         .map_err(|e| SelectError(e.to_string()))
 }
 
-/// A checker by name, for callers (the runner) that hold no history yet.
-pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, SelectError> {
-    match name {
-        "linearizable" => Ok(Box::new(linearizable::LinearizableChecker {
-            model: opts.model.clone().unwrap_or_else(|| "register".into()),
+/// A checker by kind, for callers (the runner) that hold no history yet.
+pub fn build(kind: CheckerKind, opts: &CheckOptions) -> Result<Box<dyn Checker>, SelectError> {
+    use crate::checker::lost_write;
+    match kind {
+        CheckerKind::Linearizable => Ok(Box::new(linearizable::LinearizableChecker {
+            model: opts.model.unwrap_or(ModelKind::Register),
             config: opts.model_config.clone(),
         })),
-        "graph-register" => Ok(Box::new(
-            crate::checker::graph_register::GraphRegisterChecker::with_config(
-                opts.model_config.clone(),
-            ),
+        CheckerKind::GraphRegister => Ok(Box::new(
+            graph_register::GraphRegisterChecker::with_config(opts.model_config.clone()),
         )),
-        "stale-read" => Ok(Box::new(
+        CheckerKind::StaleRead => Ok(Box::new(
             crate::checker::stale_read::StaleReadChecker::with_config(opts.model_config.clone()),
         )),
-        "lost-write" => Ok(Box::new(crate::checker::lost_write::LostWriteChecker {
-            workload: match opts.workload.as_deref() {
-                Some("set") => crate::checker::lost_write::Workload::Set,
-                Some("list-append") => crate::checker::lost_write::Workload::ListAppend,
-                Some("register") => crate::checker::lost_write::Workload::Register,
-                _ => crate::checker::lost_write::Workload::Auto,
+        CheckerKind::LostWrite => Ok(Box::new(lost_write::LostWriteChecker {
+            workload: match opts.workload {
+                Some(CheckWorkload::Set) => lost_write::Workload::Set,
+                Some(CheckWorkload::ListAppend) => lost_write::Workload::ListAppend,
+                Some(CheckWorkload::Register) => lost_write::Workload::Register,
+                _ => lost_write::Workload::Auto,
             },
             config: opts.model_config.clone(),
         })),
-        "session" => Ok(Box::new(
+        CheckerKind::Session => Ok(Box::new(
             crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),
         )),
-        "elle" => {
+        CheckerKind::Elle => {
             let model = opts
                 .consistency_model
                 .as_deref()
                 .unwrap_or("strict-serializable");
-            let kind = match opts.workload.as_deref() {
-                Some("list-append") => Some(crate::checker::elle::ElleKind::ListAppend),
-                Some("rw-register") => Some(crate::checker::elle::ElleKind::RwRegister),
+            let kind = match opts.workload {
+                Some(CheckWorkload::ListAppend) => Some(crate::checker::elle::ElleKind::ListAppend),
+                Some(CheckWorkload::RwRegister) => Some(crate::checker::elle::ElleKind::RwRegister),
                 _ => None,
             };
             let c = crate::checker::elle::ElleChecker::new(model, kind)
                 .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
             Ok(Box::new(c))
         }
-        other => Err(SelectError(format!(
-            "unknown checker `{other}`; the checkers are: {}",
-            CHECKER_NAMES.join(", ")
-        ))),
     }
 }

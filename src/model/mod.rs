@@ -116,17 +116,88 @@ pub trait Model: Send + Sync {
     }
 }
 
-/// Every model name `--model` accepts.
-pub const MODEL_NAMES: &[&str] = &[
-    "register",
-    "cas-register",
-    "multi-register",
-    "mutex",
-    "set",
-    "fifo-queue",
-    "kv",
-    "counter",
-];
+/// A sequential specification by name: what `--model` selects.
+///
+/// Parsed where the name enters (the command line via clap, files via
+/// serde, [`std::str::FromStr`] elsewhere), so a misspelt model is an error
+/// before any history is read.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A read/write register ([`Register`]).
+    Register,
+    /// A register with compare-and-set ([`CasRegister`]).
+    CasRegister,
+    /// Several registers read and written in transactions ([`MultiRegister`]).
+    MultiRegister,
+    /// A lock ([`Mutex`]).
+    Mutex,
+    /// A grow-only set ([`Set`]).
+    Set,
+    /// A first-in first-out queue ([`FifoQueue`]).
+    FifoQueue,
+    /// A key-value map ([`Kv`]).
+    Kv,
+    /// An integer counter ([`Counter`]).
+    Counter,
+}
+
+impl ModelKind {
+    /// Every model, in the order help and errors list them.
+    pub const ALL: &'static [ModelKind] = &[
+        ModelKind::Register,
+        ModelKind::CasRegister,
+        ModelKind::MultiRegister,
+        ModelKind::Mutex,
+        ModelKind::Set,
+        ModelKind::FifoQueue,
+        ModelKind::Kv,
+        ModelKind::Counter,
+    ];
+
+    /// The name `--model` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::MultiRegister => "multi-register",
+            ModelKind::Mutex => "mutex",
+            ModelKind::Set => "set",
+            ModelKind::FifoQueue => "fifo-queue",
+            ModelKind::Kv => "kv",
+            ModelKind::Counter => "counter",
+        }
+    }
+
+    /// Every model name, comma-separated, for messages.
+    pub fn names() -> String {
+        crate::checker::registry::join_names(Self::ALL.iter().map(|m| m.as_str()))
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ModelKind, String> {
+        ModelKind::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown model `{s}`; the models are: {}",
+                    ModelKind::names()
+                )
+            })
+    }
+}
 
 /// The result an operation reported, when there is one to trust: `Some`
 /// for an `ok` op, `None` for an indeterminate one. Models use this so

@@ -17,7 +17,8 @@ pub mod recorder;
 
 pub use backend::{backend_for, Backend};
 
-use crate::checker::{registry, Budget, CheckResult, Verdict};
+use crate::checker::registry::{self, CheckWorkload, CheckerKind};
+use crate::checker::{Budget, CheckResult, Verdict};
 use crate::client::{Client, ClientFactory, Completion, Invocation};
 use crate::generator::nemesis::FaultSchedule;
 use crate::generator::{final_reads, GenSpec, Generator};
@@ -376,36 +377,35 @@ pub fn summary(w: &Workload, o: &RunOutcome) -> String {
     out
 }
 
-/// The checker names for a workload: `checkers` from the file, else the
+/// The checkers for a workload: `checkers` from the file, else the
 /// workload kind's defaults.
-pub fn checker_names(w: &Workload) -> anyhow::Result<Vec<String>> {
+pub fn checker_kinds(w: &Workload) -> Vec<CheckerKind> {
     match &w.checkers {
-        Some(n) => Ok(n.clone()),
-        None => {
-            registry::checkers_for_workload(w.workload.as_str()).map_err(|e| anyhow::anyhow!("{e}"))
-        }
+        Some(k) => k.clone(),
+        None => CheckWorkload::from(w.workload).checkers(),
     }
 }
 
 /// Runs every checker of the workload on `history`. A checker that cannot
-/// run (unknown here, or the history does not fit it) answers `unknown`
-/// with the reason, so the others still decide.
+/// run (the history does not fit it) answers `unknown` with the reason, so
+/// the others still decide.
 pub fn check_history(
     w: &Workload,
     history: &History,
     budget: &Budget,
 ) -> anyhow::Result<Vec<CheckResult>> {
     let mut results = Vec::new();
-    for name in checker_names(w)? {
+    for kind in checker_kinds(w) {
         let opts = registry::CheckOptions {
-            workload: Some(w.workload.as_str().to_string()),
-            checkers: Some(vec![name.clone()]),
+            workload: Some(w.workload.into()),
+            checkers: Some(vec![kind]),
             ..registry::CheckOptions::default()
         };
         match registry::run_checks(history, &opts, budget) {
             Ok(mut r) => results.append(&mut r),
             Err(e) => {
-                let mut r = CheckResult::new(&name, Verdict::Unknown, format!("not run: {e}"));
+                let mut r =
+                    CheckResult::new(kind.as_str(), Verdict::Unknown, format!("not run: {e}"));
                 r.explanation = e.to_string();
                 results.push(r);
             }

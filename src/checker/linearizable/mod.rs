@@ -30,8 +30,8 @@ use crate::checker::{Budget, CheckResult, Checker, Verdict};
 use crate::history::{History, HistoryError, Operation, Outcome};
 use crate::model::value::show_json;
 use crate::model::{
-    CasRegister, Counter, FifoQueue, Kv, Model, ModelConfig, MultiRegister, Mutex, Register, Set,
-    MODEL_NAMES,
+    CasRegister, Counter, FifoQueue, Kv, Model, ModelConfig, ModelKind, MultiRegister, Mutex,
+    Register, Set,
 };
 use rayon::prelude::*;
 use search::{Found, Limits, Prepared};
@@ -41,8 +41,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// Why a linearizability check could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LinError {
-    #[error("unknown model `{name}`; the models are: {}", MODEL_NAMES.join(", "))]
-    UnknownModel { name: String },
     /// `--initial` does not suit the model.
     #[error("{0}")]
     BadConfig(String),
@@ -59,11 +57,11 @@ pub enum LinError {
 
 /// The linearizability checker for a named model, as a [`Checker`].
 ///
-/// Errors (unknown model, ops that do not fit it) become `unknown` with the
+/// Errors (a bad `--initial`, ops that do not fit the model) become `unknown` with the
 /// message; callers that need to tell them apart call [`check`].
 #[derive(Clone, Debug)]
 pub struct LinearizableChecker {
-    pub model: String,
+    pub model: ModelKind,
     pub config: ModelConfig,
 }
 
@@ -72,7 +70,7 @@ impl Checker for LinearizableChecker {
         "linearizable"
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        match check(history, &self.model, &self.config, budget) {
+        match check(history, self.model, &self.config, budget) {
             Ok(r) => r,
             Err(e) => CheckResult::new("linearizable", Verdict::Unknown, e.to_string()),
         }
@@ -180,46 +178,43 @@ fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult
     }
 }
 
-/// Checks `history` against the model named `model` (one of
-/// [`MODEL_NAMES`]), split by key, keys in parallel, within `budget`.
+/// Checks `history` against `model`, split by key, keys in parallel,
+/// within `budget`.
 pub fn check(
     history: &History,
-    model: &str,
+    model: ModelKind,
     cfg: &ModelConfig,
     budget: &Budget,
 ) -> Result<CheckResult, LinError> {
     match model {
-        "register" => check_with(&Register::new(cfg), history, budget),
-        "cas-register" => check_with(&CasRegister::new(cfg), history, budget),
-        "multi-register" => check_with(
+        ModelKind::Register => check_with(&Register::new(cfg), history, budget),
+        ModelKind::CasRegister => check_with(&CasRegister::new(cfg), history, budget),
+        ModelKind::MultiRegister => check_with(
             &MultiRegister::new(cfg).map_err(LinError::BadConfig)?,
             history,
             budget,
         ),
-        "mutex" => check_with(
+        ModelKind::Mutex => check_with(
             &Mutex::new(cfg).map_err(LinError::BadConfig)?,
             history,
             budget,
         ),
-        "set" => check_with(
+        ModelKind::Set => check_with(
             &Set::new(cfg).map_err(LinError::BadConfig)?,
             history,
             budget,
         ),
-        "fifo-queue" => check_with(
+        ModelKind::FifoQueue => check_with(
             &FifoQueue::new(cfg).map_err(LinError::BadConfig)?,
             history,
             budget,
         ),
-        "kv" => check_with(&Kv::new(cfg).map_err(LinError::BadConfig)?, history, budget),
-        "counter" => check_with(
+        ModelKind::Kv => check_with(&Kv::new(cfg).map_err(LinError::BadConfig)?, history, budget),
+        ModelKind::Counter => check_with(
             &Counter::new(cfg).map_err(LinError::BadConfig)?,
             history,
             budget,
         ),
-        _ => Err(LinError::UnknownModel {
-            name: model.to_string(),
-        }),
     }
 }
 
