@@ -5,6 +5,7 @@ mod cluster;
 mod elle;
 mod fixtures;
 mod graph;
+mod jepsen_checkers;
 mod linearizable;
 mod readers;
 mod runner;

@@ -149,11 +149,17 @@ impl Budget {
         self.cancel.store(true, Ordering::Relaxed);
     }
 }
+pub mod counter;
 pub mod elle;
 pub mod fast_hash;
 pub mod graph_register;
+pub mod keyed;
 pub mod linearizable;
 pub mod lost_write;
+pub mod queue;
 pub mod registry;
 pub mod session;
+pub mod set;
 pub mod stale_read;
+pub mod total_queue;
+pub mod unique_ids;

@@ -32,13 +32,30 @@ pub enum CheckerKind {
     GraphRegister,
     /// Reads that returned a value already overwritten when they began.
     StaleRead,
-    /// Acknowledged writes that reads stop showing (Jepsen's set-full on sets).
+    /// Acknowledged writes that reads stop showing (Jepsen's set-full on
+    /// sets; `set-full` is accepted for it).
+    #[value(alias = "set-full")]
+    #[serde(alias = "set-full")]
     LostWrite,
     /// Per-session guarantees: read-your-writes, monotonic reads/writes,
     /// writes-follow-reads.
     Session,
     /// Elle-style transactional anomalies (list-append, rw-register).
     Elle,
+    /// Jepsen's counter: every read between the acknowledged and the
+    /// attempted sums of adds.
+    Counter,
+    /// Jepsen's set: the final read holds every acknowledged add and
+    /// nothing never attempted.
+    Set,
+    /// Jepsen's queue: every dequeue from an unordered queue of what was
+    /// enqueued and not yet dequeued.
+    Queue,
+    /// Jepsen's total-queue: every acknowledged enqueue dequeued, nothing
+    /// invented.
+    TotalQueue,
+    /// Jepsen's unique-ids: no id generated twice.
+    UniqueIds,
 }
 
 impl CheckerKind {
@@ -50,6 +67,11 @@ impl CheckerKind {
         CheckerKind::LostWrite,
         CheckerKind::Session,
         CheckerKind::Elle,
+        CheckerKind::Counter,
+        CheckerKind::Set,
+        CheckerKind::Queue,
+        CheckerKind::TotalQueue,
+        CheckerKind::UniqueIds,
     ];
 
     /// The name `--checker` takes, and the name results carry.
@@ -61,6 +83,11 @@ impl CheckerKind {
             CheckerKind::LostWrite => "lost-write",
             CheckerKind::Session => "session",
             CheckerKind::Elle => "elle",
+            CheckerKind::Counter => "counter",
+            CheckerKind::Set => "set",
+            CheckerKind::Queue => "queue",
+            CheckerKind::TotalQueue => "total-queue",
+            CheckerKind::UniqueIds => "unique-ids",
         }
     }
 
@@ -82,7 +109,7 @@ impl std::str::FromStr for CheckerKind {
         CheckerKind::ALL
             .iter()
             .copied()
-            .find(|c| c.as_str() == s)
+            .find(|c| c.as_str() == s || (s == "set-full" && *c == CheckerKind::LostWrite))
             .ok_or_else(|| {
                 format!(
                     "unknown checker `{s}`; the checkers are: {}",
@@ -107,6 +134,12 @@ pub enum CheckWorkload {
     ListAppend,
     /// Elle's rw-register transactions.
     RwRegister,
+    /// Adds to and reads of a counter (Jepsen's counter workload).
+    Counter,
+    /// Enqueues, dequeues and a final drain (Jepsen's queue workloads).
+    Queue,
+    /// Id generation (Jepsen's unique-ids workload).
+    UniqueIds,
 }
 
 impl CheckWorkload {
@@ -116,6 +149,9 @@ impl CheckWorkload {
         CheckWorkload::Set,
         CheckWorkload::ListAppend,
         CheckWorkload::RwRegister,
+        CheckWorkload::Counter,
+        CheckWorkload::Queue,
+        CheckWorkload::UniqueIds,
     ];
 
     /// The name `--workload` takes.
@@ -125,6 +161,9 @@ impl CheckWorkload {
             CheckWorkload::Set => "set",
             CheckWorkload::ListAppend => "list-append",
             CheckWorkload::RwRegister => "rw-register",
+            CheckWorkload::Counter => "counter",
+            CheckWorkload::Queue => "queue",
+            CheckWorkload::UniqueIds => "unique-ids",
         }
     }
 
@@ -141,6 +180,9 @@ impl CheckWorkload {
             CheckWorkload::Set => vec![C::LostWrite],
             CheckWorkload::ListAppend => vec![C::Elle, C::LostWrite],
             CheckWorkload::RwRegister => vec![C::Elle],
+            CheckWorkload::Counter => vec![C::Counter],
+            CheckWorkload::Queue => vec![C::Queue, C::TotalQueue],
+            CheckWorkload::UniqueIds => vec![C::UniqueIds],
         }
     }
 }
@@ -354,5 +396,10 @@ pub fn build(kind: CheckerKind, opts: &CheckOptions) -> Result<Box<dyn Checker>,
                 .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
             Ok(Box::new(c))
         }
+        CheckerKind::Counter => Ok(Box::new(crate::checker::counter::CounterChecker)),
+        CheckerKind::Set => Ok(Box::new(crate::checker::set::SetChecker)),
+        CheckerKind::Queue => Ok(Box::new(crate::checker::queue::QueueChecker)),
+        CheckerKind::TotalQueue => Ok(Box::new(crate::checker::total_queue::TotalQueueChecker)),
+        CheckerKind::UniqueIds => Ok(Box::new(crate::checker::unique_ids::UniqueIdsChecker)),
     }
 }
