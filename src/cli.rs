@@ -96,6 +96,10 @@ pub struct CheckArgs {
     /// Consistency model the transactional checker must confirm (default strict-serializable).
     #[arg(long)]
     pub consistency_model: Option<String>,
+    /// lost-write/set-full: the set must be linearizable, so an element
+    /// missing from a read that began after it was known fails the check.
+    #[arg(long)]
+    pub linearizable: bool,
     /// Input format; detected from the content by default.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -212,6 +216,7 @@ fn check(a: CheckArgs) -> anyhow::Result<i32> {
         workload: a.workload,
         checkers: a.checker.clone(),
         consistency_model: a.consistency_model.clone(),
+        linearizable: a.linearizable,
     };
     if let Err(e) = registry::validate(&opts) {
         return bad_input(e);

@@ -703,13 +703,15 @@ fn fixture_explanations_name_the_evidence() {
 
     use faultline::checker::session::SessionChecker;
     let r = SessionChecker::new().check(&load("session-invalid.jsonl"), &Budget::default());
-    for g in [
-        "read-your-writes",
-        "monotonic-reads",
-        "monotonic-writes",
-        "writes-follow-reads",
+    // Process 5's read of 100 after its read of 200 is both its own
+    // monotonic-reads violation and the writes-follow-reads one of z.
+    for (g, n) in [
+        ("read-your-writes", 1),
+        ("monotonic-reads", 2),
+        ("monotonic-writes", 1),
+        ("writes-follow-reads", 1),
     ] {
-        assert_eq!(r.details["counts"][g], 1, "{g}: {}", r.explanation);
+        assert_eq!(r.details["counts"][g], n, "{g}: {}", r.explanation);
     }
 }
 

@@ -370,3 +370,155 @@ fn keyed_histories_are_checked_per_key() {
     assert_eq!(r.details["failures"], json!(["2"]), "{}", r.details);
     assert_eq!(r.details["results"]["1"]["valid?"], json!(true));
 }
+
+/// A JSONL history from (process, type, f, value) events, with Jepsen's
+/// test helper's timing: event i at i ms.
+fn timed(events: &[(i64, &str, &str, Value)]) -> String {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, (p, t, f, v))| {
+            json!({"index": i, "time": i as u64 * 1_000_000, "process": p, "type": t, "f": f, "value": v})
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+fn set_full(events: &[(i64, &str, &str, Value)], linearizable: bool) -> CheckResult {
+    let h = History::parse_str(&timed(events), "t.jsonl", Some(Format::Jsonl)).expect("parses");
+    let opts = CheckOptions {
+        checkers: Some(vec!["set-full".parse().expect("set-full is a checker")]),
+        linearizable,
+        ..CheckOptions::default()
+    };
+    registry::run_checks(&h, &opts, &Budget::default())
+        .expect("checker runs")
+        .remove(0)
+}
+
+#[test]
+fn set_full_cases() {
+    let a = (0, "invoke", "add", json!(0));
+    let a_ok = (0, "ok", "add", json!(0));
+    let r = (1, "invoke", "read", Value::Null);
+    let r_has = (1, "ok", "read", json!([0]));
+    let r_lacks = (1, "ok", "read", json!([]));
+    let count = |r: &CheckResult, k: &str| r.details[k].as_u64().unwrap_or(u64::MAX);
+
+    // Never read, and never confirmed: nothing is stable, so unknown.
+    for h in [
+        vec![a.clone(), a_ok.clone()],
+        vec![a.clone(), r.clone(), r_lacks.clone()],
+    ] {
+        let res = set_full(&h, false);
+        assert_eq!(res.verdict, Verdict::Unknown, "{h:?}: {}", res.summary);
+        assert_eq!(count(&res, "never-read-count"), 1);
+        assert_eq!(count(&res, "stable-count"), 0);
+    }
+    // A read showing it, concurrent with the add or after it: stable.
+    for h in [
+        vec![r.clone(), a.clone(), r_has.clone(), a_ok.clone()],
+        vec![r.clone(), a.clone(), a_ok.clone(), r_has.clone()],
+        vec![a.clone(), r.clone(), r_has.clone(), a_ok.clone()],
+        vec![a.clone(), r.clone(), a_ok.clone(), r_has.clone()],
+        vec![a.clone(), a_ok.clone(), r.clone(), r_has.clone()],
+    ] {
+        let res = set_full(&h, false);
+        assert_eq!(res.verdict, Verdict::Valid, "{h:?}: {}", res.summary);
+        assert_eq!(count(&res, "stable-count"), 1);
+        assert_eq!(count(&res, "stale-count"), 0);
+    }
+    // A read that began after the acknowledgement lacks it: lost.
+    let res = set_full(
+        &[a.clone(), a_ok.clone(), r.clone(), r_lacks.clone()],
+        false,
+    );
+    assert_eq!(res.verdict, Verdict::Invalid);
+    assert_eq!(count(&res, "lost-count"), 1);
+    // A read concurrent with the add lacks it: it may have run first, so
+    // never-read, and with nothing stable, unknown.
+    for h in [
+        vec![r.clone(), a.clone(), r_lacks.clone(), a_ok.clone()],
+        vec![r.clone(), a.clone(), a_ok.clone(), r_lacks.clone()],
+        vec![a.clone(), r.clone(), r_lacks.clone(), a_ok.clone()],
+        vec![a.clone(), r.clone(), a_ok.clone(), r_lacks.clone()],
+    ] {
+        let res = set_full(&h, false);
+        assert_eq!(res.verdict, Verdict::Unknown, "{h:?}: {}", res.summary);
+        assert_eq!(count(&res, "never-read-count"), 1);
+    }
+
+    let add = |p: i64, t: &'static str, v: i64| (p, t, "add", json!(v));
+    let read = |p: i64, t: &'static str, v: Value| (p, t, "read", v);
+    // Both written, one read early, then both, then 0, then nothing: both lost.
+    let h = vec![
+        add(0, "invoke", 0),
+        add(1, "invoke", 1),
+        read(2, "invoke", Value::Null),
+        read(2, "ok", json!([1])),
+        add(0, "ok", 0),
+        add(1, "ok", 1),
+        read(2, "invoke", Value::Null),
+        read(2, "ok", json!([0, 1])),
+        read(2, "invoke", Value::Null),
+        read(2, "ok", json!([0])),
+        read(2, "invoke", Value::Null),
+        read(2, "ok", json!([])),
+    ];
+    let res = set_full(&h, false);
+    assert_eq!(res.verdict, Verdict::Invalid);
+    assert_eq!(count(&res, "lost-count"), 2);
+    // Flutter: 1 is seen before its add completes, missed by a later read,
+    // then seen again (stable but stale); 0 is missed by the last read to
+    // begin (lost).
+    let h = vec![
+        add(0, "invoke", 0),
+        add(0, "ok", 0),
+        add(1, "invoke", 1),
+        read(2, "invoke", Value::Null),
+        read(2, "ok", json!([1])),
+        add(1, "ok", 1),
+        read(2, "invoke", Value::Null),
+        read(3, "invoke", Value::Null),
+        read(3, "ok", json!([1])),
+        read(2, "ok", json!([0])),
+    ];
+    let res = set_full(&h, false);
+    assert_eq!(res.verdict, Verdict::Invalid);
+    assert_eq!(
+        (
+            count(&res, "lost-count"),
+            count(&res, "stale-count"),
+            count(&res, "stable-count")
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(res.details["lost"][0]["value"], json!(0));
+    assert_eq!(res.details["stale"][0]["value"], json!(1));
+    // Stale but never lost: valid, unless the set must be linearizable.
+    let h = vec![
+        a.clone(),
+        a_ok.clone(),
+        r.clone(),
+        r_lacks.clone(),
+        r.clone(),
+        r_has.clone(),
+    ];
+    assert_eq!(set_full(&h, false).verdict, Verdict::Valid);
+    let res = set_full(&h, true);
+    assert_eq!(res.verdict, Verdict::Invalid, "{}", res.summary);
+    assert!(res.explanation.contains("stale"), "{}", res.explanation);
+    // A read listing an element twice is not a set read.
+    let res = set_full(
+        &[
+            a.clone(),
+            a_ok.clone(),
+            r.clone(),
+            (1, "ok", "read", json!([0, 0])),
+        ],
+        false,
+    );
+    assert_eq!(res.verdict, Verdict::Invalid);
+    assert_eq!(count(&res, "duplicated-count"), 1);
+}

@@ -139,6 +139,8 @@ pub struct Classification {
     pub unexpected: Vec<(usize, Value)>,
     /// Reads (operation index, value) that listed an element twice.
     pub duplicated: Vec<(usize, Value)>,
+    /// Sets and list-append (Jepsen's set-full rules), not registers.
+    pub collection: bool,
 }
 
 fn workload_of(ops: &[Operation]) -> Workload {
@@ -267,8 +269,32 @@ fn time_of(pos_t: u64, time: Option<u64>, timed: bool) -> f64 {
     }
 }
 
-/// Classifies set and list-append elements. Returns fates and unexpected
-/// observations (read op, key, element).
+/// Jepsen's stale test: did the last read that lacked an element begin
+/// after the element was known? With times, as Jepsen measures it: the
+/// read's invoke time + 1 ns minus the known time, in whole milliseconds,
+/// must be positive. Without times, by history position.
+fn is_stale(known: (usize, Option<u64>), absent: (usize, Option<u64>), timed: bool) -> bool {
+    match (timed, known.1, absent.1) {
+        (true, Some(k), Some(a)) => (a as i128 + 1 - k as i128) / 1_000_000 > 0,
+        _ => absent.0 > known.0,
+    }
+}
+
+/// Classifies set and list-append elements by Jepsen's set-full rules.
+/// Returns fates and unexpected observations (read op, key, element).
+///
+/// Per element, over the reads of its key that completed after its add was
+/// invoked (earlier reads cannot speak of it):
+/// - *known*: the add's ok completion or the first completion of a read
+///   showing it, whichever came first;
+/// - *last present* / *last absent*: the latest-invoked read showing /
+///   lacking it;
+/// - **stable** (present, stale or recovered): some read shows it and no
+///   read invoked later lacks it; **stale** when a read that lacked it
+///   began after it was known;
+/// - **lost**: it was known, and the latest-invoked read lacking it began
+///   after it was known and after every read showing it;
+/// - **never-read**: neither.
 fn classify_collections(
     ops: &[Operation],
     adds: &[Add],
@@ -279,6 +305,7 @@ fn classify_collections(
     let mut added: HashMap<(VKey, VKey), bool> = HashMap::default();
     let mut fates = Vec::new();
     let empty: Vec<Obs> = Vec::new();
+    let done = |r: &Obs| ops[r.op].complete.unwrap_or(usize::MAX);
     for a in adds {
         let op = &ops[a.op];
         let ek = VKey::of(&a.value);
@@ -289,57 +316,79 @@ fn classify_collections(
             continue;
         }
         let rs = reads.get(&a.key).unwrap_or(&empty);
+        // Reads that completed after the add was invoked.
+        let counts = |j: usize| done(&rs[j]) > op.invoke;
         let pres: Vec<usize> = present
             .get(&a.key)
             .and_then(|m| m.get(&ek))
-            .map(|l| l.iter().map(|&j| j as usize).collect())
+            .map(|l| {
+                l.iter()
+                    .map(|&j| j as usize)
+                    .filter(|&j| counts(j))
+                    .collect()
+            })
             .unwrap_or_default();
-        // When it became known, and the reads that began after that.
-        let (known_t, known_time) = if op.outcome == Outcome::Ok {
-            (ret_t(op), op.complete_time)
-        } else {
-            match pres.first() {
-                None => continue, // indeterminate and never seen: nothing to say
-                Some(&j) => {
-                    let r = &ops[rs[j].op];
-                    (ret_t(r), r.complete_time)
-                }
-            }
-        };
-        let first_after = rs.partition_point(|r| r.call <= known_t);
-        let after = rs.len() - first_after;
-        let pres_after: Vec<usize> = pres.iter().copied().filter(|&j| j >= first_after).collect();
-        // The last absent read after known: walk back skipping present ones.
+        let last_present = pres.last().copied();
+        // The latest-invoked counting read that lacks it: walk back,
+        // skipping the reads that show it.
         let mut last_absent = None;
-        let mut pi = pres_after.len();
+        let mut pi = pres.len();
         let mut j = rs.len();
-        while j > first_after {
+        while j > 0 {
             j -= 1;
-            if pi > 0 && pres_after[pi - 1] == j {
+            if pi > 0 && pres[pi - 1] == j {
                 pi -= 1;
                 continue;
             }
-            last_absent = Some(j);
-            break;
+            if counts(j) {
+                last_absent = Some(j);
+                break;
+            }
         }
-        let last_present = pres_after.last().copied();
-        let lost = last_absent.is_some_and(|la| last_present.is_none_or(|lp| la > lp));
+        // Known: (history position, time) of the add's ok completion or the
+        // first completion of a read showing it.
+        let mut known: Option<(usize, Option<u64>)> = match (op.outcome, op.complete) {
+            (Outcome::Ok, Some(c)) => Some((c, op.complete_time)),
+            _ => None,
+        };
+        for &j in &pres {
+            let r = &ops[rs[j].op];
+            if let Some(c) = r.complete {
+                if known.is_none_or(|k| c < k.0) {
+                    known = Some((c, r.complete_time));
+                }
+            }
+        }
+        let call_of = |j: usize| ops[rs[j].op].invoke;
+        let stable = last_present.is_some_and(|lp| last_absent.is_none_or(|la| la < lp));
+        let lost = !stable
+            && match (known, last_absent) {
+                (Some(k), Some(la)) => last_present.is_none_or(|lp| lp < la) && k.0 < call_of(la),
+                _ => false,
+            };
+        let stale = stable
+            && match (known, last_absent) {
+                (Some(k), Some(la)) => {
+                    let r = &ops[rs[la].op];
+                    is_stale(k, (r.invoke, r.invoke_time), timed)
+                }
+                _ => false,
+            };
         let fate = if lost {
             Fate::Lost
-        } else if op.outcome != Outcome::Ok {
-            // Indeterminate, and some read showed it.
-            Fate::Recovered
-        } else if after == 0 {
+        } else if !stable {
             Fate::NeverRead
-        } else if pres_after.len() < after {
+        } else if stale {
             Fate::Stale
+        } else if op.outcome != Outcome::Ok {
+            Fate::Recovered
         } else {
             Fate::Present
         };
-        let latency = match (fate, last_absent) {
-            (Fate::Stale | Fate::Recovered, Some(la)) => {
+        let latency = match (fate, known, last_absent) {
+            (Fate::Stale, Some((kp, kt)), Some(la)) => {
                 let r = &ops[rs[la].op];
-                (time_of(call_t(r), r.invoke_time, timed) - time_of(known_t, known_time, timed))
+                (time_of(call_t(r), r.invoke_time, timed) - time_of(kp as u64 + 1, kt, timed))
                     .max(0.0)
             }
             _ => 0.0,
@@ -351,9 +400,7 @@ fn classify_collections(
             event: op.invoke,
             process: op.process.to_string(),
             latency,
-            last_seen: last_present
-                .or(pres.last().copied())
-                .map(|j| ops[rs[j].op].invoke),
+            last_seen: last_present.map(|j| ops[rs[j].op].invoke),
             last_absent: last_absent.map(|j| ops[rs[j].op].invoke),
         });
     }
@@ -525,6 +572,7 @@ pub fn classify(
         fates,
         unexpected,
         duplicated,
+        collection: workload != Workload::Register,
     })
 }
 
@@ -533,6 +581,9 @@ pub fn classify(
 pub struct LostWriteChecker {
     pub workload: Workload,
     pub config: ModelConfig,
+    /// Jepsen's `:linearizable?`: a stale element (missing from a read that
+    /// began after it was known) is a failure, not just a latency.
+    pub linearizable: bool,
 }
 
 impl LostWriteChecker {
@@ -561,6 +612,7 @@ impl LostWriteChecker {
             fates,
             unexpected,
             duplicated,
+            collection,
         } = match classify(ops, self.workload, &self.config) {
             Ok(x) => x,
             Err(why) => {
@@ -618,16 +670,30 @@ impl LostWriteChecker {
             .map(|(k, n)| format!("{n} {k}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let bad = !lost.is_empty() || !unexpected.is_empty();
+        let stale = counts.get(Fate::Stale.as_str()).copied().unwrap_or(0);
+        let stable = stale
+            + counts.get(Fate::Present.as_str()).copied().unwrap_or(0)
+            + counts.get(Fate::Recovered.as_str()).copied().unwrap_or(0);
+        // Jepsen's set-full: lost elements (and here also unexpected ones,
+        // and duplicates within a read) fail; with no stable element nothing
+        // was confirmed, so the answer is unknown; stale elements fail only
+        // when the set must be linearizable.
+        let bad = !lost.is_empty()
+            || !unexpected.is_empty()
+            || (collection && !duplicated.is_empty())
+            || (collection && self.linearizable && stale > 0 && stable > 0);
+        let verdict = if bad {
+            Verdict::Invalid
+        } else if collection && stable == 0 {
+            Verdict::Unknown
+        } else {
+            Verdict::Valid
+        };
         let mut r = CheckResult::new(
             NAME,
-            if bad {
-                Verdict::Invalid
-            } else {
-                Verdict::Valid
-            },
+            verdict,
             format!(
-                "{} of {} writes lost{}; {}",
+                "{} of {} writes lost{}{}; {}",
                 lost.len(),
                 fates.len(),
                 if unexpected.is_empty() {
@@ -638,6 +704,13 @@ impl LostWriteChecker {
                     String::new()
                 } else {
                     format!(", {} duplicated in reads", duplicated.len())
+                },
+                if verdict == Verdict::Unknown {
+                    ", no element ever stable (nothing confirmed)"
+                } else if bad && self.linearizable && stale > 0 && lost.is_empty() {
+                    ", stale elements in a linearizable set"
+                } else {
+                    ""
                 },
                 if counts_line.is_empty() {
                     "no writes".into()
@@ -685,7 +758,46 @@ impl LostWriteChecker {
                 lines.op(&ops[*op])
             );
         }
+        for (op, v) in duplicated.iter().take(10) {
+            let _ = writeln!(
+                e,
+                "- {} lists {v} more than once: a set read holds each element once.",
+                lines.op(&ops[*op])
+            );
+        }
+        if collection && self.linearizable {
+            for f in fates.iter().filter(|f| f.fate == Fate::Stale).take(10) {
+                let key = f
+                    .key
+                    .as_ref()
+                    .map(|k| format!("key {k}: "))
+                    .unwrap_or_default();
+                let absent = f.last_absent.map(|p| lines.at(p)).unwrap_or_default();
+                let _ = writeln!(
+                    e,
+                    "- {key}element {} was known, yet the read at {absent}, which began after that, lacks it (stale: not linearizable).",
+                    f.value
+                );
+            }
+        }
         r.explanation = e;
+        let mut details = details;
+        if let Value::Object(m) = &mut details {
+            let stable = counts[Fate::Present.as_str()]
+                + counts[Fate::Stale.as_str()]
+                + counts[Fate::Recovered.as_str()];
+            m.insert("valid?".into(), crate::checker::keyed::valid_value(verdict));
+            m.insert("linearizable?".into(), json!(self.linearizable));
+            m.insert("attempt-count".into(), json!(fates.len()));
+            m.insert("stable-count".into(), json!(stable));
+            m.insert("lost-count".into(), json!(counts[Fate::Lost.as_str()]));
+            m.insert("stale-count".into(), json!(counts[Fate::Stale.as_str()]));
+            m.insert(
+                "never-read-count".into(),
+                json!(counts[Fate::NeverRead.as_str()]),
+            );
+            m.insert("duplicated-count".into(), json!(duplicated.len()));
+        }
         r.details = details;
         r
     }

@@ -236,6 +236,9 @@ pub struct CheckOptions {
     pub checkers: Option<Vec<CheckerKind>>,
     /// `--consistency-model` for the transactional checker.
     pub consistency_model: Option<String>,
+    /// `--linearizable`: set-full (lost-write on sets) fails on stale
+    /// elements, as Jepsen's `:linearizable?` option.
+    pub linearizable: bool,
 }
 
 /// An error in the request (bad names) or in the input (ops that do not fit
@@ -378,6 +381,7 @@ pub fn build(kind: CheckerKind, opts: &CheckOptions) -> Result<Box<dyn Checker>,
                 _ => lost_write::Workload::Auto,
             },
             config: opts.model_config.clone(),
+            linearizable: opts.linearizable,
         })),
         CheckerKind::Session => Ok(Box::new(
             crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),

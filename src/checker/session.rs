@@ -9,20 +9,27 @@
 //!   return a value known to be older than `w`;
 //! - **monotonic reads**: after reading `b`, a process does not read a value
 //!   known to be older than `b`;
-//! - **monotonic writes**: a process's writes are not observed in the
-//!   opposite order (no read of its later write completes before a read of
-//!   its earlier write begins);
-//! - **writes-follow-reads**: a write issued after reading `a` is not
-//!   observed before `a` (no read of the new value completes before a read
-//!   of `a` begins).
+//! - **monotonic writes**: if a session writes `w1` and then `w2`, no
+//!   session that has observed `w2` later reads `w1`: one observer saw the
+//!   two writes applied in the opposite order;
+//! - **writes-follow-reads**: if a session reads `a` and then writes `b`,
+//!   no session that has observed `b` later reads `a`: `b` was applied
+//!   before the write it followed.
 //!
 //! "Known to be older" for the first two is the write-based evidence of the
 //! stale-read checker: the write of `a` or a read of `a` completed before
-//! the write of `b` was invoked. The last two need evidence from
-//! observers, because a process's own writes are always in real-time order:
-//! value `x` was observed before `y` when some read of `x` completed before
-//! some read of `y` began. (A write completing before a read of an older
-//! value is a stale read, not a session violation of the writer.)
+//! the write of `b` was invoked.
+//!
+//! Every guarantee is a promise to one session, so every piece of evidence
+//! comes from one session: the writer's own order of operations, and what
+//! one observer read, in that observer's order. Real-time order between
+//! *different* observers is not evidence: "process 3 read the new value
+//! before process 2 read the old one" only shows that process 2 was served
+//! by a lagging replica — a stale read, which the stale-read checker
+//! reports — not that any replica applied a session's writes out of order.
+//! An observer that is the writer itself is covered by read-your-writes and
+//! monotonic reads, so monotonic writes and writes-follow-reads look only at
+//! other sessions.
 
 use crate::checker::graph_register::{by_key, call_t, disqualify, KeyGraph, Lines};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
@@ -30,7 +37,7 @@ use crate::history::{History, Op, Operation, Outcome, Process};
 use crate::model::ModelConfig;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 /// The checker's name in results.
@@ -133,19 +140,46 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
     for &i in idx {
         per_process.entry(&ops[i].process).or_default().push(i);
     }
+    for list in per_process.values_mut() {
+        list.sort_by_key(|&i| call_t(&ops[i]));
+    }
     let mut out = Vec::new();
     let f_op = |c: usize| g.clusters[c].f_op;
     let describe = |i: Option<usize>, c: usize| match i {
         Some(i) => lines.op(&ops[i]),
         None => format!("the initial value {}", value_of(g, ops, c)),
     };
-    for (p, mut list) in per_process {
-        list.sort_by_key(|&i| call_t(&ops[i]));
+    // Each op's place in its own session: (session number, position).
+    let sessions: Vec<&Process> = per_process.keys().copied().collect();
+    let mut place: HashMap<usize, (usize, usize)> = HashMap::new();
+    for (s, list) in per_process.values().enumerate() {
+        for (pos, &i) in list.iter().enumerate() {
+            place.insert(i, (s, pos));
+        }
+    }
+    // For each value (cluster): the first position at which each session
+    // read it, for writes-follow-reads.
+    let mut first_read: HashMap<usize, BTreeMap<usize, (usize, usize)>> = HashMap::new();
+    for (s, list) in per_process.values().enumerate() {
+        for (pos, &i) in list.iter().enumerate() {
+            if ops[i].f == "read" && ops[i].outcome == Outcome::Ok {
+                if let Some(&c) = cluster.get(&i) {
+                    first_read
+                        .entry(c)
+                        .or_default()
+                        .entry(s)
+                        .or_insert((pos, i));
+                }
+            }
+        }
+    }
+    for (me, (p, list)) in per_process.iter().enumerate() {
         let mut writes_by_call = Top2::new(); // RYW: write call of prior writes
-        let mut writes_by_s = Top2::new(); // MW: latest read call of prior writes' values
         let mut reads_by_call = Top2::new(); // MR: write call of prior reads' clusters
-        let mut reads_by_s = Top2::new(); // WFR: latest read call of prior reads' values
-        for i in list {
+                                             // MW and WFR: for each other session, the latest write of it this
+                                             // session has read: (position in the writer's session, the read).
+        let mut seen_writes: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+        for &i in list {
             let op = &ops[i];
             if op.outcome != Outcome::Ok {
                 continue;
@@ -154,7 +188,6 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                 continue;
             };
             let f = g.clusters[c].f;
-            let read_f = g.clusters[c].read_f;
             let mut push = |guarantee: Guarantee, earlier: usize, explanation: String| {
                 out.push(Violation {
                     guarantee,
@@ -165,62 +198,83 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                     explanation,
                 });
             };
-            if op.f == "read" {
-                if let Some((t, w, e)) = writes_by_call.max_excluding(c) {
-                    if f < t {
-                        push(
-                            Guarantee::ReadYourWrites,
-                            e,
-                            format!(
-                                "{} follows its own {}, yet {} is older than {}: {} completed before that write was invoked.",
-                                lines.op(op), lines.op_short(&ops[e]), value_of(g, ops, c), value_of(g, ops, w), describe(f_op(c), c)
-                            ),
-                        );
-                    }
+            if op.f != "read" {
+                writes_by_call.add(call_t(op), c, i);
+                continue;
+            }
+            if let Some((t, w, e)) = writes_by_call.max_excluding(c) {
+                if f < t {
+                    push(
+                        Guarantee::ReadYourWrites,
+                        e,
+                        format!(
+                            "{} follows its own {}, yet {} is older than {}: {} completed before that write was invoked.",
+                            lines.op(op), lines.op_short(&ops[e]), value_of(g, ops, c), value_of(g, ops, w), describe(f_op(c), c)
+                        ),
+                    );
                 }
-                if let Some((t, b, e)) = reads_by_call.max_excluding(c) {
-                    if f < t {
-                        push(
-                            Guarantee::MonotonicReads,
-                            e,
-                            format!(
-                                "{} follows its own {}, yet {} is older than {}: {} completed before the write of {} was invoked.",
-                                lines.op(op), lines.op_short(&ops[e]), value_of(g, ops, c), value_of(g, ops, b), describe(f_op(c), c), value_of(g, ops, b)
-                            ),
-                        );
-                    }
+            }
+            if let Some((t, b, e)) = reads_by_call.max_excluding(c) {
+                if f < t {
+                    push(
+                        Guarantee::MonotonicReads,
+                        e,
+                        format!(
+                            "{} follows its own {}, yet {} is older than {}: {} completed before the write of {} was invoked.",
+                            lines.op(op), lines.op_short(&ops[e]), value_of(g, ops, c), value_of(g, ops, b), describe(f_op(c), c), value_of(g, ops, b)
+                        ),
+                    );
                 }
-                if g.clusters[c].write.is_some() {
-                    reads_by_call.add(g.write_call(ops, c), c, i);
-                }
-                reads_by_s.add(g.clusters[c].read_s, c, i);
-            } else {
-                if let Some((t, w1, e)) = writes_by_s.max_excluding(c) {
-                    if read_f < t {
+            }
+            // Monotonic writes: this value's writer had already written a
+            // later value, and this session read that one before.
+            let writer = g.clusters[c].write.and_then(|w| place.get(&w).copied());
+            if let Some((ws, wpos)) = writer.filter(|(ws, _)| *ws != me) {
+                if let Some(&(later, r)) = seen_writes.get(&ws) {
+                    if later > wpos {
+                        let w2 = per_process[sessions[ws]][later];
                         push(
                             Guarantee::MonotonicWrites,
-                            e,
+                            r,
                             format!(
-                                "{} follows its own {}, yet {} completed before {} began, so {} was ordered first.",
-                                lines.op(op), lines.op_short(&ops[e]), describe(g.clusters[c].read_f_op, c), describe(g.clusters[w1].read_s_op, w1), value_of(g, ops, c)
+                                "{} follows its own {}, which returned {}'s later {}: this session saw the two writes applied in the opposite order.",
+                                lines.op(op), lines.op_short(&ops[r]), sessions[ws], lines.op_short(&ops[w2])
                             ),
                         );
                     }
                 }
-                if let Some((t, a, e)) = reads_by_s.max_excluding(c) {
-                    if read_f < t {
-                        push(
-                            Guarantee::WritesFollowReads,
-                            e,
-                            format!(
-                                "{} follows its own {}, yet {} completed before {} began, so the new value was ordered before the one read.",
-                                lines.op(op), lines.op_short(&ops[e]), describe(g.clusters[c].read_f_op, c), describe(g.clusters[a].read_s_op, a)
-                            ),
-                        );
+            }
+            // Writes-follow-reads: a session read this value and then wrote
+            // a value this session already read.
+            if let Some(readers) = first_read.get(&c) {
+                for (&rs, &(rpos, ri)) in readers {
+                    if rs == me {
+                        continue;
+                    }
+                    if let Some(&(later, r)) = seen_writes.get(&rs) {
+                        if later > rpos {
+                            let w2 = per_process[sessions[rs]][later];
+                            push(
+                                Guarantee::WritesFollowReads,
+                                r,
+                                format!(
+                                    "{} follows its own {}, which returned {}'s {}; that write followed its {}, yet this session saw the value read before the write that followed it.",
+                                    lines.op(op), lines.op_short(&ops[r]), sessions[rs], lines.op_short(&ops[w2]), lines.op_short(&ops[ri])
+                                ),
+                            );
+                            break;
+                        }
                     }
                 }
-                writes_by_call.add(call_t(op), c, i);
-                writes_by_s.add(g.clusters[c].read_s, c, i);
+            }
+            if let Some((ws, wpos)) = writer.filter(|(ws, _)| *ws != me) {
+                let e = seen_writes.entry(ws).or_insert((wpos, i));
+                if wpos > e.0 {
+                    *e = (wpos, i);
+                }
+            }
+            if g.clusters[c].write.is_some() {
+                reads_by_call.add(g.write_call(ops, c), c, i);
             }
         }
     }

@@ -1,8 +1,10 @@
 //! A grow-only set: `add v` puts `v` in; `read` returns every element.
 //!
-//! A read must return exactly the set's elements (order does not matter,
-//! duplicates collapse, as in Knossos's set model). An indeterminate add
-//! may have happened at any time after its invoke, or never.
+//! A read must return exactly the set's elements, in any order. A read that
+//! lists an element twice returned something no set holds: it matches no
+//! state, so the history is not linearizable (Knossos's set model would
+//! collapse the duplicates and hide the bug). An indeterminate add may have
+//! happened at any time after its invoke, or never.
 
 use super::{read_observation, reported, unknown_f, Model, ModelConfig, NilRead, Val};
 use crate::history::Operation;
@@ -15,6 +17,9 @@ pub enum SetOp {
     Add(Val),
     /// A read with the elements it returned (`None`: not known).
     Read(Option<BTreeSet<Val>>),
+    /// An ok read that listed this element more than once: no state of a
+    /// set explains it.
+    DuplicateRead(Val),
 }
 
 pub type Elements = Arc<BTreeSet<Val>>;
@@ -62,9 +67,15 @@ impl Model for Set {
                     let Some(items) = op.output.as_array() else {
                         return Err("a set read returns a list of elements".into());
                     };
-                    return Ok(SetOp::Read(Some(
-                        items.iter().map(Val::from_json).collect(),
-                    )));
+                    let mut seen = BTreeSet::new();
+                    for item in items {
+                        let v = Val::from_json(item);
+                        if seen.contains(&v) {
+                            return Ok(SetOp::DuplicateRead(v));
+                        }
+                        seen.insert(v);
+                    }
+                    return Ok(SetOp::Read(Some(seen)));
                 }
                 // Null or unknown: null means the empty set unless nil reads are unknown.
                 Ok(SetOp::Read(
@@ -84,10 +95,11 @@ impl Model for Set {
             }
             SetOp::Read(None) => Some(s.clone()),
             SetOp::Read(Some(seen)) => (**s == *seen).then(|| s.clone()),
+            SetOp::DuplicateRead(_) => None,
         }
     }
     fn is_read_only(&self, op: &SetOp) -> bool {
-        matches!(op, SetOp::Read(_))
+        matches!(op, SetOp::Read(_) | SetOp::DuplicateRead(_))
     }
     fn is_noop(&self, op: &SetOp) -> bool {
         matches!(op, SetOp::Read(None))
@@ -96,6 +108,7 @@ impl Model for Set {
         match read {
             // Adds only grow the set.
             SetOp::Read(Some(seen)) => s.is_subset(seen),
+            SetOp::DuplicateRead(_) => false,
             _ => true,
         }
     }
@@ -134,7 +147,10 @@ mod tests {
         let s = m.step(&m.init(), &add1).unwrap();
         let s = m.step(&s, &add2).unwrap();
         assert!(m.step(&s, &read(json!([2, 1]))).is_some());
-        assert!(m.step(&s, &read(json!([2, 1, 1]))).is_some());
+        // A duplicate is no set read, whatever the state.
+        assert!(m.step(&s, &read(json!([2, 1, 1]))).is_none());
+        assert!(!m.may_satisfy(&s, &read(json!([2, 1, 1]))));
+        assert!(m.is_read_only(&read(json!([1, 1]))));
         assert!(m.step(&s, &read(json!([1]))).is_none());
         assert!(m.step(&s, &read(json!([1, 2, 3]))).is_none());
         assert!(m.step(&m.init(), &read(Value::Null)).is_some());
