@@ -4,25 +4,23 @@
 //! Why: a database that acknowledges a write and then forgets it is the
 //! most damaging failure a test can find, and it deserves a direct answer
 //! per element rather than "not linearizable". The classification follows
-//! the semantics of Jepsen's set-full checker (re-derived here, not ported):
-//! an element becomes *known* when its add is acknowledged (or, for an
-//! indeterminate add, when a read first shows it); then, looking only at
-//! reads that began after it was known:
+//! the semantics of Jepsen's set-full checker (re-derived here, not ported;
+//! the exact rules are on `classify_collections` and in docs/checkers.md):
+//! an element is *known* once its add is acknowledged or a read shows it;
+//! it is **stable** when some read shows it and no later-invoked read lacks
+//! it (**stale** if a read that began after it was known lacked it), **lost**
+//! when the latest-invoked read lacking it began after it was known and
+//! after every read showing it, and **never-read** otherwise. An
+//! indeterminate add that a read shows is **recovered**.
 //!
-//! - **never-read**: there are no such reads;
-//! - **lost**: the most recent such read (by invocation) lacks it, and it
-//!   never reappears: absent from every read after the last one that had it
-//!   (or from all of them);
-//! - **stale**: some such reads lack it, but the later ones have it;
-//! - **present**: every such read has it;
-//! - **recovered**: an indeterminate add that reads show, and not lost.
-//!
-//! Reads of elements that no add (or only a failed add) produced are
-//! *unexpected*, and make the history invalid as lost elements do. A read
-//! that lists an element twice is reported as *duplicated* (a note; the
-//! verdict is about losing writes). Latency (how long after it was known an element was still
-//! missing from a read, 0 when never) is in ms from `time` fields, or in
-//! history events when the history has none.
+//! Lost elements fail the check, and so do reads of elements that no add
+//! (or only a failed add) produced (*unexpected*; Jepsen's set-full ignores
+//! these, but a value from nowhere is a real violation) and reads that list
+//! an element twice (*duplicated*: no set read does). With no stable
+//! element nothing was confirmed, so the answer is unknown, as Jepsen's;
+//! with `linearizable` (Jepsen's `:linearizable?`) stale elements fail too.
+//! Latency (how long after it was known an element was still missing from
+//! a read) is in ms from `time` fields, or in history events without them.
 //!
 //! Three workloads: set adds (`add` v; `read` returns the whole set), list
 //! appends (`txn` with `["append", k, v]` and `["r", k, [..]]`), and
