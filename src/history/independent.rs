@@ -61,7 +61,7 @@ fn not_a_tuple(op: &Op) -> Option<String> {
     if !matches!(t[0], Value::Number(_) | Value::String(_) | Value::Bool(_)) {
         return Some(format!("key {} is not a number or a string", t[0]));
     }
-    if op.f == "cas" && !t[1].as_array().is_some_and(|a| a.len() == 2) {
+    if op.f == "cas" && t[1].as_array().is_none_or(|a| a.len() != 2) {
         return Some(format!("cas value {} is not [key [old new]]", op.value));
     }
     None

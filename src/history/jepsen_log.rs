@@ -1,17 +1,18 @@
 //! Jepsen log lines and Jepsen's `history.txt`.
 //!
 //! Jepsen logs each event through the `jepsen.util` logger as process,
-//! type, f and value (the value printed as EDN), separated by tabs,
-//! optionally followed by the error (printed as text). The same text,
+//! type, f and value (the value printed as EDN), separated by tabs (shown
+//! as spaces below), optionally followed by the error (printed as text).
+//! The same text,
 //! without the log prefix, is one line of the `history.txt` a Jepsen run
 //! stores beside `history.edn`. Every layout Jepsen has used is read:
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[3 0]                        (log4j, 2014-2016)
+//! INFO  jepsen.util - 3  :invoke  :cas  [3 0]                        (log4j, 2014-2016)
 //! 2014-10-09 12:00:00,000 INFO jepsen.util - 3 :invoke :cas [3 0]     (timestamped)
-//! 2017-05-19 15:30:01,234{GMT}	INFO	[jepsen worker 0] jepsen.util: 0	:ok	:read	nil
-//! INFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1	:invoke	:txn	[[:r 1 nil]]
-//! 3	:invoke	:read	nil                                            (history.txt)
+//! 2017-05-19 15:30:01,234{GMT}  INFO  [jepsen worker 0] jepsen.util: 0  :ok  :read  nil
+//! INFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1  :invoke  :txn  [[:r 1 nil]]
+//! 3  :invoke  :read  nil                                            (history.txt)
 //! ```
 //!
 //! In a log, the event starts after the logger name and its separator
