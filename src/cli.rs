@@ -5,7 +5,7 @@
 
 use crate::checker::registry::{self, CheckOptions, CheckWorkload, CheckerKind};
 use crate::checker::Budget;
-use crate::history::{Format, History};
+use crate::history::{Format, History, Independent, Interpretation, Order};
 use crate::model::{ModelConfig, ModelKind, NilRead};
 use crate::report::{self, FileReport};
 use clap::{Args, Parser, Subcommand};
@@ -99,6 +99,15 @@ pub struct CheckArgs {
     /// Input format; detected from the content by default.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Read values as jepsen.independent [key value] tuples (detected by default).
+    #[arg(long, conflicts_with = "no_independent")]
+    pub independent: bool,
+    /// Never read values as [key value] tuples.
+    #[arg(long)]
+    pub no_independent: bool,
+    /// Which order is real time: auto (time when every event has a :time), time, index (file order).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub order: Order,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -216,18 +225,32 @@ fn check(a: CheckArgs) -> anyhow::Result<i32> {
     if let Err(e) = registry::validate(&opts) {
         return bad_input(e);
     }
+    let interpretation = Interpretation {
+        independent: match (a.independent, a.no_independent) {
+            (true, _) => Independent::Always,
+            (_, true) => Independent::Never,
+            _ => Independent::Auto,
+        },
+        order: a.order,
+    };
     let mut reports = Vec::with_capacity(a.files.len());
     for file in &a.files {
         let start = Instant::now();
         let name = file.display().to_string();
-        let report = match History::read_file(file, a.format) {
+        let read = History::read_file(file, a.format)
+            .and_then(|mut h| h.interpret(&interpretation).map(|remarks| (h, remarks)));
+        let report = match read {
             Err(e) => FileReport::failed(&name, e.to_string(), start.elapsed().as_secs_f64()),
-            Ok(history) => {
+            Ok((history, remarks)) => {
                 let mut budget = Budget::with_time_limit(a.time_limit.map(Duration::from_secs_f64));
                 budget.memory_bytes = a.memory_limit.saturating_mul(1 << 20);
                 match registry::run_checks(&history, &opts, &budget) {
                     Ok(results) => {
-                        FileReport::checked(&name, results, start.elapsed().as_secs_f64())
+                        let mut r =
+                            FileReport::checked(&name, results, start.elapsed().as_secs_f64());
+                        r.notes = remarks.notes;
+                        r.warnings = remarks.warnings;
+                        r
                     }
                     Err(e) => {
                         FileReport::failed(&name, e.to_string(), start.elapsed().as_secs_f64())

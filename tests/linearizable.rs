@@ -364,7 +364,11 @@ fn errors_name_the_model_list_the_op_and_the_line() {
         check(&h, ModelKind::MultiRegister, &bad_init, &Budget::default()),
         Err(LinError::BadConfig(_))
     ));
-    let unpaired = jsonl(r#"{"process":0,"type":"ok","f":"write","value":1}"#);
+    // (A history of completions only is read without invokes; this one has
+    // an invoke, so the bare completion is an error.)
+    let unpaired = jsonl(
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}",
+    );
     assert!(matches!(
         check(&unpaired, ModelKind::Register, &cfg(), &Budget::default()),
         Err(LinError::History(_))

@@ -17,6 +17,12 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub results: Vec<CheckResult>,
+    /// How the file was read, when that is not obvious (independent tuples).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Where the file may mislead the checkers (events out of time order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall-clock seconds spent reading and checking.
     pub seconds: f64,
 }
@@ -33,6 +39,8 @@ impl FileReport {
             verdict: Some(verdict),
             error: None,
             results,
+            notes: Vec::new(),
+            warnings: Vec::new(),
             seconds,
         }
     }
@@ -44,6 +52,8 @@ impl FileReport {
             verdict: None,
             error: Some(error),
             results: Vec::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
             seconds,
         }
     }
@@ -87,6 +97,12 @@ pub fn text(report: &FileReport) -> String {
         (None, None) => {
             let _ = writeln!(out, "{}: no result", report.file);
         }
+    }
+    for n in &report.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "  warning: {w}");
     }
     for r in &report.results {
         let _ = writeln!(
