@@ -208,6 +208,16 @@ pub fn write(
     std::fs::write(path, render(history, results, info))
 }
 
+/// Writes `report.html` into a run directory; `doc` is the run's
+/// `results.json` document. A report that cannot be written is a warning:
+/// the run and its verdict stand without it.
+pub fn write_run(run_dir: &Path, history: &History, results: &[CheckResult], doc: &Value) {
+    let path = run_dir.join("report.html");
+    if let Err(e) = write(&path, history, results, &RunInfo::from_run(doc)) {
+        eprintln!("faultline: cannot write {}: {e}", path.display());
+    }
+}
+
 /// The history position the timeline centres on: the first operation the
 /// linearizable checker could not place.
 fn focus_event(history: &History, results: &[CheckResult]) -> Option<usize> {
