@@ -109,6 +109,20 @@ where
     Ok(())
 }
 
+/// A number in a few characters: 950, 9.5k, 12M.
+pub fn compact(y: f64) -> String {
+    let a = y.abs();
+    if a >= 1e6 {
+        format!("{:.1}M", y / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", y / 1e3)
+    } else if a >= 100.0 || y == y.trunc() {
+        format!("{y:.0}")
+    } else {
+        format!("{y:.1}")
+    }
+}
+
 /// Picks at most `cap` of `items`, evenly spread.
 fn spread<T: Copy>(items: &[T], cap: usize) -> Vec<T> {
     if items.len() <= cap || cap == 0 {
@@ -196,7 +210,7 @@ pub fn latency(view: &View) -> Result<Chart, String> {
             .build_cartesian_2d(0f64..view.x_end, (lo..hi).log_scale())?;
         chart
             .configure_mesh()
-            .x_desc("seconds since the first event")
+            .x_desc(format!("{} since the first event", view.x_unit()))
             .y_desc("latency (ms, log)")
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
@@ -271,7 +285,7 @@ pub fn throughput(view: &View) -> Result<Chart, String> {
         )
     });
     ranked.truncate(8);
-    let rate = |c: usize| c as f64 / width;
+    let rate = |c: usize| c as f64 / (width * view.unit_seconds());
     let hi = ranked
         .iter()
         .flat_map(|(_, v)| v.iter().map(|&c| rate(c)))
@@ -286,8 +300,9 @@ pub fn throughput(view: &View) -> Result<Chart, String> {
             .build_cartesian_2d(0f64..view.x_end, 0f64..hi)?;
         chart
             .configure_mesh()
-            .x_desc("seconds since the first event")
+            .x_desc(format!("{} since the first event", view.x_unit()))
             .y_desc("completions per second")
+            .y_label_formatter(&|y| compact(*y))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         shade(&mut chart, view, 0.0, hi)?;

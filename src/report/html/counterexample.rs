@@ -7,12 +7,15 @@
 //! prefix can leave, which is why the culprit has no place to go.
 //!
 //! It reads the linearizable checker's `details.failures` and skips any
-//! field it does not find.
+//! field it does not find. When the graph checker decided instead
+//! (`details.anomalies`, each naming the events of its operations), the
+//! same drawing shows those operations and the ones overlapping them.
 
-use super::timeline::fmt;
-use super::view::short;
+use super::timeline::{fmt, outcome_class};
+use super::view::{short, Span, View};
+use crate::history::{History, Outcome};
 use maud::{html, Markup};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Prefix operations drawn before the culprit (the rest are counted).
@@ -27,14 +30,18 @@ enum Role {
     Prefix,
     Concurrent,
     Culprit,
+    /// Named by a graph checker's anomaly.
+    Involved,
+    /// Overlaps an involved operation, on the same key.
+    Overlapping,
 }
 
 impl Role {
     fn class(self) -> &'static str {
         match self {
             Role::Prefix => "lin-prefix",
-            Role::Concurrent => "lin-concurrent",
-            Role::Culprit => "lin-culprit",
+            Role::Concurrent | Role::Overlapping => "lin-concurrent",
+            Role::Culprit | Role::Involved => "lin-culprit",
         }
     }
     fn words(self) -> &'static str {
@@ -42,6 +49,8 @@ impl Role {
             Role::Prefix => "linearizable prefix",
             Role::Concurrent => "concurrent",
             Role::Culprit => "cannot be linearized",
+            Role::Involved => "in the anomaly",
+            Role::Overlapping => "overlapping, same key",
         }
     }
 }
@@ -181,6 +190,92 @@ pub fn failure(f: &Value, model: &str) -> Markup {
                         td { (b.call) "–" @match b.ret { Some(r) => (r), None => "never returned" } }
                         td { @if let Some(l) = b.line { (l) } }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Context operations drawn around a graph anomaly.
+const OVERLAPPING_SHOWN: usize = 30;
+
+/// An operation of the history as the linearizable checker's details spell
+/// one, so graph anomalies draw like search counterexamples.
+fn op_value(history: &History, s: &Span) -> Value {
+    let inv = &history.ops[s.invoke];
+    let done = s.complete.map(|c| &history.ops[c]);
+    json!({
+        "process": inv.process,
+        "type": outcome_class(s.outcome),
+        "f": s.f,
+        "value": inv.value,
+        "output": done.filter(|_| s.outcome == Outcome::Ok).map(|d| d.value.clone()),
+        "index": inv.index,
+        "complete_index": done.map(|d| d.index),
+        "line": inv.line,
+    })
+}
+
+/// A graph checker's anomaly (`events`: history positions of the
+/// invocations it names): those operations and the ones overlapping them on
+/// the same key, with the checker's sentence.
+pub fn graph_anomaly(history: &History, view: &View, a: &Value) -> Markup {
+    let events: Vec<usize> = a
+        .get("events")
+        .and_then(|e| e.as_array())
+        .map(|e| {
+            e.iter()
+                .filter_map(|x| x.as_u64())
+                .map(|x| x as usize)
+                .collect()
+        })
+        .unwrap_or_default();
+    let involved: Vec<&Span> = events
+        .iter()
+        .filter_map(|&e| {
+            let i = view.spans.binary_search_by_key(&e, |s| s.invoke).ok()?;
+            view.spans.get(i)
+        })
+        .collect();
+    let lo = involved.iter().map(|s| s.invoke).min().unwrap_or(0);
+    let hi = involved
+        .iter()
+        .map(|s| s.complete.unwrap_or(s.invoke))
+        .max()
+        .unwrap_or(0);
+    let key = involved.first().map(|s| &history.ops[s.invoke].key);
+    let overlapping: Vec<&Span> = view
+        .spans
+        .iter()
+        .take_while(|s| s.invoke <= hi)
+        .filter(|s| s.complete.unwrap_or(usize::MAX) >= lo)
+        .filter(|s| Some(&history.ops[s.invoke].key) == key)
+        .filter(|s| !events.contains(&s.invoke))
+        .take(OVERLAPPING_SHOWN)
+        .collect();
+    let mut bars: Vec<Bar> = involved
+        .iter()
+        .filter_map(|s| bar(&op_value(history, s), Role::Involved))
+        .chain(
+            overlapping
+                .iter()
+                .filter_map(|s| bar(&op_value(history, s), Role::Overlapping)),
+        )
+        .collect();
+    bars.sort_by_key(|b| (b.call, b.role as u8));
+    bars.dedup_by_key(|b| b.call);
+    let kind = a.get("type").and_then(|t| t.as_str()).unwrap_or("anomaly");
+    html! {
+        div.counterexample {
+            h3 { (kind) @if let Some(Some(k)) = key { " on key " (short(k, 40)) } }
+            @if let Some(e) = a.get("explanation").and_then(|e| e.as_str()) { p { (e) } }
+            @if !bars.is_empty() {
+                (draw(&bars))
+                p.legend {
+                    span.swatch.lin-culprit {} " named by the checker "
+                    span.swatch.lin-concurrent {} " overlapping them on the same key"
+                    @if overlapping.len() == OVERLAPPING_SHOWN { " (the first " (OVERLAPPING_SHOWN) ")" }
+                    "; a bar runs from call to return on a compressed axis of the events shown."
                 }
             }
         }

@@ -13,6 +13,9 @@ use super::view::short;
 use maud::{html, Markup};
 use serde_json::Value;
 
+const BOX_W: f64 = 116.0;
+const BOX_H: f64 = 44.0;
+
 /// Instances drawn per anomaly type, and in all.
 pub const PER_TYPE: usize = 3;
 pub const IN_ALL: usize = 12;
@@ -114,12 +117,17 @@ fn draw(txns: &[&Value], edges: &[Value], id: usize) -> Markup {
                     @let len = (dx * dx + dy * dy).sqrt().max(1.0);
                     // Bend to the right of the direction of travel, so that
                     // a→b and b→a do not overlap.
-                    @let bend = if n <= 2 { 55.0 } else { 28.0 };
+                    @let bend = if n <= 2 { 45.0 } else { 28.0 };
                     @let c = ((a.0 + b.0) / 2.0 - dy / len * bend, (a.1 + b.1) / 2.0 + dx / len * bend);
+                    // From a box's centre towards the control point, stop at
+                    // the box's edge (plus a gap) so the arrowhead shows.
                     @let shrink = |p: (f64, f64)| {
                         let (ux, uy) = (c.0 - p.0, c.1 - p.1);
                         let l = (ux * ux + uy * uy).sqrt().max(1.0);
-                        (p.0 + ux / l * 36.0, p.1 + uy / l * 36.0)
+                        let (ux, uy) = (ux / l, uy / l);
+                        let t = (BOX_W / 2.0 + 4.0) / ux.abs().max(1e-9);
+                        let t = t.min((BOX_H / 2.0 + 4.0) / uy.abs().max(1e-9));
+                        (p.0 + ux * t, p.1 + uy * t)
                     };
                     @let (p1, p2) = (shrink(a), shrink(b));
                     @let mid = (0.25 * p1.0 + 0.5 * c.0 + 0.25 * p2.0, 0.25 * p1.1 + 0.5 * c.1 + 0.25 * p2.1);
@@ -136,7 +144,7 @@ fn draw(txns: &[&Value], edges: &[Value], id: usize) -> Markup {
             @for (i, name) in names.iter().enumerate() {
                 @let (x, y) = pos(i);
                 g.txn {
-                    rect x=(fmt(x - 58.0)) y=(fmt(y - 22.0)) width="116" height="44" rx="8" {}
+                    rect x=(fmt(x - BOX_W / 2.0)) y=(fmt(y - BOX_H / 2.0)) width=(BOX_W) height=(BOX_H) rx="8" {}
                     text.tname x=(fmt(x)) y=(fmt(y - 3.0)) { (name) }
                     text.tinfo x=(fmt(x)) y=(fmt(y + 13.0)) { (info(name).unwrap_or_default()) }
                 }

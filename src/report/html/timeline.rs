@@ -91,9 +91,11 @@ pub fn timeline(view: &View, focus: Option<usize>) -> (Markup, Option<String>) {
     let row = |lane: usize| lanes.binary_search(&lane).unwrap_or(0);
     let plot_w = WIDTH - LEFT - RIGHT;
     let sx = |x: f64| LEFT + (x.clamp(x0, x1) - x0) / (x1 - x0) * plot_w;
-    let height = TOP + LANE * lanes.len() as f64 + 24.0;
+    let height = TOP + LANE * lanes.len() as f64 + 38.0;
     let bottom = TOP + LANE * lanes.len() as f64;
     let step = nice_step(x1 - x0, 10.0);
+    // Event positions are whole numbers.
+    let step = if view.timed { step } else { step.max(1.0) };
     let first_tick = (x0 / step).ceil() * step;
     let ticks: Vec<f64> = (0..)
         .map(|i| first_tick + i as f64 * step)
@@ -141,7 +143,7 @@ pub fn timeline(view: &View, focus: Option<usize>) -> (Markup, Option<String>) {
                 line.axis x1=(fmt(sx(*t))) x2=(fmt(sx(*t))) y1=(bottom + 2.0) y2=(bottom + 6.0) {}
                 text.tick x=(fmt(sx(*t))) y=(bottom + 18.0) { (tick_label(*t, step)) }
             }
-            text.unit x=(WIDTH - RIGHT) y=(bottom + 18.0) { (view.x_unit()) }
+            text.unit x=(WIDTH - RIGHT) y=(bottom + 32.0) { (view.x_unit()) }
         }
     };
     let note = (hi - lo < view.spans.len()).then(|| {

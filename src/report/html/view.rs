@@ -101,8 +101,10 @@ fn classify(f: &str, kill_open: bool) -> Act {
 /// Everything the timeline and the charts read.
 #[derive(Clone, Debug)]
 pub struct View {
-    /// True when x is seconds; false when it is the event position.
+    /// True when x is time; false when it is the event position.
     pub timed: bool,
+    /// Nanoseconds per unit of x when timed (1e9: seconds).
+    pub unit_ns: f64,
     pub spans: Vec<Span>,
     pub faults: Vec<FaultBand>,
     pub marks: Vec<Mark>,
@@ -117,10 +119,23 @@ pub struct View {
 
 impl View {
     pub fn x_unit(&self) -> &'static str {
+        if !self.timed {
+            return "event position";
+        }
+        match self.unit_ns as u64 {
+            1_000_000_000 => "seconds",
+            1_000_000 => "ms",
+            1_000 => "µs",
+            _ => "ns",
+        }
+    }
+
+    /// Seconds per unit of x (for rates).
+    pub fn unit_seconds(&self) -> f64 {
         if self.timed {
-            "seconds"
+            self.unit_ns / 1e9
         } else {
-            "event position"
+            1.0
         }
     }
 
@@ -149,9 +164,19 @@ impl View {
         } else {
             0
         };
+        let span_ns = if timed {
+            history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) - t0
+        } else {
+            0
+        };
+        // The largest unit in which the history lasts at least one unit.
+        let unit_ns = [1e9, 1e6, 1e3]
+            .into_iter()
+            .find(|u| span_ns as f64 >= *u)
+            .unwrap_or(1.0);
         let x_of = |pos: usize| -> f64 {
             if timed {
-                history.ops[pos].time.unwrap_or(t0).saturating_sub(t0) as f64 / 1e9
+                history.ops[pos].time.unwrap_or(t0).saturating_sub(t0) as f64 / unit_ns
             } else {
                 pos as f64
             }
@@ -206,6 +231,7 @@ impl View {
         };
         let mut view = View {
             timed,
+            unit_ns,
             spans,
             faults: Vec::new(),
             marks: Vec::new(),
