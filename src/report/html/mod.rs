@@ -131,17 +131,17 @@ pub fn render(history: &History, results: &[CheckResult], info: &RunInfo) -> Str
                             None => span id="verdict" class="badge unknown" { "NOT CHECKED" },
                         }
                     }
-                    table.meta {
-                        @for (k, v) in &info.meta { tr { th { (k) } td { (v) } } }
-                        tr { th { "history" } td { (history.source.to_string()) } }
-                        tr { th { "events" } td { (view.events) } }
-                        tr { th { "operations" } td {
+                    dl.meta {
+                        @for (k, v) in &info.meta { dt { (k) } dd { (v) } }
+                        dt { "history" } dd { (history.source.to_string()) }
+                        dt { "events" } dd { (view.events) }
+                        dt { "operations" } dd {
                             (view.spans.len()) " (" span.ok-text { (ok) " ok" } ", "
                             span.fail-text { (fail) " fail" } ", " span.info-text { (infos) " info" } ")"
-                        } }
-                        tr { th { "faults" } td {
+                        }
+                        dt { "faults" } dd {
                             (view.faults.len()) " intervals, " (view.nemesis_events) " nemesis events"
-                        } }
+                        }
                     }
                 }
                 nav {
@@ -485,7 +485,7 @@ h1{font-size:22px;margin:8px 0}h2{font-size:18px;border-bottom:1px solid #ddd;pa
 .badge.valid{background:#2e9d4f}.badge.invalid{background:#c9302c}.badge.unknown{background:#8a6d3b}
 h1 .badge{font-size:15px}
 table{border-collapse:collapse;margin:6px 0}td,th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}
-table.meta th{color:#666;font-weight:normal}
+dl.meta{display:grid;grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr);gap:1px 14px;margin:6px 0}dl.meta dt{color:#666}dl.meta dd{margin:0;overflow-wrap:anywhere}
 table.verdicts td,table.verdicts th,table.ops td,table.ops th,table.stats td,table.stats th{border-bottom:1px solid #eee;padding:3px 10px 3px 4px}
 nav{position:sticky;top:0;background:#fafafa;border:1px solid #eee;padding:4px 8px;z-index:2}nav a{margin-right:14px;color:#1f6fb4;text-decoration:none}
 pre{background:#f7f7f7;border:1px solid #eee;padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap}
