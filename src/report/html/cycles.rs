@@ -153,6 +153,10 @@ fn draw(txns: &[&Value], edges: &[Value], id: usize) -> Markup {
     }
 }
 
+/// An anomaly type: its name, how many were found, and the instances
+/// drawn with their drawing ids.
+type Group<'a> = (&'a String, usize, Vec<(&'a Value, usize)>);
+
 /// Every anomaly of the checker's details, cycles drawn.
 pub fn anomalies(details: &Value) -> Markup {
     let Some(map) = details.get("anomalies").and_then(|a| a.as_object()) else {
@@ -164,7 +168,7 @@ pub fn anomalies(details: &Value) -> Markup {
         .sum();
     // Which instances are drawn: the first few of each type, up to a total.
     let mut drawn = 0usize;
-    let mut groups: Vec<(&String, usize, Vec<(&Value, usize)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (name, list) in map {
         let list = list.as_array().map(|a| a.as_slice()).unwrap_or(&[]);
         let mut shown = Vec::new();
