@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps)
+# chromium: the report tests load pages in headless Chromium.
+need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps chromium)
 missing=()
 for p in "${need[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

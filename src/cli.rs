@@ -35,6 +35,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Convert any readable history to faultline's JSONL.
     Convert(ConvertArgs),
+    /// Check one history like `check` and write a self-contained HTML report of it.
+    Report(ReportArgs),
+    /// Serve a runs directory over HTTP: a page listing the runs, their reports and files.
+    Serve(ServeArgs),
     /// Run a workload (workloads/*.toml) under faults, record the history, check it.
     Test(TestArgs),
     /// A local multi-node cluster on this host: network namespaces, one sshd per node (root).
@@ -144,6 +148,29 @@ pub struct TestArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Where to write the HTML report.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The history (one file) and the same options as `check`.
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The runs directory.
+    #[arg(default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// TCP port (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on; only this host can connect by default.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+}
+
+#[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// The history to read.
     pub input: PathBuf,
@@ -178,7 +205,14 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Check(a) => check(a),
+        Command::Check(a) => check(a, None),
+        Command::Report(a) => {
+            if a.check.files.len() != 1 {
+                return bad_input("report: give exactly one history file");
+            }
+            check(a.check, Some(&a.output))
+        }
+        Command::Serve(a) => serve(a),
         Command::Convert(a) => convert(a),
         Command::Test(a) => Ok(crate::runner::test_command(
             &a.workload,
@@ -199,7 +233,8 @@ fn bad_input(msg: impl std::fmt::Display) -> anyhow::Result<i32> {
     Ok(EXIT_BAD_INPUT)
 }
 
-fn check(a: CheckArgs) -> anyhow::Result<i32> {
+/// `check`, and with `html` set (`report`), the HTML report of the one file.
+fn check(a: CheckArgs, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
     let initial = match &a.initial {
         None => serde_json::Value::Null,
         Some(s) => match serde_json::from_str(s) {
@@ -234,6 +269,7 @@ fn check(a: CheckArgs) -> anyhow::Result<i32> {
         order: a.order,
     };
     let mut reports = Vec::with_capacity(a.files.len());
+    let mut html_error = None;
     for file in &a.files {
         let start = Instant::now();
         let name = file.display().to_string();
@@ -246,6 +282,17 @@ fn check(a: CheckArgs) -> anyhow::Result<i32> {
                 budget.memory_bytes = a.memory_limit.saturating_mul(1 << 20);
                 match registry::run_checks(&history, &opts, &budget) {
                     Ok(results) => {
+                        if let Some(out) = html {
+                            let info = report::html::RunInfo {
+                                title: name.clone(),
+                                meta: Vec::new(),
+                            };
+                            html_error = report::html::write(out, &history, &results, &info)
+                                .err()
+                                .map(|e| {
+                                    format!("{}: cannot write the report: {e}", out.display())
+                                });
+                        }
                         let mut r =
                             FileReport::checked(&name, results, start.elapsed().as_secs_f64());
                         r.notes = remarks.notes;
@@ -276,9 +323,33 @@ fn check(a: CheckArgs) -> anyhow::Result<i32> {
             return bad_input(format!("{}: cannot write JUnit XML: {e}", path.display()));
         }
     }
+    if let Some(e) = html_error {
+        return bad_input(e);
+    }
+    if let (Some(out), Some(r)) = (html, reports.first()) {
+        if r.error.is_none() {
+            eprintln!("faultline: wrote {}", out.display());
+        }
+    }
     Ok(report::worst_exit_code(
         reports.iter().map(|r| r.exit_code()),
     ))
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<i32> {
+    let addr = std::net::SocketAddr::new(a.bind, a.port);
+    match crate::serve::start(&a.runs_dir, addr) {
+        Ok(server) => {
+            println!(
+                "faultline: serving {} at http://{}/ (Ctrl-C stops)",
+                a.runs_dir.display(),
+                server.addr()
+            );
+            server.join();
+            Ok(0)
+        }
+        Err(e) => bad_input(format!("serve: {e}")),
+    }
 }
 
 fn convert(a: ConvertArgs) -> anyhow::Result<i32> {

@@ -9,7 +9,9 @@
 //!   mutex, set, queue, kv...).
 //! - [`checker`]: the [`checker::Checker`] trait, verdicts, and every checker
 //!   (linearizability search, graph checkers, Elle-style transactional).
-//! - [`report`]: text, JSON and JUnit renderings of verdicts.
+//! - [`report`]: text, JSON and JUnit renderings of verdicts, and the HTML
+//!   report of a history.
+//! - [`serve`]: the web server over a runs directory.
 //!
 //! The binary (`src/main.rs`) is a thin front over [`cli`].
 
@@ -26,5 +28,6 @@ pub mod nemesis;
 pub mod net;
 pub mod report;
 pub mod runner;
+pub mod serve;
 pub mod sim;
 pub mod workload;

@@ -7,4 +7,5 @@ mod fixtures;
 mod graph;
 mod linearizable;
 mod readers;
+mod report;
 mod runner;

@@ -2,6 +2,8 @@
 //! XML for CI. Reports read only [`FileReport`]s (a file, its verdict and
 //! each checker's [`CheckResult`]); they never look into histories.
 
+pub mod html;
+
 use crate::checker::{CheckResult, Verdict};
 use serde::Serialize;
 use std::fmt::Write as _;

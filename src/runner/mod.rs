@@ -8,7 +8,8 @@
 //! `runs/<stem>/<timestamp>/history.jsonl` as it happens ([`recorder`]).
 //! After the run (or on Ctrl-C) every fault is healed; unless cancelled,
 //! every key is read once more on every node; then the checkers decide and
-//! `results.json` records their verdicts. `runs/latest` points at the newest
+//! `results.json` records their verdicts and `report.html` shows them (see
+//! [`crate::report::html`]). `runs/latest` points at the newest
 //! run.
 
 pub mod backend;
@@ -282,7 +283,7 @@ pub async fn run_with(
     history.source.path = history_path.clone();
 
     let results = if opts.check {
-        check(w, history, opts.check_time_limit, &opts.cancel).await?
+        check(w, history.clone(), opts.check_time_limit, &opts.cancel).await?
     } else {
         Vec::new()
     };
@@ -308,6 +309,7 @@ pub async fn run_with(
     });
     std::fs::write(&results_path, serde_json::to_vec_pretty(&doc)?)
         .with_context(|| format!("cannot write {}", results_path.display()))?;
+    crate::report::html::write_run(&run_dir, &history, &results, &doc);
     let outcome = RunOutcome {
         run_dir,
         history_path,
