@@ -683,7 +683,8 @@ pub(super) fn search<const CAS: bool>(
                     if best_key.is_none_or(|k| key > k) {
                         best_key = Some(key);
                         best_op = needer;
-                        best_prefix = flatten(&stack, &chain_ops);
+                        best_prefix = flatten(&stack, &chain_ops[..chain_start]);
+                        best_prefix.extend_from_slice(&chain_ops[chain_start..]);
                         best_prefix.push(x);
                         best_states = vec![after];
                         best_starved = Some(v);
