@@ -425,6 +425,8 @@ struct Frame {
     op: u32,
     /// Which chain (index into this level's chains) was used.
     alt: u32,
+    /// Whether it was tried in the second pass (ops that need a chain).
+    second: bool,
     before: u32,
     barrier: u32,
     /// A read placed greedily: backing up past it tries no alternatives.
@@ -544,6 +546,10 @@ pub(super) fn search<const CAS: bool>(
     let mut barrier = first_return(&lists);
     let mut cur = lists.next[HEAD_A as usize];
     let mut alt = 0u32;
+    // Each level tries the ops that fit the current value first, then
+    // those that need a chain of crashed ops: the same candidates in
+    // another order, so crashed ops are only spent when nothing else moves.
+    let mut second = false;
     let mut turns = 0u64;
 
     loop {
@@ -570,6 +576,12 @@ pub(super) fn search<const CAS: bool>(
         // Set when this configuration is known dead without trying the
         // rest of its candidates.
         let mut dead = false;
+        if cur == barrier && !second {
+            second = true;
+            cur = lists.next[HEAD_A as usize];
+            alt = 0;
+            continue;
+        }
         if cur != barrier {
             let x = lists.op[cur as usize];
             let role = s.role[x as usize];
@@ -580,6 +592,11 @@ pub(super) fn search<const CAS: bool>(
                 Role::Crashed(_) | Role::Inert => unreachable!("only ok ops are in list A"),
             };
             let fits = need == NONE || need == state;
+            if fits == second {
+                cur = lists.next[cur as usize];
+                alt = 0;
+                continue;
+            }
             // The chain for alternative `alt`, as a range of `cbuf`.
             let chain = if fits {
                 (alt == 0).then_some((0, 0))
@@ -656,6 +673,7 @@ pub(super) fn search<const CAS: bool>(
                 stack.push(Frame {
                     op: x,
                     alt,
+                    second,
                     before: state,
                     barrier,
                     forced: fits && matches!(role, Role::Read(_)),
@@ -668,6 +686,7 @@ pub(super) fn search<const CAS: bool>(
                 barrier = first_return(&lists);
                 cur = lists.next[HEAD_A as usize];
                 alt = 0;
+                second = false;
                 continue;
             }
             if let Some(v) = starved {
@@ -764,6 +783,7 @@ pub(super) fn search<const CAS: bool>(
             }
             cur = lists.call_node[x as usize];
             alt = frame.alt + 1;
+            second = frame.second;
             break;
         }
     }
