@@ -817,7 +817,11 @@ fn assert_agrees<M: Model>(
             true
         }
         PartitionVerdict::NotLinearizable(c) => {
-            assert!(!expected, "{what}: not linearizable, expected linearizable\n{}", dump(h));
+            assert!(
+                !expected,
+                "{what}: not linearizable, expected linearizable\n{}",
+                dump(h)
+            );
             assert_eq!(ops[c.op].outcome, Outcome::Ok, "the blocked op returned");
             assert!(!c.prefix.contains(&c.op));
             let mut s = model.init();
@@ -894,8 +898,22 @@ fn compare_crashed<const CAS: bool>(
         let plain = check_register_ops(model, &ops, &budget, RegisterSearch::Plain)
             .expect("generated ops fit");
         let what = format!("case {case}");
-        assert_agrees(model, &ops, &crashed, expected, &format!("{what} (crashed search)"), &h);
-        assert_agrees(model, &ops, &plain, expected, &format!("{what} (plain search)"), &h);
+        assert_agrees(
+            model,
+            &ops,
+            &crashed,
+            expected,
+            &format!("{what} (crashed search)"),
+            &h,
+        );
+        assert_agrees(
+            model,
+            &ops,
+            &plain,
+            expected,
+            &format!("{what} (plain search)"),
+            &h,
+        );
         if expected {
             valid += 1;
         } else {
@@ -953,13 +971,23 @@ fn crashed_search_agrees_with_the_plain_search_on_longer_histories() {
         };
         let crashed =
             check_register_ops(&model, &ops, &budget, RegisterSearch::Crashed).expect("fits");
-        if assert_agrees(&model, &ops, &crashed, expected, &format!("case {case}"), &h) {
+        if assert_agrees(
+            &model,
+            &ops,
+            &crashed,
+            expected,
+            &format!("case {case}"),
+            &h,
+        ) {
             valid += 1;
         } else {
             invalid += 1;
         }
     }
-    assert!(valid >= 80 && invalid >= 80, "{valid} valid, {invalid} invalid");
+    assert!(
+        valid >= 80 && invalid >= 80,
+        "{valid} valid, {invalid} invalid"
+    );
 }
 
 /// The issue-9 workload: a generated crashed-client history is decided

@@ -512,7 +512,11 @@ pub(super) fn search<const CAS: bool>(
             Found::NotLinearizable(d) => Found::NotLinearizable(Deepest {
                 blocked: d.blocked,
                 prefix: d.prefix,
-                states: d.states.iter().map(|&v| s.vals[v as usize].clone()).collect(),
+                states: d
+                    .states
+                    .iter()
+                    .map(|&v| s.vals[v as usize].clone())
+                    .collect(),
                 why: d.why,
             }),
         };

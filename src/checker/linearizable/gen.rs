@@ -135,7 +135,8 @@ pub fn crashed_register_history(g: &CrashedRegister) -> History {
                     Call::Cas(a, b) => ("cas", json!([a, b])),
                 };
                 push(&mut events, pids[c], OpType::Invoke, f, v);
-                let crash = !matches!(call, Call::Read) && rng.gen_bool(g.crash_rate.clamp(0.0, 1.0));
+                let crash =
+                    !matches!(call, Call::Read) && rng.gen_bool(g.crash_rate.clamp(0.0, 1.0));
                 slots[c] = Some(Pending {
                     call,
                     effect: None,
@@ -200,7 +201,9 @@ mod tests {
         assert!((0.06..0.14).contains(&rate), "crash rate {rate}");
         // A crashed process never invokes again.
         for o in &info {
-            assert!(!ops.iter().any(|p| p.process == o.process && p.invoke > o.invoke));
+            assert!(!ops
+                .iter()
+                .any(|p| p.process == o.process && p.invoke > o.invoke));
         }
         let last = ops.last().expect("ops");
         assert_eq!((last.f.as_str(), &last.output), ("read", &Value::Null));
