@@ -4,7 +4,7 @@
 //! 254 bad arguments or unreadable input, 255 internal error.
 
 use crate::checker::registry::{self, CheckOptions, CheckWorkload, CheckerKind};
-use crate::checker::Budget;
+use crate::checker::{Budget, CheckResult, Verdict};
 use crate::history::{Format, History, Independent, Interpretation, Order};
 use crate::model::{ModelConfig, ModelKind, NilRead};
 use crate::report::{self, FileReport};
@@ -118,7 +118,8 @@ pub struct CheckArgs {
     /// Seconds a check of one file may take before it answers unknown.
     #[arg(long)]
     pub time_limit: Option<f64>,
-    /// Megabytes the search's memo tables may use before it answers unknown.
+    /// Megabytes the loaded history and the search's memo tables may use
+    /// before the check answers unknown (a file too large for it is not read).
     #[arg(long, default_value_t = 4096)]
     pub memory_limit: usize,
     /// Write JUnit XML (one testcase per file) to this path.
@@ -228,6 +229,24 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// Writes to standard output. A reader that went away (`faultline check …
+/// | head`) is not an error of ours: the caller stops writing and exits
+/// with the verdict so far, quietly.
+fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+/// Standard output for messages whose loss does not matter.
+fn say(text: &str) {
+    let _ = emit(text);
+}
+
 fn bad_input(msg: impl std::fmt::Display) -> anyhow::Result<i32> {
     eprintln!("faultline: {msg}");
     Ok(EXIT_BAD_INPUT)
@@ -273,13 +292,39 @@ fn check(a: CheckArgs, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
     for file in &a.files {
         let start = Instant::now();
         let name = file.display().to_string();
-        let read = History::read_file(file, a.format)
-            .and_then(|mut h| h.interpret(&interpretation).map(|remarks| (h, remarks)));
-        let report = match read {
-            Err(e) => FileReport::failed(&name, e.to_string(), start.elapsed().as_secs_f64()),
-            Ok((history, remarks)) => {
+        let limit = a.memory_limit.saturating_mul(1 << 20);
+        let too_big = |why: String| {
+            let r = CheckResult::new("memory-limit", Verdict::Unknown, why);
+            FileReport::checked(&name, vec![r], start.elapsed().as_secs_f64())
+        };
+        let on_disk = std::fs::metadata(file)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
+        let loaded = match on_disk.saturating_mul(LOADED_PER_FILE_BYTE) {
+            estimate if estimate > limit => Err(too_big(format!(
+                "not read: {} on disk is about {} once loaded, more than the memory limit of {} (--memory-limit)",
+                mib(on_disk),
+                mib(estimate),
+                mib(limit)
+            ))),
+            _ => History::read_file(file, a.format)
+                .and_then(|mut h| h.interpret(&interpretation).map(|remarks| (h, remarks)))
+                .map_err(|e| {
+                    FileReport::failed(&name, e.to_string(), start.elapsed().as_secs_f64())
+                }),
+        };
+        let report = match loaded {
+            Err(r) => r,
+            Ok((history, remarks)) => match limit.checked_sub(history_bytes(&history)) {
+                None => too_big(format!(
+                    "not checked: the loaded history takes about {}, more than the memory limit of {} (--memory-limit)",
+                    mib(history_bytes(&history)),
+                    mib(limit)
+                )),
+                Some(left) => {
                 let mut budget = Budget::with_time_limit(a.time_limit.map(Duration::from_secs_f64));
-                budget.memory_bytes = a.memory_limit.saturating_mul(1 << 20);
+                // The checkers get what the history leaves.
+                budget.memory_bytes = left;
                 match registry::run_checks(&history, &opts, &budget) {
                     Ok(results) => {
                         if let Some(out) = html {
@@ -303,20 +348,29 @@ fn check(a: CheckArgs, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
                         FileReport::failed(&name, e.to_string(), start.elapsed().as_secs_f64())
                     }
                 }
-            }
+                }
+            },
         };
+        let mut reader_gone = false;
         if !a.json {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(report::text(&report).as_bytes());
-            let _ = out.flush();
+            reader_gone = emit(&report::text(&report)).is_err_and(|e| is_broken_pipe(&e));
             if let Some(e) = &report.error {
                 eprintln!("faultline: {e}");
             }
         }
         reports.push(report);
+        if reader_gone {
+            // Nobody reads the rest: stop, with the verdict so far.
+            break;
+        }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report::json(&reports))?);
+        let text = serde_json::to_string_pretty(&report::json(&reports))? + "\n";
+        if let Err(e) = emit(&text) {
+            if !is_broken_pipe(&e) {
+                return Err(e.into());
+            }
+        }
     }
     if let Some(path) = &a.junit {
         if let Err(e) = std::fs::write(path, report::junit(&reports)) {
@@ -352,12 +406,61 @@ fn serve(a: ServeArgs) -> anyhow::Result<i32> {
     }
 }
 
+/// How many bytes of memory a history takes while it is read and checked,
+/// per byte of its file, at most: the file's text, the events parsed from
+/// it, and the paired operations the checkers build. Measured on JSONL
+/// register histories (the densest format per event); checked before a
+/// file is read, so that a history the memory limit cannot hold is refused
+/// instead of killed.
+const LOADED_PER_FILE_BYTE: usize = 8;
+
+fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes.div_ceil(1 << 20))
+}
+
+/// The memory a loaded history holds (events and their values) plus the
+/// paired operations a checker makes of it, in bytes (an estimate from the
+/// sizes of the types and the heap their values use).
+fn history_bytes(h: &History) -> usize {
+    fn value(v: &serde_json::Value) -> usize {
+        use serde_json::Value as V;
+        match v {
+            V::String(s) => s.capacity(),
+            V::Array(a) => {
+                a.capacity() * std::mem::size_of::<V>() + a.iter().map(value).sum::<usize>()
+            }
+            V::Object(m) => m
+                .iter()
+                .map(|(k, x)| k.capacity() + 32 + std::mem::size_of::<V>() + value(x))
+                .sum(),
+            _ => 0,
+        }
+    }
+    let heap: usize = h
+        .ops
+        .iter()
+        .map(|o| {
+            o.f.capacity()
+                + value(&o.value)
+                + o.key.as_ref().map_or(0, value)
+                + o.node.as_ref().map_or(0, String::capacity)
+                + o.error.as_ref().map_or(0, value)
+        })
+        .sum();
+    let events = h.ops.capacity() * std::mem::size_of::<crate::history::Op>() + heap;
+    // Pairing makes one operation per two events, with its own copies of
+    // the function name and values.
+    let paired = h.ops.len().div_ceil(2) * std::mem::size_of::<crate::history::Operation>() + heap;
+    events + paired
+}
+
 fn convert(a: ConvertArgs) -> anyhow::Result<i32> {
     let history = match History::read_file(&a.input, a.format) {
         Ok(h) => h,
         Err(e) => return bad_input(e),
     };
-    let result = if a.output.as_os_str() == "-" {
+    let to_stdout = a.output.as_os_str() == "-";
+    let result = if to_stdout {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         history.write_jsonl(&mut out).and_then(|_| out.flush())
     } else {
@@ -367,6 +470,8 @@ fn convert(a: ConvertArgs) -> anyhow::Result<i32> {
         })
     };
     match result {
+        // The reader went away (`convert … - | head`): nothing is wrong.
+        Err(e) if to_stdout && is_broken_pipe(&e) => Ok(0),
         Ok(()) => {
             eprintln!(
                 "faultline: wrote {} events to {}",
@@ -399,21 +504,23 @@ fn cluster(action: ClusterAction) -> anyhow::Result<i32> {
                 dir: dir_or_default(dir),
             };
             cluster::up(&opts).map(|info| {
-                println!(
-                    "cluster up: {} nodes; nodes file {}",
+                say(&format!(
+                    "cluster up: {} nodes; nodes file {}\n",
                     info.nodes.nodes.len(),
                     info.nodes_file.display()
-                );
+                ));
             })
         }
         ClusterAction::Down { dir } => {
             let dir = dir_or_default(dir);
-            cluster::down(&dir)
-                .map(|()| println!("cluster down: removed everything under {}", dir.display()))
+            cluster::down(&dir).map(|()| {
+                say(&format!(
+                    "cluster down: removed everything under {}\n",
+                    dir.display()
+                ))
+            })
         }
-        ClusterAction::Status { dir } => {
-            cluster::status(&dir_or_default(dir)).map(|s| print!("{s}"))
-        }
+        ClusterAction::Status { dir } => cluster::status(&dir_or_default(dir)).map(|s| say(&s)),
     };
     match result {
         Ok(()) => Ok(0),

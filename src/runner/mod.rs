@@ -320,7 +320,9 @@ pub async fn run_with(
         cancelled,
     };
     if opts.print_summary {
-        print!("{}", summary(w, &outcome));
+        // A reader that went away (`faultline test … | head`) must not
+        // turn the verdict into a panic.
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), summary(w, &outcome).as_bytes());
     }
     Ok(outcome)
 }
