@@ -10,6 +10,16 @@
 //! every key is read once more on every node; then the checkers decide and
 //! `results.json` records their verdicts. `runs/latest` points at the newest
 //! run.
+//!
+//! Time: real stores run on a multi-threaded runtime and real time. The
+//! simulated store (`db = "sim"`) runs on a current-thread runtime whose
+//! clock is paused ([`sim_runtime`]): time only moves when every task waits,
+//! and then jumps to the next timer. Tasks are spawned in a fixed order,
+//! every `select!` on this path is `biased`, every random choice comes from
+//! generators seeded by the workload seed, and the recorder stamps events
+//! with the runtime's clock, so the same workload, seed and overrides give
+//! a byte-identical `history.jsonl` on any machine, as fast as the CPU
+//! allows. [`replay_command`] is printed and recorded with every run.
 
 pub mod backend;
 pub mod progress;
@@ -23,7 +33,7 @@ use crate::generator::nemesis::FaultSchedule;
 use crate::generator::{final_reads, GenSpec, Generator};
 use crate::history::{History, OpType, Process};
 use crate::nemesis::{Fault, Nemesis};
-use crate::workload::Workload;
+use crate::workload::{DbKind, Workload};
 use anyhow::Context;
 use progress::{ProgressMode, Stats};
 use recorder::Recorder;
@@ -121,6 +131,9 @@ pub struct RunStats {
     /// Client operations per second in the main phase.
     pub ops_per_second: f64,
     pub events: u64,
+    /// Wall-clock seconds the whole run took (for the simulator, whose
+    /// `main_seconds` are virtual, this is what it cost).
+    pub wall_seconds: f64,
 }
 
 /// What a run produced.
@@ -145,18 +158,92 @@ impl RunOutcome {
 }
 
 /// Runs `workload` to the end (or cancellation) and checks the history.
+///
+/// A simulated run always gets its own deterministic runtime (on a blocking
+/// thread), whatever runtime the caller is on.
 pub async fn run(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    if workload.db == DbKind::Sim {
+        let (w, o) = (workload.clone(), opts.clone());
+        return tokio::task::spawn_blocking(move || run_blocking(&w, &o))
+            .await
+            .context("the simulated run panicked")?;
+    }
     let backend = backend_for(workload)?;
     run_with(workload, opts, backend).await
 }
 
-/// Like [`run`], on a fresh multi-threaded tokio runtime.
+/// The runtime of a simulated run: one thread, clock paused at start and
+/// advanced only when every task waits (tokio's auto-advance), so a run
+/// depends on nothing but its inputs and takes only the CPU time it needs.
+pub fn sim_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .context("cannot start the simulation runtime")
+}
+
+/// Like [`run`], on a fresh runtime: multi-threaded and real time for real
+/// stores, [`sim_runtime`] for the simulator.
 pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    if workload.db == DbKind::Sim {
+        workload.check_virtual_time()?;
+        let rt = sim_runtime()?;
+        // The progress display would tick in virtual time; a simulated run
+        // is short in wall time anyway.
+        let opts = RunOptions {
+            progress: ProgressMode::Quiet,
+            ..opts.clone()
+        };
+        let wall = Instant::now();
+        let mut outcome = rt.block_on(async {
+            let backend = backend_for(workload)?;
+            run_with(workload, &opts, backend).await
+        })?;
+        outcome.stats.wall_seconds = wall.elapsed().as_secs_f64();
+        return Ok(outcome);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    rt.block_on(run(workload, opts))
+    let wall = Instant::now();
+    let mut outcome = rt.block_on(run(workload, opts))?;
+    outcome.stats.wall_seconds = wall.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// The command that replays a run of `w` exactly (for the simulator) or
+/// with the same seed and schedule (for real stores): every value the
+/// command line can override is spelled out. `None` when the workload did
+/// not come from a file.
+pub fn replay_command(w: &Workload) -> Option<String> {
+    let path = w.path.as_ref()?;
+    let mut cmd = format!(
+        "faultline test {} --seed {} --time-limit {} --concurrency {} --rate {}",
+        shell_word(&path.display().to_string()),
+        w.seed,
+        w.duration.as_secs_f64(),
+        w.concurrency,
+        w.rate.unwrap_or(0.0)
+    );
+    if w.db != DbKind::Sim {
+        cmd.push_str("  # same seed and schedule; a real store's timing differs");
+    }
+    Some(cmd)
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Everything `faultline test <file>` does: load the workload, apply the
@@ -175,7 +262,7 @@ pub fn test_command(
             return 254;
         }
     };
-    if let Err(e) = w.apply(overrides) {
+    if let Err(e) = w.apply(overrides).and_then(|()| w.check_virtual_time()) {
         eprintln!("faultline: {e}");
         return 254;
     }
@@ -209,7 +296,7 @@ pub async fn run_with(
         let _ = std::fs::copy(p, run_dir.join("workload.toml"));
     }
     let history_path = run_dir.join("history.jsonl");
-    let clock = Instant::now();
+    let clock = tokio::time::Instant::now();
     let (rec, writer) = recorder::start(&history_path, clock)
         .with_context(|| format!("cannot create {}", history_path.display()))?;
     if opts.handle_ctrl_c {
@@ -298,6 +385,8 @@ pub async fn run_with(
         "strategy": if w.db == crate::workload::DbKind::Sim { Some(w.sim.strategy.as_str()) } else { None },
         "workload_kind": w.workload.as_str(),
         "seed": w.seed,
+        "deterministic": w.db == DbKind::Sim,
+        "replay": replay_command(w),
         "verdict": verdict,
         "checked": opts.check,
         "cancelled": cancelled,
@@ -367,6 +456,11 @@ pub fn summary(w: &Workload, o: &RunOutcome) -> String {
                 o.results_path.display()
             ));
         }
+    }
+    out.push_str(&format!("seed: {}", w.seed));
+    match replay_command(w) {
+        Some(c) => out.push_str(&format!("  replay: {c}\n")),
+        None => out.push('\n'),
     }
     out.push_str(&format!(
         "verdict: {}  ({})\n",
@@ -457,8 +551,8 @@ async fn drive(
     probe.close().await;
     drop(probe);
     let stop = Cancel::new();
-    let start = Instant::now();
-    let deadline = tokio::time::Instant::now() + w.duration;
+    let start = tokio::time::Instant::now();
+    let deadline = start + w.duration;
 
     let mut workers = Vec::with_capacity(w.concurrency);
     for i in 0..w.concurrency {
@@ -500,6 +594,7 @@ async fn drive(
     };
 
     tokio::select! {
+        biased;
         _ = tokio::time::sleep_until(deadline) => {}
         _ = opts.cancel.cancelled() => {}
     }
@@ -535,6 +630,7 @@ async fn drive(
     if w.final_reads && !opts.cancel.is_cancelled() {
         stats.set_phase("final reads");
         tokio::select! {
+            biased;
             _ = tokio::time::sleep(w.quiesce) => {}
             _ = opts.cancel.cancelled() => {}
         }
@@ -647,6 +743,7 @@ async fn worker(ctx: WorkerCtx, mut gen: Generator) -> (u64, i64) {
             let now = tokio::time::Instant::now();
             if next > now {
                 tokio::select! {
+                    biased;
                     _ = tokio::time::sleep_until(next.min(ctx.deadline)) => {}
                     _ = ctx.stop.cancelled() => {}
                 }
@@ -741,8 +838,9 @@ async fn nemesis_loop(
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(schedule.interval) => {}
+            biased;
             _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(schedule.interval) => {}
         }
         let Some((kind, fault, undo)) = schedule.next_fault() else {
             return;
@@ -753,6 +851,7 @@ async fn nemesis_loop(
             stats.set_faults(vec![kind.as_str().to_string()]);
         }
         tokio::select! {
+            biased;
             _ = tokio::time::sleep(schedule.duration) => {}
             _ = stop.cancelled() => {}
         }
@@ -764,14 +863,13 @@ async fn nemesis_loop(
     }
 }
 
-/// Measures how many operations per second the runner sustains against the
-/// simulated store with an instantaneous network: `concurrency` workers,
-/// no rate limit, no faults, history written to `runs_dir`, no checking.
-pub fn bench_sim(concurrency: usize, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
-    let text = format!(
-        "db = \"sim\"\nnodes = 3\nworkload = \"register\"\nconcurrency = {concurrency}\nrate = 0\nduration = {seconds}\nfinal_reads = false\n[sim]\nstrategy = \"leader-quorum\"\ntime_scale = 0\n"
-    );
-    let w = crate::workload::parse(&text, "bench", "bench")?;
+/// Runs the workload file `path` for `seconds` of simulated time without
+/// checking, and returns its stats: `main_seconds` is simulated time,
+/// `wall_seconds` what it cost (the `runner` benchmark reports both).
+pub fn bench_sim(path: &Path, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
+    let mut w = crate::workload::load(path)?;
+    anyhow::ensure!(w.db == DbKind::Sim, "{}: not a sim workload", path.display());
+    w.duration = Duration::from_secs_f64(seconds);
     let opts = RunOptions {
         runs_dir: runs_dir.to_path_buf(),
         progress: ProgressMode::Quiet,

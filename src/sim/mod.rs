@@ -2,7 +2,9 @@
 //!
 //! A replicated key-value store that runs inside the test process: one tokio
 //! task per node, nodes grouped in regions, messages over simulated links
-//! with real (small) delays. It exists so that `faultline test` can show,
+//! with (small) delays. It runs on the runner's paused-clock runtime
+//! ([`crate::runner::sim_runtime`]), so those delays are virtual: a run is
+//! reproducible from its seed and takes only the CPU time it needs. It exists so that `faultline test` can show,
 //! without any cluster, what multi-region replication strategies do under
 //! partitions, crashes and pauses: each strategy in [`crate::workload::Strategy`]
 //! is implemented as the actual mechanism (see [`node`]), and the checkers
@@ -236,7 +238,7 @@ mod tests {
     fn cluster(strategy: &str) -> SimCluster {
         let w = crate::workload::parse(
             &format!(
-                "db = \"sim\"\nnodes = 3\nworkload = \"register\"\n[sim]\nstrategy = \"{strategy}\"\nheartbeat_ms = 5\nelection_timeout_ms = 30\n"
+                "db = \"sim\"\nnodes = 3\nworkload = \"register\"\nrate = 100\n[sim]\nstrategy = \"{strategy}\"\nheartbeat_ms = 5\nelection_timeout_ms = 30\n"
             ),
             "t",
             "t",
@@ -262,7 +264,7 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn fenced_failover_elects_a_new_leader_and_fences_the_old() {
         let c = cluster("failover-fenced");
         let f = c.client_factory(crate::workload::WorkloadKind::Register);
@@ -290,7 +292,7 @@ mod tests {
         assert_eq!(r.invoke(&read).await.value, json!(2));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn unsafe_failover_lets_an_isolated_replica_promote_itself() {
         let c = cluster("failover-unsafe");
         let n = c.nemesis();
@@ -312,7 +314,7 @@ mod tests {
         assert_eq!(l.len(), 1, "the newest epoch wins after the heal: {l:?}");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn quorum_leader_refuses_without_a_majority() {
         let c = cluster("leader-quorum");
         let f = c.client_factory(crate::workload::WorkloadKind::Register);

@@ -31,7 +31,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -228,8 +228,8 @@ pub struct Node {
     matched: Vec<u64>,
     last_ack: Vec<Instant>,
     last_heartbeat: Instant,
-    pending: HashMap<u64, (u64, Reply)>,
-    forwards: HashMap<u64, oneshot::Sender<CmdResult>>,
+    pending: BTreeMap<u64, (u64, Reply)>,
+    forwards: BTreeMap<u64, oneshot::Sender<CmdResult>>,
     next_forward: u64,
     // --- multi-writer ---
     kv: HashMap<String, Versioned>,
@@ -280,8 +280,8 @@ impl Node {
             matched: vec![0; n],
             last_ack: vec![now; n],
             last_heartbeat: now,
-            pending: HashMap::new(),
-            forwards: HashMap::new(),
+            pending: BTreeMap::new(),
+            forwards: BTreeMap::new(),
             next_forward: 0,
             kv: HashMap::new(),
             changes: Vec::new(),
