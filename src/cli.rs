@@ -133,6 +133,10 @@ pub struct TestArgs {
     /// Where run directories go (default `runs/`).
     #[arg(long)]
     pub runs_dir: Option<PathBuf>,
+    /// Run N times, with seeds --seed .. --seed+N-1 (one line per run, then
+    /// a summary of the failing seeds); exits with the worst verdict.
+    #[arg(long, value_name = "N")]
+    pub test_count: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -181,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 rate: a.rate,
             },
             a.runs_dir,
+            a.test_count,
         )),
         Command::Cluster { action } => cluster(action),
     }

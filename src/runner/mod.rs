@@ -22,6 +22,7 @@
 //! allows. [`replay_command`] is printed and recorded with every run.
 
 pub mod backend;
+pub mod explore;
 pub mod progress;
 pub mod recorder;
 
@@ -250,10 +251,15 @@ pub fn shell_word(s: &str) -> String {
 /// overrides, run it with a Ctrl-C handler and a progress display, print the
 /// summary, and return the exit code (0 valid, 1 invalid, 2 unknown, 254 bad
 /// workload file or arguments, 255 internal error). Errors go to stderr.
+///
+/// With `test_count = Some(n)` it runs seeds `S..S+n` instead (`S` from
+/// `--seed`, else 0)
+/// ([`explore::explore_command`]).
 pub fn test_command(
     path: &Path,
     overrides: &crate::workload::Overrides,
     runs_dir: Option<PathBuf>,
+    test_count: Option<u64>,
 ) -> i32 {
     let mut w = match crate::workload::load(path) {
         Ok(w) => w,
@@ -265,6 +271,14 @@ pub fn test_command(
     if let Err(e) = w.apply(overrides).and_then(|()| w.check_virtual_time()) {
         eprintln!("faultline: {e}");
         return 254;
+    }
+    if let Some(n) = test_count {
+        if n == 0 {
+            eprintln!("faultline: --test-count: give at least 1 run");
+            return 254;
+        }
+        // Seeds from --seed, else from 0 (not the file's seed).
+        return explore::explore_command(&w, overrides.seed.unwrap_or(0), n, runs_dir);
     }
     let mut opts = RunOptions {
         handle_ctrl_c: true,
