@@ -37,6 +37,9 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Run a workload (workloads/*.toml) under faults, record the history, check it.
     Test(TestArgs),
+    /// Find a smaller failure: replay a failing simulated run (RUN_DIR) with
+    /// less, or cut a recorded history (FILE --workload W) while it still fails.
+    Shrink(ShrinkArgs),
     /// A local multi-node cluster on this host: network namespaces, one sshd per node (root).
     Cluster {
         #[command(subcommand)]
@@ -140,6 +143,33 @@ pub struct TestArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ShrinkArgs {
+    /// A run directory of a failing simulated run, or a history file.
+    pub target: PathBuf,
+    /// The checker whose failure to keep (default: the first that failed).
+    #[arg(long, value_delimiter = ',')]
+    pub checker: Option<Vec<String>>,
+    /// History files: the workload kind, which picks the checkers (like `check`).
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// History files: the model for the linearizable checker (like `check`).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// History files: consistency model for the transactional checker.
+    #[arg(long)]
+    pub consistency_model: Option<String>,
+    /// History files: where to write the shrunk history (default FILE.shrunk.jsonl).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Stop looking after this many seconds (the best found so far is kept).
+    #[arg(long, default_value_t = 300.0)]
+    pub time_limit: f64,
+    /// Run directories: at most this many candidate runs.
+    #[arg(long, default_value_t = 400)]
+    pub max_runs: usize,
+}
+
+#[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// The history to read.
     pub input: PathBuf,
@@ -187,7 +217,65 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             a.runs_dir,
             a.test_count,
         )),
+        Command::Shrink(a) => shrink(a),
         Command::Cluster { action } => cluster(action),
+    }
+}
+
+fn shrink(a: ShrinkArgs) -> anyhow::Result<i32> {
+    if !(a.time_limit.is_finite() && a.time_limit > 0.0) {
+        return bad_input("--time-limit: expected a positive number of seconds");
+    }
+    let time_limit = Duration::from_secs_f64(a.time_limit);
+    if a.target.is_dir() {
+        let checker = match a.checker.as_deref() {
+            None => None,
+            Some([one]) => Some(one.clone()),
+            Some(_) => return bad_input("--checker: a run is shrunk for one checker"),
+        };
+        let opts = crate::shrink::ShrinkOptions {
+            checker,
+            max_runs: a.max_runs,
+            time_limit,
+            ..Default::default()
+        };
+        return match crate::shrink::shrink_run(&a.target, &opts) {
+            Ok(r) => {
+                print!("{}", r.text());
+                Ok(r.exit_code())
+            }
+            Err(e) => bad_input(format!("{e:#}")),
+        };
+    }
+    let opts = CheckOptions {
+        model: a.model,
+        workload: a.workload,
+        checkers: a.checker,
+        consistency_model: a.consistency_model,
+        ..CheckOptions::default()
+    };
+    if opts.model.is_none() && opts.workload.is_none() && opts.checkers.is_none() {
+        return bad_input(
+            "shrink FILE: say what must keep failing: --workload W, --checker C or --model M",
+        );
+    }
+    if let Err(e) = registry::validate(&opts) {
+        return bad_input(e);
+    }
+    let out = a.output.unwrap_or_else(|| {
+        let stem = a
+            .target
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "history".to_string());
+        a.target.with_file_name(format!("{stem}.shrunk.jsonl"))
+    });
+    match crate::shrink::history::shrink_history_file(&a.target, &opts, &out, time_limit) {
+        Ok(r) => {
+            print!("{}", r.text());
+            Ok(r.exit_code())
+        }
+        Err(e) => bad_input(e),
     }
 }
 

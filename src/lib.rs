@@ -26,5 +26,6 @@ pub mod nemesis;
 pub mod net;
 pub mod report;
 pub mod runner;
+pub mod shrink;
 pub mod sim;
 pub mod workload;

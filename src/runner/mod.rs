@@ -401,6 +401,14 @@ pub async fn run_with(
         "seed": w.seed,
         "deterministic": w.db == DbKind::Sim,
         "replay": replay_command(w),
+        // What the command line may have changed from the file: with
+        // `workload.toml` (the file's copy) this is the exact run.
+        "overrides": {
+            "seed": w.seed,
+            "time_limit": w.duration.as_secs_f64(),
+            "concurrency": w.concurrency,
+            "rate": w.rate.unwrap_or(0.0),
+        },
         "verdict": verdict,
         "checked": opts.check,
         "cancelled": cancelled,
