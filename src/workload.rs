@@ -905,7 +905,10 @@ serializable = false
         assert!(e.contains("`rate`") && e.contains("virtual time"), "{e}");
         w.sim.latency_client_ms = 0.5;
         assert!(w.check_virtual_time().is_ok());
-        assert!(parse(GOOD, "x.toml", "x").unwrap().check_virtual_time().is_ok());
+        assert!(parse(GOOD, "x.toml", "x")
+            .unwrap()
+            .check_virtual_time()
+            .is_ok());
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub struct RunOutcome {
     pub stats: RunStats,
     /// True when the run was stopped early.
     pub cancelled: bool,
+    /// Simulated runs: violations of the simulator's own invariants (one
+    /// leader per epoch, committed entries agree); empty otherwise.
+    pub invariant_violations: Vec<String>,
 }
 
 impl RunOutcome {
@@ -237,8 +240,7 @@ pub fn replay_command(w: &Workload) -> Option<String> {
 /// Quotes `s` for a POSIX shell when it needs it.
 pub fn shell_word(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
     {
         s.to_string()
@@ -361,6 +363,12 @@ pub async fn run_with(
     }
     drop(rec);
     let ops = writer.finish()?;
+    // The simulator's own invariants (see crate::sim::invariants).
+    let invariant_violations: Option<Vec<String>> = backend
+        .keep_alive
+        .as_ref()
+        .and_then(|k| (**k).downcast_ref::<crate::sim::SimCluster>())
+        .map(|c| c.invariant_violations());
     let main_seconds = result?;
     if let Some(db) = &backend.db {
         let db = db.clone();
@@ -414,6 +422,7 @@ pub async fn run_with(
         "cancelled": cancelled,
         "stats": run_stats,
         "history": "history.jsonl",
+        "sim_invariant_violations": invariant_violations,
         "results": results,
     });
     std::fs::write(&results_path, serde_json::to_vec_pretty(&doc)?)
@@ -426,6 +435,7 @@ pub async fn run_with(
         verdict,
         stats: run_stats,
         cancelled,
+        invariant_violations: invariant_violations.unwrap_or_default(),
     };
     if opts.print_summary {
         print!("{}", summary(w, &outcome));
@@ -478,6 +488,12 @@ pub fn summary(w: &Workload, o: &RunOutcome) -> String {
                 o.results_path.display()
             ));
         }
+    }
+    if let Some(first) = o.invariant_violations.first() {
+        out.push_str(&format!(
+            "  simulator invariants violated {} time(s); first: {first}\n",
+            o.invariant_violations.len()
+        ));
     }
     out.push_str(&format!("seed: {}", w.seed));
     match replay_command(w) {
@@ -890,7 +906,11 @@ async fn nemesis_loop(
 /// `wall_seconds` what it cost (the `runner` benchmark reports both).
 pub fn bench_sim(path: &Path, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
     let mut w = crate::workload::load(path)?;
-    anyhow::ensure!(w.db == DbKind::Sim, "{}: not a sim workload", path.display());
+    anyhow::ensure!(
+        w.db == DbKind::Sim,
+        "{}: not a sim workload",
+        path.display()
+    );
     w.duration = Duration::from_secs_f64(seconds);
     let opts = RunOptions {
         runs_dir: runs_dir.to_path_buf(),

@@ -114,7 +114,8 @@ pub fn shrink_history_file(
     };
     let remaining = time_limit.saturating_sub(started.elapsed());
     let s = shrink_history(&history, opts, &failure, remaining)?;
-    let mut f = std::fs::File::create(out).map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
+    let mut f =
+        std::fs::File::create(out).map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
     s.history
         .write_jsonl(&mut f)
         .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;

@@ -236,10 +236,7 @@ impl ShrinkReport {
             b.final_reads.to_string(),
             a.final_reads.to_string(),
         ));
-        out.push_str(&format!(
-            "  seed         {}\n",
-            self.workload.seed
-        ));
+        out.push_str(&format!("  seed         {}\n", self.workload.seed));
         for s in &self.steps {
             out.push_str(&format!("  - {s}\n"));
         }
@@ -269,12 +266,8 @@ pub fn load_run(run_dir: &Path) -> anyhow::Result<(Workload, Value)> {
         )
     })?;
     let field = |k: &str| {
-        o.get(k).ok_or_else(|| {
-            anyhow!(
-                "{}: `overrides.{k}` is missing",
-                results_path.display()
-            )
-        })
+        o.get(k)
+            .ok_or_else(|| anyhow!("{}: `overrides.{k}` is missing", results_path.display()))
     };
     let num = |k: &str| -> anyhow::Result<f64> {
         field(k)?.as_f64().ok_or_else(|| {
@@ -515,24 +508,26 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
     }
     if w.concurrency > 1 {
         let half = w.concurrency / 2;
-        push(
-            format!("clients {} -> {half}", w.concurrency),
-            &move |c| c.concurrency = half,
-        );
+        push(format!("clients {} -> {half}", w.concurrency), &move |c| {
+            c.concurrency = half
+        });
         if w.concurrency - 1 != half {
             let less = w.concurrency - 1;
-            push(
-                format!("clients {} -> {less}", w.concurrency),
-                &move |c| c.concurrency = less,
-            );
+            push(format!("clients {} -> {less}", w.concurrency), &move |c| {
+                c.concurrency = less
+            });
         }
     }
     if w.keys > 1 {
         let half = w.keys / 2;
-        push(format!("keys {} -> {half}", w.keys), &move |c| c.keys = half);
+        push(format!("keys {} -> {half}", w.keys), &move |c| {
+            c.keys = half
+        });
         if w.keys - 1 != half {
             let less = w.keys - 1;
-            push(format!("keys {} -> {less}", w.keys), &move |c| c.keys = less);
+            push(format!("keys {} -> {less}", w.keys), &move |c| {
+                c.keys = less
+            });
         }
     }
     if w.final_reads {
@@ -552,7 +547,10 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
     });
     if w.ops_per_key < needed {
         push(
-            format!("one set of keys (ops per key {} -> {needed})", w.ops_per_key),
+            format!(
+                "one set of keys (ops per key {} -> {needed})",
+                w.ops_per_key
+            ),
             &move |c| c.ops_per_key = needed,
         );
     }
@@ -670,7 +668,10 @@ mod tests {
             (back.keys, back.ops_per_key, back.concurrency, back.seed),
             (w.keys, w.ops_per_key, w.concurrency, w.seed)
         );
-        assert_eq!((back.rate, back.duration, back.timeout), (w.rate, w.duration, w.timeout));
+        assert_eq!(
+            (back.rate, back.duration, back.timeout),
+            (w.rate, w.duration, w.timeout)
+        );
         assert_eq!((back.final_reads, back.quiesce), (w.final_reads, w.quiesce));
         assert_eq!(back.name, w.name);
     }

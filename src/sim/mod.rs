@@ -15,6 +15,7 @@
 //! (it loses what was in memory, keeps its log), `pause` stops it from
 //! processing messages until resumed.
 
+pub mod invariants;
 pub mod net;
 pub mod node;
 pub mod store;
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 /// A running simulated cluster. Dropping it stops every node.
 pub struct SimCluster {
     pub nodes: Vec<String>,
+    monitor: Arc<invariants::Monitor>,
     net: Arc<net::Net>,
     ctls: Vec<mpsc::UnboundedSender<Ctl>>,
     client_latency: Duration,
@@ -72,6 +74,7 @@ impl SimCluster {
             inbox_rx.push(rx);
         }
         let net = net::Net::new(inbox_tx, latency);
+        let monitor = Arc::new(invariants::Monitor::default());
         let params = Arc::new(Params {
             strategy: s.strategy,
             heartbeat: ms(s.heartbeat_ms),
@@ -79,7 +82,10 @@ impl SimCluster {
             replication_interval: ms(s.replication_interval_ms),
             clock_skew_us: (s.clock_skew_ms * scale * 1000.0) as u64,
             seed: w.seed,
+            monitor: monitor.clone(),
         });
+        // Every log strategy starts with n1 leading epoch 1.
+        monitor.leader(1, 0);
         let epoch0 = tokio::time::Instant::now();
         let mut ctls = Vec::with_capacity(n);
         for (i, rx) in inbox_rx.into_iter().enumerate() {
@@ -90,6 +96,7 @@ impl SimCluster {
         }
         SimCluster {
             nodes: w.nodes.clone(),
+            monitor,
             net,
             ctls,
             client_latency: ms(s.latency_client_ms * scale),
@@ -115,6 +122,12 @@ impl SimCluster {
             }
         }
         out
+    }
+
+    /// Violations of the simulator's own invariants so far
+    /// ([`invariants`]): one leader per epoch, committed entries agree.
+    pub fn invariant_violations(&self) -> Vec<String> {
+        self.monitor.violations()
     }
 
     /// A handle clients use to reach the nodes.
