@@ -101,6 +101,8 @@ fn same_seed_gives_a_byte_identical_history() {
 
     let results: Value = serde_json::from_slice(&std::fs::read(&a.results_path).unwrap()).unwrap();
     assert_eq!(results["seed"], 7);
+    assert!(results["stats"]["wall_seconds"].as_f64().unwrap() > 0.0);
+    assert!((results["stats"]["main_seconds"].as_f64().unwrap() - 3.0).abs() < 0.01);
     assert_eq!(results["deterministic"], true);
     let replay = results["replay"].as_str().unwrap();
     assert!(

@@ -132,8 +132,8 @@ pub struct RunStats {
     /// Client operations per second in the main phase.
     pub ops_per_second: f64,
     pub events: u64,
-    /// Wall-clock seconds the whole run took (for the simulator, whose
-    /// `main_seconds` are virtual, this is what it cost).
+    /// Wall-clock seconds the whole run took, checking included (for the
+    /// simulator, whose `main_seconds` are virtual, this is what it cost).
     pub wall_seconds: f64,
 }
 
@@ -199,22 +199,16 @@ pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<Ru
             progress: ProgressMode::Quiet,
             ..opts.clone()
         };
-        let wall = Instant::now();
-        let mut outcome = rt.block_on(async {
+        return rt.block_on(async {
             let backend = backend_for(workload)?;
             run_with(workload, &opts, backend).await
-        })?;
-        outcome.stats.wall_seconds = wall.elapsed().as_secs_f64();
-        return Ok(outcome);
+        });
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let wall = Instant::now();
-    let mut outcome = rt.block_on(run(workload, opts))?;
-    outcome.stats.wall_seconds = wall.elapsed().as_secs_f64();
-    Ok(outcome)
+    rt.block_on(run(workload, opts))
 }
 
 /// The command that replays a run of `w` exactly (for the simulator) or
@@ -306,6 +300,7 @@ pub async fn run_with(
     backend: Backend,
 ) -> anyhow::Result<RunOutcome> {
     let w = workload;
+    let wall = Instant::now();
     let run_dir = make_run_dir(&opts.runs_dir, &w.stem)?;
     update_latest(&opts.runs_dir, &run_dir);
     if let Some(p) = &w.path {
@@ -399,6 +394,7 @@ pub async fn run_with(
     } else {
         results.iter().fold(Verdict::Valid, |v, r| v.and(r.verdict))
     };
+    run_stats.wall_seconds = wall.elapsed().as_secs_f64();
     let results_path = run_dir.join("results.json");
     let doc = json!({
         "workload": w.name,

@@ -448,7 +448,7 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
     let secs = w.duration.as_secs_f64();
     if secs > 0.02 {
         push(format!("duration {secs} s -> {} s", secs / 2.0), &|c| {
-            c.duration = c.duration / 2
+            c.duration /= 2
         });
     }
     if let Some(n) = &w.nemesis {
@@ -536,7 +536,7 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
     if w.final_reads && w.quiesce.as_secs_f64() > 0.02 {
         let q = w.quiesce.as_secs_f64();
         push(format!("quiesce {q} s -> {} s", q / 2.0), &|c| {
-            c.quiesce = c.quiesce / 2
+            c.quiesce /= 2
         });
     }
     // Keys are retired after about `ops_per_key` operations each; enough
