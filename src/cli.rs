@@ -41,6 +41,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a workload (workloads/*.toml) under faults, record the history, check it.
     Test(TestArgs),
+    /// Find a smaller failure: replay a failing simulated run (RUN_DIR) with
+    /// less, or cut a recorded history (FILE --workload W) while it still fails.
+    Shrink(ShrinkArgs),
     /// A local multi-node cluster on this host: network namespaces, one sshd per node (root).
     Cluster {
         #[command(subcommand)]
@@ -146,6 +149,37 @@ pub struct TestArgs {
     /// Where run directories go (default `runs/`).
     #[arg(long)]
     pub runs_dir: Option<PathBuf>,
+    /// Run N times, with seeds --seed .. --seed+N-1 (one line per run, then
+    /// a summary of the failing seeds); exits with the worst verdict.
+    #[arg(long, value_name = "N")]
+    pub test_count: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShrinkArgs {
+    /// A run directory of a failing simulated run, or a history file.
+    pub target: PathBuf,
+    /// The checker whose failure to keep (default: the first that failed).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub checker: Option<Vec<CheckerKind>>,
+    /// History files: the workload kind, which picks the checkers (like `check`).
+    #[arg(long, value_enum)]
+    pub workload: Option<CheckWorkload>,
+    /// History files: the model for the linearizable checker (like `check`).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// History files: consistency model for the transactional checker.
+    #[arg(long)]
+    pub consistency_model: Option<String>,
+    /// History files: where to write the shrunk history (default FILE.shrunk.jsonl).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Stop looking after this many seconds (the best found so far is kept).
+    #[arg(long, default_value_t = 300.0)]
+    pub time_limit: f64,
+    /// Run directories: at most this many candidate runs.
+    #[arg(long, default_value_t = 400)]
+    pub max_runs: usize,
 }
 
 #[derive(Args, Debug)]
@@ -224,7 +258,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 rate: a.rate,
             },
             a.runs_dir,
+            a.test_count,
         )),
+        Command::Shrink(a) => shrink(a),
         Command::Cluster { action } => cluster(action),
     }
 }
@@ -245,6 +281,63 @@ fn is_broken_pipe(e: &std::io::Error) -> bool {
 /// Standard output for messages whose loss does not matter.
 fn say(text: &str) {
     let _ = emit(text);
+}
+
+fn shrink(a: ShrinkArgs) -> anyhow::Result<i32> {
+    if !(a.time_limit.is_finite() && a.time_limit > 0.0) {
+        return bad_input("--time-limit: expected a positive number of seconds");
+    }
+    let time_limit = Duration::from_secs_f64(a.time_limit);
+    if a.target.is_dir() {
+        let checker = match a.checker.as_deref() {
+            None => None,
+            Some([one]) => Some(one.as_str().to_string()),
+            Some(_) => return bad_input("--checker: a run is shrunk for one checker"),
+        };
+        let opts = crate::shrink::ShrinkOptions {
+            checker,
+            max_runs: a.max_runs,
+            time_limit,
+            ..Default::default()
+        };
+        return match crate::shrink::shrink_run(&a.target, &opts) {
+            Ok(r) => {
+                print!("{}", r.text());
+                Ok(r.exit_code())
+            }
+            Err(e) => bad_input(format!("{e:#}")),
+        };
+    }
+    let opts = CheckOptions {
+        model: a.model,
+        workload: a.workload,
+        checkers: a.checker,
+        consistency_model: a.consistency_model,
+        ..CheckOptions::default()
+    };
+    if opts.model.is_none() && opts.workload.is_none() && opts.checkers.is_none() {
+        return bad_input(
+            "shrink FILE: say what must keep failing: --workload W, --checker C or --model M",
+        );
+    }
+    if let Err(e) = registry::validate(&opts) {
+        return bad_input(e);
+    }
+    let out = a.output.unwrap_or_else(|| {
+        let stem = a
+            .target
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "history".to_string());
+        a.target.with_file_name(format!("{stem}.shrunk.jsonl"))
+    });
+    match crate::shrink::history::shrink_history_file(&a.target, &opts, &out, time_limit) {
+        Ok(r) => {
+            print!("{}", r.text());
+            Ok(r.exit_code())
+        }
+        Err(e) => bad_input(e),
+    }
 }
 
 fn bad_input(msg: impl std::fmt::Display) -> anyhow::Result<i32> {

@@ -29,5 +29,6 @@ pub mod net;
 pub mod report;
 pub mod runner;
 pub mod serve;
+pub mod shrink;
 pub mod sim;
 pub mod workload;

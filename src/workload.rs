@@ -781,6 +781,23 @@ impl Workload {
         Ok(())
     }
 
+    /// The simulator runs in virtual time: an unlimited rate against clients
+    /// that wait for nothing would never let its clock move. Checked before
+    /// a simulated run.
+    pub fn check_virtual_time(&self) -> Result<(), WorkloadError> {
+        if self.db == DbKind::Sim
+            && self.rate.is_none()
+            && self.sim.latency_client_ms * self.sim.time_scale <= 0.0
+        {
+            return Err(invalid(
+                &self.path.as_ref().map_or("workload".to_string(), |p| p.display().to_string()),
+                "rate",
+                "the simulator runs in virtual time: give a rate (ops/s), or a non-zero sim.latency_client_ms",
+            ));
+        }
+        Ok(())
+    }
+
     /// The workload with `nodes` regrouped: used by tests and the runner.
     pub fn region_of(&self, node: &str) -> &str {
         self.regions.get(node).map_or("default", |s| s.as_str())
@@ -898,6 +915,19 @@ serializable = false
         let text = format!("{GOOD}\n[mix]\nadd = 0.5\n");
         let e = parse(&text, "x.toml", "x").unwrap_err().to_string();
         assert!(e.contains("mix.add"), "{e}");
+    }
+
+    #[test]
+    fn unlimited_rate_needs_client_latency_in_virtual_time() {
+        let mut w = parse(&GOOD.replace("rate = 1000", "rate = 0"), "x.toml", "x").unwrap();
+        let e = w.check_virtual_time().unwrap_err().to_string();
+        assert!(e.contains("`rate`") && e.contains("virtual time"), "{e}");
+        w.sim.latency_client_ms = 0.5;
+        assert!(w.check_virtual_time().is_ok());
+        assert!(parse(GOOD, "x.toml", "x")
+            .unwrap()
+            .check_virtual_time()
+            .is_ok());
     }
 
     #[test]

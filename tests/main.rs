@@ -9,3 +9,4 @@ mod linearizable;
 mod readers;
 mod report;
 mod runner;
+mod sim;
