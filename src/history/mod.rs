@@ -412,9 +412,20 @@ impl History {
         file: &str,
         format: Option<Format>,
     ) -> Result<History, HistoryError> {
+        let detected = format.is_none();
         let format = format.unwrap_or_else(|| Format::detect(text));
         let ops = match format {
             Format::Jsonl => jsonl::parse(text, file)?,
+            // A console log may open with EDN-looking output (a test map, a
+            // bracketed thread name); if it is not EDN but holds Jepsen log
+            // events, it is a log. The EDN error stands otherwise.
+            Format::Edn if detected => match edn::parse_history(text, file) {
+                Ok(ops) => ops,
+                Err(e) => match jepsen_log::parse(text, file) {
+                    Ok(ops) if !ops.is_empty() => ops,
+                    _ => return Err(e),
+                },
+            },
             Format::Edn => edn::parse_history(text, file)?,
             Format::JepsenLog => jepsen_log::parse(text, file)?,
             Format::HistoryTxt => jepsen_log::parse_history_txt(text, file)?,
@@ -942,6 +953,18 @@ mod tests {
             Format::JepsenLog
         );
         assert_eq!(Format::detect("3\t:invoke\t:read\tnil"), Format::HistoryTxt);
+        // Detected as EDN, read as the log it is.
+        let console = "[main] starting\n{:nodes [\"n1\"]}\nINFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1 :invoke :read nil\n";
+        assert_eq!(Format::detect(console), Format::Edn);
+        let h = History::parse_str(console, "c.log", None).unwrap();
+        assert_eq!((h.ops.len(), h.ops[0].line), (1, 3));
+        let e = History::parse_str("[{:type :ok", "u.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("u.edn:1:") && e.contains("end of input"),
+            "{e}"
+        );
         assert_eq!(
             Format::detect("\n:nemesis\t:info\t:start\tnil\n"),
             Format::HistoryTxt
