@@ -443,6 +443,7 @@ impl History {
     /// the verdict should know: notes (how the file was read) and
     /// warnings (where the file may mislead).
     pub fn interpret(&mut self, how: &Interpretation) -> Result<Remarks, HistoryError> {
+        self.check_anonymous_stream()?;
         let mut remarks = Remarks::default();
         let split = match how.independent {
             Independent::Never => false,
@@ -654,6 +655,30 @@ impl History {
             }
         }
         Ok(out)
+    }
+
+    /// Events without a process must alternate invoke, completion: a second
+    /// invoke while one is pending makes the pairing a guess, which is bad
+    /// input for every checker (Elle's included), so it is refused here,
+    /// when the file is read.
+    fn check_anonymous_stream(&self) -> Result<(), HistoryError> {
+        let mut pending: Option<usize> = None;
+        for op in self.ops.iter().filter(|o| o.process.is_none()) {
+            if op.op_type != OpType::Invoke {
+                pending = None;
+            } else if let Some(line) = pending {
+                return Err(HistoryError::invalid(
+                    &self.file(),
+                    op.line,
+                    format!(
+                        "invoke without a :process while the invoke without a :process on line {line} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)"
+                    ),
+                ));
+            } else {
+                pending = Some(op.line);
+            }
+        }
+        Ok(())
     }
 
     /// One operation per client completion of a history without invokes.
@@ -879,6 +904,14 @@ mod tests {
         assert_eq!(hist.ops[1].value, json!(2));
         assert!(r.notes[0].contains("independent"), "{r:?}");
         assert!(r.warnings.is_empty());
+        let ambiguous =
+            "[{:type :invoke, :f :read}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}]";
+        let mut amb = History::parse_str(ambiguous, "a.edn", None).unwrap();
+        let e = amb
+            .interpret(&Interpretation::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("a.edn:2:") && e.contains("ambiguous"), "{e}");
         let mut hist = History::parse_str(text, "h.txt", None).unwrap();
         let how = Interpretation {
             independent: Independent::Never,
