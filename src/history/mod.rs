@@ -435,6 +435,7 @@ impl History {
             path: PathBuf::from(file),
         };
         h.check_indices()?;
+        h.name_anonymous_stream()?;
         Ok(h)
     }
 
@@ -443,7 +444,6 @@ impl History {
     /// the verdict should know: notes (how the file was read) and
     /// warnings (where the file may mislead).
     pub fn interpret(&mut self, how: &Interpretation) -> Result<Remarks, HistoryError> {
-        self.check_anonymous_stream()?;
         let mut remarks = Remarks::default();
         let split = match how.independent {
             Independent::Never => false,
@@ -659,24 +659,44 @@ impl History {
 
     /// Events without a process must alternate invoke, completion: a second
     /// invoke while one is pending makes the pairing a guess, which is bad
-    /// input for every checker (Elle's included), so it is refused here,
-    /// when the file is read.
-    fn check_anonymous_stream(&self) -> Result<(), HistoryError> {
+    /// input for every checker, so it is refused when the file is read.
+    /// Each invoke and the completion after it then get their own
+    /// anonymous process ([`Process::anonymous`]), so that every checker
+    /// (the Elle checker, which pairs events itself, included) pairs them
+    /// and sees their real-time order. Completions with no such invoke (a
+    /// history of completions only) keep no process.
+    fn name_anonymous_stream(&mut self) -> Result<(), HistoryError> {
         let mut pending: Option<usize> = None;
-        for op in self.ops.iter().filter(|o| o.process.is_none()) {
-            if op.op_type != OpType::Invoke {
-                pending = None;
-            } else if let Some(line) = pending {
+        let mut named = 0usize;
+        let mut name = |ops: &mut [Op], positions: &[usize]| {
+            named += 1;
+            for &p in positions {
+                ops[p].process = Some(Process::anonymous(named));
+            }
+        };
+        for pos in 0..self.ops.len() {
+            if self.ops[pos].process.is_some() {
+                continue;
+            }
+            if self.ops[pos].op_type != OpType::Invoke {
+                if let Some(inv) = pending.take() {
+                    name(&mut self.ops, &[inv, pos]);
+                }
+            } else if let Some(inv) = pending {
                 return Err(HistoryError::invalid(
                     &self.file(),
-                    op.line,
+                    self.ops[pos].line,
                     format!(
-                        "invoke without a :process while the invoke without a :process on line {line} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)"
+                        "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
+                        self.ops[inv].line
                     ),
                 ));
             } else {
-                pending = Some(op.line);
+                pending = Some(pos);
             }
+        }
+        if let Some(inv) = pending {
+            name(&mut self.ops, &[inv]);
         }
         Ok(())
     }
@@ -906,12 +926,17 @@ mod tests {
         assert!(r.warnings.is_empty());
         let ambiguous =
             "[{:type :invoke, :f :read}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}]";
-        let mut amb = History::parse_str(ambiguous, "a.edn", None).unwrap();
-        let e = amb
-            .interpret(&Interpretation::default())
+        let e = History::parse_str(ambiguous, "a.edn", None)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("a.edn:2:") && e.contains("ambiguous"), "{e}");
+        // Alternating events without a process get one anonymous process
+        // per operation; bare completions keep none.
+        let alternating = "[{:type :invoke, :f :read}\n{:type :ok, :f :read, :value 1}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}\n{:type :ok, :f :read}\n{:type :invoke, :f :write, :value 2}]";
+        let alt = History::parse_str(alternating, "b.edn", None).unwrap();
+        let procs: Vec<Option<Process>> = alt.ops.iter().map(|o| o.process.clone()).collect();
+        let a = |n| Some(Process::anonymous(n));
+        assert_eq!(procs, vec![a(1), a(1), a(2), a(2), None, a(3)]);
         let mut hist = History::parse_str(text, "h.txt", None).unwrap();
         let how = Interpretation {
             independent: Independent::Never,
