@@ -7,10 +7,18 @@
 //! error names the file and the line of the offending event so a person can
 //! go and look.
 //!
-//! Positions in the history (not the `time` field) define real-time order:
-//! an operation `a` precedes `b` when `a`'s completion appears before `b`'s
-//! invocation. That is what Knossos and Porcupine do, and it keeps histories
-//! without timestamps (Elle's, Knossos's) checkable.
+//! Positions in the history define real-time order: an operation `a`
+//! precedes `b` when `a`'s completion appears before `b`'s invocation. That
+//! is what Knossos and Porcupine do, and it keeps histories without
+//! timestamps (Elle's, Knossos's) checkable. Which order the positions
+//! follow — the file's, or the events' `:time`s' — is decided once, by
+//! [`History::interpret`] (see [`order`]), so every checker agrees on it.
+//!
+//! The readers accept every shape Jepsen and Elle write (docs/formats.md):
+//! transactions without `:f`, events without `:process` (named here, when
+//! read, so that every checker pairs them), histories of completions only,
+//! `:time -1`, Jepsen's logs and `history.txt`, and jepsen.independent
+//! `[key value]` tuples ([`independent`]).
 
 pub mod edn;
 pub mod independent;
