@@ -7,10 +7,18 @@
 //! error names the file and the line of the offending event so a person can
 //! go and look.
 //!
-//! Positions in the history (not the `time` field) define real-time order:
-//! an operation `a` precedes `b` when `a`'s completion appears before `b`'s
-//! invocation. That is what Knossos and Porcupine do, and it keeps histories
-//! without timestamps (Elle's, Knossos's) checkable.
+//! Positions in the history define real-time order: an operation `a`
+//! precedes `b` when `a`'s completion appears before `b`'s invocation. That
+//! is what Knossos and Porcupine do, and it keeps histories without
+//! timestamps (Elle's, Knossos's) checkable. Which order the positions
+//! follow — the file's, or the events' `:time`s' — is decided once, by
+//! [`History::interpret`] (see [`order`]), so every checker agrees on it.
+//!
+//! The readers accept every shape Jepsen and Elle write (docs/formats.md):
+//! transactions without `:f`, events without `:process` (named here, when
+//! read, so that every checker pairs them), histories of completions only,
+//! `:time -1`, Jepsen's logs and `history.txt`, and jepsen.independent
+//! `[key value]` tuples ([`independent`]).
 
 pub mod edn;
 pub mod independent;
@@ -412,9 +420,20 @@ impl History {
         file: &str,
         format: Option<Format>,
     ) -> Result<History, HistoryError> {
+        let detected = format.is_none();
         let format = format.unwrap_or_else(|| Format::detect(text));
         let ops = match format {
             Format::Jsonl => jsonl::parse(text, file)?,
+            // A console log may open with EDN-looking output (a test map, a
+            // bracketed thread name); if it is not EDN but holds Jepsen log
+            // events, it is a log. The EDN error stands otherwise.
+            Format::Edn if detected => match edn::parse_history(text, file) {
+                Ok(ops) => ops,
+                Err(e) => match jepsen_log::parse(text, file) {
+                    Ok(ops) if !ops.is_empty() => ops,
+                    _ => return Err(e),
+                },
+            },
             Format::Edn => edn::parse_history(text, file)?,
             Format::JepsenLog => jepsen_log::parse(text, file)?,
             Format::HistoryTxt => jepsen_log::parse_history_txt(text, file)?,
@@ -424,6 +443,7 @@ impl History {
             path: PathBuf::from(file),
         };
         h.check_indices()?;
+        h.name_anonymous_stream()?;
         Ok(h)
     }
 
@@ -643,6 +663,50 @@ impl History {
             }
         }
         Ok(out)
+    }
+
+    /// Events without a process must alternate invoke, completion: a second
+    /// invoke while one is pending makes the pairing a guess, which is bad
+    /// input for every checker, so it is refused when the file is read.
+    /// Each invoke and the completion after it then get their own
+    /// anonymous process ([`Process::anonymous`]), so that every checker
+    /// (the Elle checker, which pairs events itself, included) pairs them
+    /// and sees their real-time order. Completions with no such invoke (a
+    /// history of completions only) keep no process.
+    fn name_anonymous_stream(&mut self) -> Result<(), HistoryError> {
+        let mut pending: Option<usize> = None;
+        let mut named = 0usize;
+        let mut name = |ops: &mut [Op], positions: &[usize]| {
+            named += 1;
+            for &p in positions {
+                ops[p].process = Some(Process::anonymous(named));
+            }
+        };
+        for pos in 0..self.ops.len() {
+            if self.ops[pos].process.is_some() {
+                continue;
+            }
+            if self.ops[pos].op_type != OpType::Invoke {
+                if let Some(inv) = pending.take() {
+                    name(&mut self.ops, &[inv, pos]);
+                }
+            } else if let Some(inv) = pending {
+                return Err(HistoryError::invalid(
+                    &self.file(),
+                    self.ops[pos].line,
+                    format!(
+                        "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
+                        self.ops[inv].line
+                    ),
+                ));
+            } else {
+                pending = Some(pos);
+            }
+        }
+        if let Some(inv) = pending {
+            name(&mut self.ops, &[inv]);
+        }
+        Ok(())
     }
 
     /// One operation per client completion of a history without invokes.
@@ -868,6 +932,19 @@ mod tests {
         assert_eq!(hist.ops[1].value, json!(2));
         assert!(r.notes[0].contains("independent"), "{r:?}");
         assert!(r.warnings.is_empty());
+        let ambiguous =
+            "[{:type :invoke, :f :read}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}]";
+        let e = History::parse_str(ambiguous, "a.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("a.edn:2:") && e.contains("ambiguous"), "{e}");
+        // Alternating events without a process get one anonymous process
+        // per operation; bare completions keep none.
+        let alternating = "[{:type :invoke, :f :read}\n{:type :ok, :f :read, :value 1}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}\n{:type :ok, :f :read}\n{:type :invoke, :f :write, :value 2}]";
+        let alt = History::parse_str(alternating, "b.edn", None).unwrap();
+        let procs: Vec<Option<Process>> = alt.ops.iter().map(|o| o.process.clone()).collect();
+        let a = |n| Some(Process::anonymous(n));
+        assert_eq!(procs, vec![a(1), a(1), a(2), a(2), None, a(3)]);
         let mut hist = History::parse_str(text, "h.txt", None).unwrap();
         let how = Interpretation {
             independent: Independent::Never,
@@ -942,6 +1019,18 @@ mod tests {
             Format::JepsenLog
         );
         assert_eq!(Format::detect("3\t:invoke\t:read\tnil"), Format::HistoryTxt);
+        // Detected as EDN, read as the log it is.
+        let console = "[main] starting\n{:nodes [\"n1\"]}\nINFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1 :invoke :read nil\n";
+        assert_eq!(Format::detect(console), Format::Edn);
+        let h = History::parse_str(console, "c.log", None).unwrap();
+        assert_eq!((h.ops.len(), h.ops[0].line), (1, 3));
+        let e = History::parse_str("[{:type :ok", "u.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("u.edn:1:") && e.contains("end of input"),
+            "{e}"
+        );
         assert_eq!(
             Format::detect("\n:nemesis\t:info\t:start\tnil\n"),
             Format::HistoryTxt
