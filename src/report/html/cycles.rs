@@ -35,8 +35,22 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(|x| x.as_str()).unwrap_or("")
 }
 
-/// The micro-ops of a transaction in Elle's notation: `[append x 2] [r y [1 2]]`.
+/// The micro-ops of a transaction in Elle's notation: `[append x 2] [r y [1 2]]`,
+/// cut at [`MOPS_CHARS`] characters.
 pub fn mops(v: &Value) -> String {
+    let text = mops_full(v);
+    if text.chars().count() <= MOPS_CHARS {
+        text
+    } else {
+        let cut: String = text.chars().take(MOPS_CHARS).collect();
+        format!("{cut} …")
+    }
+}
+
+/// The most characters of a transaction shown.
+const MOPS_CHARS: usize = 400;
+
+fn mops_full(v: &Value) -> String {
     match v.as_array() {
         Some(ms) => ms
             .iter()

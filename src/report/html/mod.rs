@@ -95,6 +95,8 @@ impl Section {
 
 /// Lost elements listed in a table.
 const LOST_ROWS: usize = 20;
+/// Characters shown of one explanation line.
+const LINE_CHARS: usize = 2000;
 /// Explanation lines shown per checker (the rest are in results.json).
 const EXPLANATION_LINES: usize = 200;
 
@@ -287,7 +289,7 @@ fn explanations(results: &[CheckResult]) -> Markup {
                     details.explanation open[r.verdict != Verdict::Valid] id=(format!("explanation-{}", r.checker)) {
                         summary { (r.checker) ": explanation (" (lines.len()) " line" @if lines.len() != 1 { "s" } ")" }
                         pre {
-                            @for l in lines.iter().take(EXPLANATION_LINES) { (l) "\n" }
+                            @for l in lines.iter().take(EXPLANATION_LINES) { (short(&Value::String(l.to_string()), LINE_CHARS)) "\n" }
                             @if lines.len() > EXPLANATION_LINES {
                                 "… " (lines.len() - EXPLANATION_LINES) " more lines in results.json (or `faultline check --json`)\n"
                             }
