@@ -151,6 +151,7 @@ impl<S: Eq + Clone> Memo<S> {
                         }
                         r = next;
                     }
+                    self.drop_dominated(i, info);
                     self.push_record(i, info);
                     return true;
                 }
@@ -168,6 +169,33 @@ impl<S: Eq + Clone> Memo<S> {
         self.info_head.push(NONE);
         self.push_record(next as usize, info);
         true
+    }
+
+    /// Unlinks the entry's records that `info` dominates: once `info` is
+    /// stored, anything they would reject it rejects too, so they only
+    /// lengthen the scan.
+    fn drop_dominated(&mut self, entry: usize, info: &[u32]) {
+        let mut prev = NONE;
+        let mut r = self.info_head[entry];
+        while r != NONE {
+            let (start, len, next) = self.records[r as usize];
+            let set = &self.info_ops[start as usize..(start + len) as usize];
+            let dominated = if self.counted {
+                fewer_of_each(info, set)
+            } else {
+                is_subset(info, set)
+            };
+            if dominated {
+                if prev == NONE {
+                    self.info_head[entry] = next;
+                } else {
+                    self.records[prev as usize].2 = next;
+                }
+            } else {
+                prev = r;
+            }
+            r = next;
+        }
     }
 
     fn push_record(&mut self, entry: usize, info: &[u32]) {
@@ -374,6 +402,12 @@ mod tests {
         // Fewer of class 5, or none of class 2: not dominated.
         assert!(m.insert(1, &[0], &1, &[2, 1, 5, 2], |_| 0));
         assert!(m.insert(1, &[0], &1, &[5, 9], |_| 0));
+        // Fewer of everything than all of the above: they are dropped, and
+        // it rejects what they rejected.
+        assert!(m.insert(1, &[0], &1, &[5, 1], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[2, 1, 5, 2], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[5, 1], |_| 0));
+        assert!(m.insert(1, &[0], &1, &[2, 1], |_| 0));
         assert!(fewer_of_each(&[], &[1, 1]));
         assert!(!fewer_of_each(&[1, 1], &[]));
         assert!(!fewer_of_each(&[3, 2], &[1, 5, 3, 1]));
