@@ -1004,12 +1004,12 @@ fn crashed_search_agrees_with_the_plain_search_on_longer_histories() {
 #[test]
 fn crashed_register_histories_are_decided() {
     let h = crashed_register_history(&CrashedRegister::new(3000, 5));
-    let r = check(&h, "cas-register", &cfg(), &Budget::default()).unwrap();
+    let r = check(&h, ModelKind::CasRegister, &cfg(), &Budget::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
     let mut g = CrashedRegister::new(3000, 5);
     g.stale_read_at_end = true;
     let h = crashed_register_history(&g);
-    let r = check(&h, "cas-register", &cfg(), &Budget::default()).unwrap();
+    let r = check(&h, ModelKind::CasRegister, &cfg(), &Budget::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
     let last = h.ops.len();
     assert!(

@@ -385,9 +385,17 @@ pub async fn run_with(
     run_stats.events = ops.len() as u64;
     let mut history = History::new(ops);
     history.source.path = history_path.clone();
+    // Shared with the checkers' blocking task, then with the report: one copy.
+    let history = std::sync::Arc::new(history);
 
     let results = if opts.check {
-        check(w, history.clone(), opts.check_time_limit, &opts.cancel).await?
+        check(
+            w,
+            std::sync::Arc::clone(&history),
+            opts.check_time_limit,
+            &opts.cancel,
+        )
+        .await?
     } else {
         Vec::new()
     };
@@ -548,7 +556,7 @@ pub fn check_history(
 
 async fn check(
     w: &Workload,
-    history: History,
+    history: std::sync::Arc<History>,
     limit: Option<Duration>,
     cancel: &Cancel,
 ) -> anyhow::Result<Vec<CheckResult>> {
