@@ -31,8 +31,10 @@ pub struct CheckOptions {
     pub workload: Option<String>,
     /// `--checker`: explicit checker names.
     pub checkers: Option<Vec<String>>,
-    /// `--consistency-model` for the transactional checker.
+    /// `--consistency-model` for the transactional checker (comma-separated).
     pub consistency_model: Option<String>,
+    /// `--anomalies`, `--wfr-keys`, ... for the transactional checker.
+    pub elle: crate::checker::elle::ElleFlags,
 }
 
 /// An error in the request (bad names) or in the input (ops that do not fit
@@ -72,7 +74,7 @@ pub fn validate(opts: &CheckOptions) -> Result<(), SelectError> {
         checkers_for_workload(w)?;
     }
     if let Some(m) = &opts.consistency_model {
-        crate::checker::elle::parse_consistency_model(m)
+        crate::checker::elle::parse_consistency_models(m)
             .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
     }
     if let Some(names) = &opts.checkers {
@@ -225,17 +227,17 @@ pub fn build(name: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, Select
             crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),
         )),
         "elle" => {
-            let model = opts
-                .consistency_model
-                .as_deref()
-                .unwrap_or("strict-serializable");
             let kind = match opts.workload.as_deref() {
                 Some("list-append") => Some(crate::checker::elle::ElleKind::ListAppend),
                 Some("rw-register") => Some(crate::checker::elle::ElleKind::RwRegister),
                 _ => None,
             };
-            let c = crate::checker::elle::ElleChecker::new(model, kind)
-                .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
+            let c = crate::checker::elle::ElleChecker::from_flags(
+                opts.consistency_model.as_deref(),
+                kind,
+                &opts.elle,
+            )
+            .map_err(SelectError)?;
             Ok(Box::new(c))
         }
         other => Err(SelectError(format!(
