@@ -95,6 +95,18 @@ impl DepGraph {
         }
     }
 
+    /// Drops the process / real-time kind of every edge that is also a data
+    /// dependency. As in Elle, a pair of transactions related by data is
+    /// explained by its data dependency: an rw edge that happens to follow
+    /// real time still counts as an rw edge when a cycle is classified.
+    pub fn prefer_data_kinds(&mut self) {
+        for k in &mut self.kinds {
+            if *k & (WW | WR | RW) != 0 {
+                *k &= WW | WR | RW;
+            }
+        }
+    }
+
     pub fn edge_count(&self) -> usize {
         self.targets.len()
     }

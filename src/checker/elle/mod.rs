@@ -276,7 +276,8 @@ pub fn analyze_with(
     }
     let order = opts.order_edges();
     let inf = infer::infer(&txns, order, &opts.register);
-    let g = graph::DepGraph::from_edges(txns.txns.len(), inf.edges.clone());
+    let mut g = graph::DepGraph::from_edges(txns.txns.len(), inf.edges.clone());
+    g.prefer_data_kinds();
     let mut anomalies: BTreeMap<Anomaly, Vec<AnomalyInstance>> = BTreeMap::new();
     let mut counts: BTreeMap<Anomaly, usize> = BTreeMap::new();
     for f in &inf.findings {
