@@ -340,9 +340,15 @@ fn previous_element(order: Option<&(Vec<Id>, FastMap<Id, usize>)>, e: Id) -> Id 
     }
 }
 
+/// Committed reads per key: (transaction, micro-op position, list read).
+type ReadsByKey<'a> = FastMap<Id, Vec<(u32, usize, &'a [Id])>>;
+
+/// Per key, version-order edges `(v1, v2)`: v1 precedes v2.
+type VersionGraphs = FastMap<Id, Vec<(Id, Id)>>;
+
 fn list_append(txns: &Txns, inf: &mut Inference) {
     // Every committed read, per key, with its transaction and position.
-    let mut reads: FastMap<Id, Vec<(u32, usize, &[Id])>> = FastMap::default();
+    let mut reads: ReadsByKey = FastMap::default();
     for (t, txn) in txns.txns.iter().enumerate() {
         if txn.status != Status::Ok {
             continue;
@@ -641,23 +647,17 @@ fn lost_updates(txns: &Txns, inf: &mut Inference) {
                 Mop::ReadList {
                     key,
                     elems: Some(l),
-                } => {
-                    if !wrote.contains(key) {
-                        read.entry(*key)
-                            .or_insert((l.last().copied().unwrap_or(NIL), l.len()));
-                    }
+                } if !wrote.contains(key) => {
+                    read.entry(*key)
+                        .or_insert((l.last().copied().unwrap_or(NIL), l.len()));
                 }
-                Mop::ReadReg { key, elem: Some(v) } => {
-                    if !wrote.contains(key) {
-                        read.entry(*key).or_insert((v.unwrap_or(NIL), 0));
-                    }
+                Mop::ReadReg { key, elem: Some(v) } if !wrote.contains(key) => {
+                    read.entry(*key).or_insert((v.unwrap_or(NIL), 0));
                 }
-                Mop::Append { key, .. } | Mop::Write { key, .. } => {
-                    if !wrote.contains(key) {
-                        wrote.push(*key);
-                        if let Some(&(v, n)) = read.get(key) {
-                            groups.entry((*key, v, n)).or_default().push(t as u32);
-                        }
+                Mop::Append { key, .. } | Mop::Write { key, .. } if !wrote.contains(key) => {
+                    wrote.push(*key);
+                    if let Some(&(v, n)) = read.get(key) {
+                        groups.entry((*key, v, n)).or_default().push(t as u32);
                     }
                 }
                 _ => {}
@@ -734,32 +734,8 @@ impl External {
 }
 
 fn externals(txns: &Txns) -> Vec<External> {
-    txns.txns
-        .iter()
-        .map(|txn| {
-            let mut reads: Vec<(Id, Id)> = Vec::new();
-            let mut writes: Vec<(Id, Id)> = Vec::new();
-            if txn.status == Status::Fail {
-                return External { reads, writes };
-            }
-            let mut written: Vec<Id> = Vec::new();
-            for m in &txn.mops {
-                match m {
-                    Mop::ReadReg { key, elem: Some(v) } if txn.status == Status::Ok => {
-                        if !written.contains(key) && !reads.iter().any(|r| r.0 == *key) {
-                            reads.push((*key, v.unwrap_or(NIL)));
-                        }
-                    }
-                    Mop::Write { key, elem } => {
-                        written.push(*key);
-                        writes.retain(|w| w.0 != *key);
-                        writes.push((*key, elem.unwrap_or(NIL)));
-                    }
-                    _ => {}
-                }
-            }
-            External { reads, writes }
-        })
+    (0..txns.txns.len() as u32)
+        .map(|t| externals_of(txns, t))
         .collect()
 }
 
@@ -767,11 +743,7 @@ fn externals(txns: &Txns) -> Vec<External> {
 /// (process or real time), assuming each key respects that order: the last
 /// version a transaction touched precedes the first version each of its
 /// nearest successors touching the key saw or wrote.
-fn versions_from_order(
-    txns: &Txns,
-    ext: &[External],
-    order: &[(u32, u32, u8)],
-) -> FastMap<Id, Vec<(Id, Id)>> {
+fn versions_from_order(txns: &Txns, ext: &[External], order: &[(u32, u32, u8)]) -> VersionGraphs {
     let n = txns.txns.len();
     let mut out_edges: Vec<Vec<u32>> = vec![Vec::new(); n];
     for &(a, b, _) in order {
@@ -783,7 +755,7 @@ fn versions_from_order(
             touching.entry(k).or_default().push(t as u32);
         }
     }
-    let mut out: FastMap<Id, Vec<(Id, Id)>> = FastMap::default();
+    let mut out: VersionGraphs = FastMap::default();
     let mut seen: Vec<u32> = vec![u32::MAX; n];
     let mut stamp = 0u32;
     let mut keys: Vec<Id> = touching.keys().copied().collect();
@@ -818,7 +790,7 @@ fn versions_from_order(
 }
 
 /// Keys whose version graph has a cycle.
-fn cyclic_keys(graphs: &FastMap<Id, Vec<(Id, Id)>>) -> Vec<(Id, Vec<Id>)> {
+fn cyclic_keys(graphs: &VersionGraphs) -> Vec<(Id, Vec<Id>)> {
     let mut out = Vec::new();
     let mut keys: Vec<Id> = graphs.keys().copied().collect();
     keys.sort_unstable();
@@ -889,7 +861,7 @@ fn rw_register(
     }
     // Version graphs, source by source; a source that would make some
     // key's versions cyclic is left out and reported.
-    let mut graphs: FastMap<Id, Vec<(Id, Id)>> = FastMap::default();
+    let mut graphs: VersionGraphs = FastMap::default();
     for (t, e) in ext.iter().enumerate() {
         let reads: &[(Id, Id)] = if txns.txns[t].status == Status::Ok {
             &e.reads
@@ -902,9 +874,9 @@ fn rw_register(
             }
         }
     }
-    let mut sources: Vec<(&str, FastMap<Id, Vec<(Id, Id)>>)> = Vec::new();
+    let mut sources: Vec<(&str, VersionGraphs)> = Vec::new();
     if opts.wfr_keys {
-        let mut g: FastMap<Id, Vec<(Id, Id)>> = FastMap::default();
+        let mut g: VersionGraphs = FastMap::default();
         for (t, e) in ext.iter().enumerate() {
             if txns.txns[t].status != Status::Ok {
                 continue;
@@ -1306,13 +1278,18 @@ fn externals_of(txns: &Txns, t: u32) -> External {
     let txn = &txns.txns[t as usize];
     let mut reads: Vec<(Id, Id)> = Vec::new();
     let mut writes: Vec<(Id, Id)> = Vec::new();
+    if txn.status == Status::Fail {
+        return External { reads, writes };
+    }
     let mut written: Vec<Id> = Vec::new();
     for m in &txn.mops {
         match m {
-            Mop::ReadReg { key, elem: Some(v) } if txn.status == Status::Ok => {
-                if !written.contains(key) && !reads.iter().any(|r| r.0 == *key) {
-                    reads.push((*key, v.unwrap_or(NIL)));
-                }
+            Mop::ReadReg { key, elem: Some(v) }
+                if txn.status == Status::Ok
+                    && !written.contains(key)
+                    && !reads.iter().any(|r| r.0 == *key) =>
+            {
+                reads.push((*key, v.unwrap_or(NIL)));
             }
             Mop::Write { key, elem } => {
                 written.push(*key);
