@@ -399,8 +399,12 @@ pub struct Found {
 pub struct SearchLimits {
     /// Cycles to name per anomaly type (one per component).
     pub max_cycles: usize,
-    /// Edge visits allowed per component once a cycle has been found.
+    /// Edge visits allowed per component once a cycle has been found
+    /// (spent looking for a shorter one).
     pub work_per_component: u64,
+    /// Never give up on a component before a cycle is found or ruled out
+    /// (otherwise give up after four times `work_per_component`).
+    pub exact: bool,
 }
 
 impl Default for SearchLimits {
@@ -408,6 +412,7 @@ impl Default for SearchLimits {
         SearchLimits {
             max_cycles: 8,
             work_per_component: 4_000_000,
+            exact: true,
         }
     }
 }
@@ -594,7 +599,8 @@ impl<'g> CycleSearch<'g> {
             // G2-item or G-nonadjacent search may yield only non-simple
             // walks), but not without bound.
             if spent > self.limits.work_per_component
-                && (best.is_some() || spent > 4 * self.limits.work_per_component)
+                && (best.is_some()
+                    || (!self.limits.exact && spent > 4 * self.limits.work_per_component))
             {
                 gave_up = true;
                 break;

@@ -2,32 +2,26 @@
 //!
 //! List-append (Elle's strongest workload): every read of a key returns the
 //! whole list, so each read is a prefix of the key's version order and the
-//! longest read *is* the order as far as anyone observed it. From it:
+//! longest read *is* the order as far as anyone observed it. An append no
+//! read shows still came after the longest version observed, and a key
+//! with a single append has versions [], [v] without any read. From that
+//! order, as Elle defines it per micro-op:
 //!
-//! - ww: the writers of successive elements of the order;
+//! - ww: the writer of an append's predecessor element → the appender;
 //! - wr: the writer of a read's last element → the reader;
-//! - rw: a reader → the writer of the element right after what it read;
+//! - rw: every reader of the predecessor version → the appender;
 //!
 //! and, without any graph, duplicate elements, incompatible orders (two
-//! reads neither a prefix of the other), aborted reads (G1a: an element
-//! appended by a failed transaction), intermediate reads (G1b: a version
-//! whose last element was not its writer's final append to the key), lost
-//! updates (two committed transactions read the same version of a key and
-//! both appended to it) and internal inconsistencies.
+//! reads neither a prefix of the other), aborted reads (G1a), intermediate
+//! reads (G1b), dirty updates (a committed append right after a failed one
+//! in the order), lost updates, future reads and internal inconsistencies.
 //!
 //! rw-register: values written to a key are unique, so a read names its
-//! writer (wr). Versions are ordered only where a transaction read a key and
-//! then wrote it (x precedes the value it wrote), and the initial null
-//! precedes everything; ww and rw edges come from that order.
+//! writer (wr). Versions are ordered by the initial null preceding every
+//! value, plus the optional sources of [`RegisterOrders`]; ww and rw edges
+//! join the writers and readers of each ordered pair of versions.
 //!
-//! A read in the same transaction after its own write to the key is an
-//! internal read: it is checked for internal consistency and otherwise
-//! ignored. An intermediate read (G1b) is reported as such; the wr/rw
-//! 2-cycle with the writer that it would also form is not added, so that a
-//! G1b does not double as a G-single.
-//!
-//! Process edges join successive transactions of one process (not out of an
-//! `info` one: it may take effect later). Real-time edges join a transaction
+//! Process edges join successive committed transactions of one process. Real-time edges join a transaction
 //! to every transaction invoked after it completed; a sweep keeps only the
 //! frontier of latest completions, so each transaction gets edges from at
 //! most the number of concurrently running transactions and the transitive
@@ -68,12 +62,9 @@ pub struct Inference {
     pub writers: FastMap<(Id, Id), Writer>,
     /// List-append: the version order of each key (its longest read).
     pub orders: FastMap<Id, Vec<Id>>,
-    /// rw-register: version successors `(key, version) → next versions`,
-    /// with the transaction that read the first and wrote the second.
+    /// rw-register: the version order's edges, `(key, version) → next
+    /// versions` (the second field is unused, `u32::MAX`).
     pub succ: FastMap<(Id, Id), Vec<(Id, u32)>>,
-    /// rw-register: per key, the versions with no known predecessor but
-    /// the initial null.
-    pub minimal: FastMap<Id, Vec<Id>>,
     /// Keys whose reads of the initial null were not given rw edges to
     /// every first version (too many pairs); their anti-dependencies are
     /// under-approximated.
@@ -308,7 +299,6 @@ pub fn infer(txns: &Txns, order: OrderEdges, register: &RegisterOrders) -> Infer
         writers: writers_of(txns),
         orders: FastMap::default(),
         succ: FastMap::default(),
-        minimal: FastMap::default(),
         truncated_keys: 0,
     };
     internal(txns, &mut inf.findings);

@@ -10,18 +10,19 @@
 //! orders, internal inconsistencies), and turn the anomalies into the
 //! consistency models they rule out.
 //!
-//! Unlike Elle, the cycle search never gives up on a big strongly connected
-//! component: see [`graph`] for how a concrete cycle of every type present is
-//! named in near-linear work.
+//! The verdict follows Elle's result rules: the options (models and/or
+//! named anomalies, [`ElleOptions`]) determine which anomalies are
+//! prohibited; a prohibited anomaly found makes the history invalid, an
+//! `empty-transaction-graph` or `cycle-search-timeout` makes it unknown.
+//! Which order edges join the graph (none, process, real time) also depends
+//! on what is prohibited, as in Elle.
 //!
-//! Reporting: each cycle shape (G0, G1c, G-single, G2-item, G-nonadjacent)
-//! is searched with data edges only, then with process edges, then with
-//! real-time edges too, and reported at the first level where it exists:
-//! `G-single-process` means there is no plain G-single anywhere in the
-//! history, but there is one once a process's order is taken into account.
-//! G-nonadjacent is only named where G-single (which it generalizes) is not.
-//! The anomaly types are the minimal explanation of the verdict; the model
-//! boundary accounts for what each implies.
+//! Reporting: each cycle shape (G0, G1c, G-single-item, G-nonadjacent-item,
+//! G2-item) is searched with data edges only, then with the order edges,
+//! and named per strongly connected component at the first level where it
+//! exists, unless a type found before in that component implies it (Elle's
+//! rule). The searches are exact on histories of at most
+//! [`EXACT_SEARCH_TXNS`] transactions (see [`graph`] and `docs/elle.md`).
 //!
 //! Entry points: [`ElleChecker`] (a [`Checker`]) and [`analyze`] for the
 //! structured result.
@@ -337,11 +338,8 @@ pub fn analyze_with(
     let exact = txns.txns.len() <= EXACT_SEARCH_TXNS;
     let limits = SearchLimits {
         max_cycles: usize::MAX,
-        work_per_component: if exact {
-            u64::MAX
-        } else {
-            SearchLimits::default().work_per_component
-        },
+        exact,
+        ..SearchLimits::default()
     };
     let mut search = CycleSearch::new(&g, limits);
     let largest_component = search.largest_component;
