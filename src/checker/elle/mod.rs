@@ -185,12 +185,14 @@ impl ElleAnalysis {
     /// those that make a verdict unknown.
     pub fn verdict(&self, opts: &ElleOptions) -> (Verdict, Vec<Anomaly>) {
         let prohibited = opts.prohibited();
-        let reportable: Vec<Anomaly> = self
+        // Sorted by name, as Elle sorts its anomaly types.
+        let mut reportable: Vec<Anomaly> = self
             .anomaly_types
             .iter()
             .copied()
             .filter(|a| a.is_unknown_kind() || prohibited.contains(a.as_str()))
             .collect();
+        reportable.sort_by_key(|a| a.as_str());
         let verdict = if reportable.iter().any(|a| !a.is_unknown_kind()) {
             Verdict::Invalid
         } else if !reportable.is_empty() || !self.complete {
