@@ -100,9 +100,21 @@ pub struct CheckArgs {
     /// How an ok read of null is read: absent (the initial value) or unknown (Knossos).
     #[arg(long, value_enum, default_value = "absent")]
     pub nil_read: NilRead,
-    /// Consistency model the transactional checker must confirm (default strict-serializable).
+    /// Consistency models the transactional checker must confirm, comma-separated; all must hold (default strict-serializable).
     #[arg(long)]
     pub consistency_model: Option<String>,
+    /// Transactional checker: anomalies that must not occur, comma-separated Elle names (G1, G2, G-single, ...); alone, no model is checked.
+    #[arg(long)]
+    pub anomalies: Option<String>,
+    /// rw-register: writes follow reads within a transaction (orders a read version before the write after it).
+    #[arg(long)]
+    pub wfr_keys: bool,
+    /// rw-register: each key is sequentially consistent (version order from each process's order).
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// rw-register: each key is linearizable (version order from real-time order).
+    #[arg(long)]
+    pub linearizable_keys: bool,
     /// Input format; detected from the content by default.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -368,6 +380,12 @@ fn check(a: CheckArgs, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
         workload: a.workload,
         checkers: a.checker.clone(),
         consistency_model: a.consistency_model.clone(),
+        elle: crate::checker::elle::ElleFlags {
+            anomalies: a.anomalies.clone(),
+            wfr_keys: a.wfr_keys,
+            sequential_keys: a.sequential_keys,
+            linearizable_keys: a.linearizable_keys,
+        },
     };
     if let Err(e) = registry::validate(&opts) {
         return bad_input(e);
