@@ -10,6 +10,8 @@
 //! - [`checker`]: the [`checker::Checker`] trait, verdicts, and every checker
 //!   (linearizability search, graph checkers, Elle-style transactional).
 //! - [`report`]: text, JSON and JUnit renderings of verdicts.
+//! - [`systems`]: one folder per system under test (client, automation,
+//!   faults), registered in one table.
 //!
 //! The binary (`src/main.rs`) is a thin front over [`cli`].
 
@@ -27,4 +29,5 @@ pub mod net;
 pub mod report;
 pub mod runner;
 pub mod sim;
+pub mod systems;
 pub mod workload;

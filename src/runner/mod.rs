@@ -11,11 +11,10 @@
 //! `results.json` records their verdicts. `runs/latest` points at the newest
 //! run.
 
-pub mod backend;
 pub mod progress;
 pub mod recorder;
 
-pub use backend::{backend_for, Backend};
+pub use crate::systems::{backend_for, Backend};
 
 use crate::checker::{registry, Budget, CheckResult, Verdict};
 use crate::client::{Client, ClientFactory, Completion, Invocation};
@@ -280,11 +279,14 @@ pub async fn run_with(
     let mut history = History::new(ops);
     history.source.path = history_path.clone();
 
-    let results = if opts.check {
+    let mut results = if opts.check {
         check(w, history, opts.check_time_limit, &opts.cancel).await?
     } else {
         Vec::new()
     };
+    if let (true, Some(p)) = (opts.check, &backend.provocation) {
+        results.push(provocation_result(p.as_ref()));
+    }
     let verdict = if results.is_empty() {
         Verdict::Unknown
     } else {
@@ -320,6 +322,23 @@ pub async fn run_with(
         print!("{}", summary(w, &outcome));
     }
     Ok(outcome)
+}
+
+/// Whether the run provoked what its workload needs, as a result: `valid`
+/// when it did, `unknown` (never `valid`) when it did not.
+fn provocation_result(p: &dyn crate::systems::Provocation) -> CheckResult {
+    match p.observed() {
+        Ok(what) => CheckResult::new("provoked", Verdict::Valid, what),
+        Err(why) => {
+            let mut r = CheckResult::new(
+                "provoked",
+                Verdict::Unknown,
+                format!("the run did not provoke the fault it needs: {why}"),
+            );
+            r.explanation = why;
+            r
+        }
+    }
 }
 
 /// The human summary printed at the end of a run.
