@@ -18,6 +18,7 @@ struct Done {
     partitioned: bool,
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
+    primary_isolations: usize,
 }
 
 struct Inner {
@@ -26,10 +27,26 @@ struct Inner {
     db: Arc<dyn Db>,
     done: Mutex<Done>,
     ready: Option<ReadyCheck>,
+    primary: Option<PrimaryLookup>,
+    /// The primary cut off by `IsolatePrimary`, until the heal.
+    isolated_primary: Mutex<Option<String>>,
+    /// (isolated primary, primary at the heal) for every isolation after
+    /// which the system had promoted another node.
+    failovers: Mutex<Vec<(String, String)>>,
 }
 
 /// Waits until the database serves again (used at the end of `heal_all`).
 pub type ReadyCheck = Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>;
+
+/// Names the node the system currently treats as its primary.
+pub type PrimaryLookup = Arc<dyn Fn() -> anyhow::Result<String> + Send + Sync>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
 
 /// A [`Nemesis`] over SSH remotes and a [`Db`].
 #[derive(Clone)]
@@ -51,13 +68,15 @@ impl RealNemesis {
                 db,
                 done: Mutex::new(Done::default()),
                 ready: None,
+                primary: None,
+                isolated_primary: Mutex::new(None),
+                failovers: Mutex::new(Vec::new()),
             }),
         }
     }
 
-    /// After healing, `heal_all` also waits for `ready` (e.g. until every
-    /// node reports healthy), so the run's final reads see a whole cluster.
-    pub fn with_ready_check(self, ready: ReadyCheck) -> RealNemesis {
+    /// Rebuilds with one setting changed (only while not yet shared).
+    fn with(self, f: impl FnOnce(&mut Inner)) -> RealNemesis {
         let mut inner = match Arc::try_unwrap(self.inner) {
             Ok(i) => i,
             Err(shared) => Inner {
@@ -66,12 +85,61 @@ impl RealNemesis {
                 db: shared.db.clone(),
                 done: Mutex::new(Done::default()),
                 ready: shared.ready.clone(),
+                primary: shared.primary.clone(),
+                isolated_primary: Mutex::new(None),
+                failovers: Mutex::new(Vec::new()),
             },
         };
-        inner.ready = Some(ready);
+        f(&mut inner);
         RealNemesis {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Lets `IsolatePrimary` find the primary, and the heal that follows
+    /// it see whether the system promoted another node.
+    pub fn with_primary(self, lookup: PrimaryLookup) -> RealNemesis {
+        self.with(|i| i.primary = Some(lookup))
+    }
+
+    /// Every failover seen: (isolated primary, primary when healed).
+    pub fn failovers(&self) -> Vec<(String, String)> {
+        lock(&self.inner.failovers).clone()
+    }
+
+    /// How many times the primary was isolated.
+    pub fn primary_isolations(&self) -> usize {
+        lock(&self.inner.done).primary_isolations
+    }
+
+    /// Before a heal: when a primary was isolated, asks who is primary now
+    /// and notes a failover. Returns what was seen, for the history.
+    fn note_failover(&self) -> Value {
+        let i = &self.inner;
+        let Some(before) = lock(&i.isolated_primary).take() else {
+            return Value::Null;
+        };
+        let now = match &i.primary {
+            Some(lookup) => lookup(),
+            None => Err(anyhow::anyhow!("no primary lookup")),
+        };
+        match now {
+            Ok(now) => {
+                if now != before {
+                    lock(&i.failovers).push((before.clone(), now.clone()));
+                }
+                json!({ "isolated-primary": before, "primary-now": now, "failover": now != before })
+            }
+            Err(e) => {
+                json!({ "isolated-primary": before, "primary-now": null, "error": format!("{e:#}") })
+            }
+        }
+    }
+
+    /// After healing, `heal_all` also waits for `ready` (e.g. until every
+    /// node reports healthy), so the run's final reads see a whole cluster.
+    pub fn with_ready_check(self, ready: ReadyCheck) -> RealNemesis {
+        self.with(|i| i.ready = Some(ready))
     }
 
     /// Applies a fault (blocking).
@@ -100,10 +168,28 @@ impl RealNemesis {
                 done.partitioned = true;
                 Ok(json!(g))
             }
+            Fault::IsolatePrimary => {
+                let Some(lookup) = &i.primary else {
+                    anyhow::bail!("this system has no primary to isolate (use isolate-one)");
+                };
+                let p = lookup()?;
+                let nodes: Vec<String> = i.remotes.keys().cloned().collect();
+                let g = crate::net::isolate_one(&nodes, &p);
+                iptables::partition(&i.remotes, &i.addresses, &g)?;
+                done.partitioned = true;
+                done.primary_isolations += 1;
+                *lock(&i.isolated_primary) = Some(p.clone());
+                Ok(json!({ "isolated": p, "grudge": g }))
+            }
             Fault::Heal => {
+                let seen = self.note_failover();
                 iptables::heal(&i.remotes)?;
                 done.partitioned = false;
-                Ok(json!("healed"))
+                if seen.is_null() {
+                    Ok(json!("healed"))
+                } else {
+                    Ok(json!({ "healed": true, "primary": seen }))
+                }
             }
             Fault::Kill(nodes) => {
                 each(nodes, &|n| i.db.kill(n))?;
@@ -138,6 +224,7 @@ impl RealNemesis {
         let i = &self.inner;
         let nodes: Vec<String> = i.remotes.keys().cloned().collect();
         let mut errs = Vec::new();
+        self.note_failover();
         if let Err(e) = iptables::heal(&i.remotes) {
             errs.push(format!("heal: {e:#}"));
         }
@@ -158,11 +245,12 @@ impl RealNemesis {
                 }
             }
         }
-        let mut done = match i.done.lock() {
-            Ok(d) => d,
-            Err(p) => p.into_inner(),
+        let mut done = lock(&i.done);
+        let isolations = done.primary_isolations;
+        *done = Done {
+            primary_isolations: isolations,
+            ..Done::default()
         };
-        *done = Done::default();
         if errs.is_empty() {
             Ok(())
         } else {

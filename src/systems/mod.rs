@@ -11,8 +11,11 @@
 //! ([`ClientFactory`], [`Db`], [`Nemesis`]) live in `client`, `db` and
 //! `nemesis`, which import nothing from here.
 
+pub mod daemon;
 pub mod etcd;
+pub mod postgres;
 pub mod process;
+pub mod redis;
 
 use crate::client::ClientFactory;
 use crate::control::Remote;
@@ -54,10 +57,8 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
         DbKind::Sim => sim_backend(w),
         DbKind::Process => process::backend(w),
         DbKind::Etcd => etcd::backend(w),
-        DbKind::Redis | DbKind::Postgres => bail!(
-            "db = \"{}\" is not available in this build (use db = \"process\" with a client command)",
-            w.db.as_str()
-        ),
+        DbKind::Postgres => postgres::backend(w),
+        DbKind::Redis => redis::backend(w),
     }
 }
 
