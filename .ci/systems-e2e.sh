@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end check of faultline against real PostgreSQL (and, as they are
-# added, Redis Sentinel) on this host: a 3-node local cluster (network
+# End-to-end check of faultline against real PostgreSQL and Redis Sentinel
+# on this host: a 3-node local cluster (network
 # namespaces + sshd, as root) on its own subnet and directory, each workload
 # through the CLI with its expected exit code, then `cluster down` and a check
 # that nothing (namespace, bridge, process) is left behind. The cluster is
@@ -12,9 +12,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "systems-e2e: needs root (network namespaces, iptables)" >&2
   exit 1
 fi
-for tool in ip iptables sshd setpriv /usr/lib/postgresql/15/bin/postgres; do
+for tool in ip iptables sshd setpriv /usr/lib/postgresql/15/bin/postgres redis-server redis-sentinel redis-cli; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
-    echo "systems-e2e: $tool missing: apt-get install -y iproute2 iptables openssh-server util-linux postgresql-15" >&2
+    echo "systems-e2e: $tool missing: apt-get install -y iproute2 iptables openssh-server util-linux postgresql-15 redis-server redis-sentinel" >&2
     exit 1
   fi
 done
@@ -85,6 +85,16 @@ else
 fi
 expect 1 workloads/pg-append-read-committed.toml
 expect 0 workloads/pg-rw-register-serializable.toml
+# Redis Sentinel: writes acknowledged by an isolated primary are lost at
+# failover; an isolation too short for a failover answers unknown.
+expect 1 workloads/redis-sentinel-failover.toml
+if ! grep -q '"lost"' "$(dirname "$(history_of workloads/redis-sentinel-failover.toml)")/results.json"; then
+  echo "systems-e2e: FAIL: redis-sentinel-failover must name lost writes" >&2
+  failures=$((failures + 1))
+else
+  passed=$((passed + 1))
+fi
+expect 2 workloads/redis-sentinel-no-failover.toml
 
 echo "== cluster down"
 "$BIN" cluster down --dir "$DIR"

@@ -8,3 +8,4 @@ mod graph;
 mod linearizable;
 mod readers;
 mod runner;
+mod systems;

@@ -28,11 +28,6 @@ struct Inner {
     done: Mutex<Done>,
     ready: Option<ReadyCheck>,
     primary: Option<PrimaryLookup>,
-    /// The primary cut off by `IsolatePrimary`, until the heal.
-    isolated_primary: Mutex<Option<String>>,
-    /// (isolated primary, primary at the heal) for every isolation after
-    /// which the system had promoted another node.
-    failovers: Mutex<Vec<(String, String)>>,
 }
 
 /// Waits until the database serves again (used at the end of `heal_all`).
@@ -69,8 +64,6 @@ impl RealNemesis {
                 done: Mutex::new(Done::default()),
                 ready: None,
                 primary: None,
-                isolated_primary: Mutex::new(None),
-                failovers: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -86,8 +79,6 @@ impl RealNemesis {
                 done: Mutex::new(Done::default()),
                 ready: shared.ready.clone(),
                 primary: shared.primary.clone(),
-                isolated_primary: Mutex::new(None),
-                failovers: Mutex::new(Vec::new()),
             },
         };
         f(&mut inner);
@@ -96,44 +87,14 @@ impl RealNemesis {
         }
     }
 
-    /// Lets `IsolatePrimary` find the primary, and the heal that follows
-    /// it see whether the system promoted another node.
+    /// Lets `IsolatePrimary` find the primary.
     pub fn with_primary(self, lookup: PrimaryLookup) -> RealNemesis {
         self.with(|i| i.primary = Some(lookup))
-    }
-
-    /// Every failover seen: (isolated primary, primary when healed).
-    pub fn failovers(&self) -> Vec<(String, String)> {
-        lock(&self.inner.failovers).clone()
     }
 
     /// How many times the primary was isolated.
     pub fn primary_isolations(&self) -> usize {
         lock(&self.inner.done).primary_isolations
-    }
-
-    /// Before a heal: when a primary was isolated, asks who is primary now
-    /// and notes a failover. Returns what was seen, for the history.
-    fn note_failover(&self) -> Value {
-        let i = &self.inner;
-        let Some(before) = lock(&i.isolated_primary).take() else {
-            return Value::Null;
-        };
-        let now = match &i.primary {
-            Some(lookup) => lookup(),
-            None => Err(anyhow::anyhow!("no primary lookup")),
-        };
-        match now {
-            Ok(now) => {
-                if now != before {
-                    lock(&i.failovers).push((before.clone(), now.clone()));
-                }
-                json!({ "isolated-primary": before, "primary-now": now, "failover": now != before })
-            }
-            Err(e) => {
-                json!({ "isolated-primary": before, "primary-now": null, "error": format!("{e:#}") })
-            }
-        }
     }
 
     /// After healing, `heal_all` also waits for `ready` (e.g. until every
@@ -178,18 +139,12 @@ impl RealNemesis {
                 iptables::partition(&i.remotes, &i.addresses, &g)?;
                 done.partitioned = true;
                 done.primary_isolations += 1;
-                *lock(&i.isolated_primary) = Some(p.clone());
                 Ok(json!({ "isolated": p, "grudge": g }))
             }
             Fault::Heal => {
-                let seen = self.note_failover();
                 iptables::heal(&i.remotes)?;
                 done.partitioned = false;
-                if seen.is_null() {
-                    Ok(json!("healed"))
-                } else {
-                    Ok(json!({ "healed": true, "primary": seen }))
-                }
+                Ok(json!("healed"))
             }
             Fault::Kill(nodes) => {
                 each(nodes, &|n| i.db.kill(n))?;
@@ -224,7 +179,6 @@ impl RealNemesis {
         let i = &self.inner;
         let nodes: Vec<String> = i.remotes.keys().cloned().collect();
         let mut errs = Vec::new();
-        self.note_failover();
         if let Err(e) = iptables::heal(&i.remotes) {
             errs.push(format!("heal: {e:#}"));
         }

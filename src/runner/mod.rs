@@ -284,8 +284,11 @@ pub async fn run_with(
     } else {
         Vec::new()
     };
-    if let (true, Some(p)) = (opts.check, &backend.provocation) {
-        results.push(provocation_result(p.as_ref()));
+    if let (true, Some(p)) = (opts.check, backend.provocation.clone()) {
+        let r = tokio::task::spawn_blocking(move || provocation_result(p.as_ref()))
+            .await
+            .context("asking the system what the run provoked panicked")?;
+        results.push(r);
     }
     let verdict = if results.is_empty() {
         Verdict::Unknown

@@ -45,8 +45,8 @@ pub struct Backend {
 /// say). A run that did not cannot say "valid": the runner turns an `Err`
 /// into an `unknown` result that names the reason.
 pub trait Provocation: Send + Sync {
-    /// After the run: `Ok(what happened)` or `Err(why the run proves
-    /// nothing)`.
+    /// After the run (blocking; it may ask the system over SSH):
+    /// `Ok(what happened)` or `Err(why the run proves nothing)`.
     fn observed(&self) -> Result<String, String>;
 }
 

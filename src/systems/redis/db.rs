@@ -42,6 +42,17 @@ pub fn info_fields(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A number from `redis-cli`'s rendering of a flat key/value reply (one
+/// line the key, the next its value).
+pub fn pair_field(text: &str, key: &str) -> Option<u64> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .position(|l| l.trim() == key)
+        .and_then(|i| lines.get(i + 1))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 impl RedisDb {
     pub fn new(
         remotes: BTreeMap<String, Arc<dyn Remote>>,
@@ -174,14 +185,15 @@ impl RedisDb {
     }
 
     /// Who each reachable sentinel says the primary is: the node a majority
-    /// of all sentinels name.
+    /// of all sentinels name (asked on every node at once).
     pub fn sentinel_primary(&self) -> anyhow::Result<String> {
         let members = self.members();
+        let args = format!("sentinel get-master-addr-by-name {}", self.t.master_name);
+        let answers = on_all(&members, |n| self.cli(n, true, &args));
         let mut votes: BTreeMap<String, usize> = BTreeMap::new();
         let mut errs = Vec::new();
-        for n in &members {
-            let args = format!("sentinel get-master-addr-by-name {}", self.t.master_name);
-            match self.cli(n, true, &args) {
+        for (n, a) in members.iter().zip(answers) {
+            match a {
                 Ok(out) => {
                     let addr = out.lines().next().unwrap_or("").trim().to_string();
                     match self.node_of(&addr) {
@@ -204,6 +216,26 @@ impl RedisDb {
                 }
             ),
         }
+    }
+
+    /// The highest configuration epoch any sentinel reports for the
+    /// monitored primary: 0 until the first failover, one more for each
+    /// failover since (Sentinel's own count, which a primary that moved
+    /// and moved back cannot hide).
+    pub fn failover_epoch(&self) -> anyhow::Result<u64> {
+        let members = self.members();
+        let args = format!("sentinel master {}", self.t.master_name);
+        let answers = on_all(&members, |n| self.cli(n, true, &args));
+        let mut best: Option<u64> = None;
+        let mut errs = Vec::new();
+        for (n, a) in members.iter().zip(answers) {
+            match a.map(|out| pair_field(&out, "config-epoch")) {
+                Ok(Some(e)) => best = Some(best.map_or(e, |b| b.max(e))),
+                Ok(None) => errs.push(format!("{n}: no config-epoch in SENTINEL MASTER")),
+                Err(e) => errs.push(format!("{e:#}")),
+            }
+        }
+        best.ok_or_else(|| anyhow!("no sentinel answered: {}", errs.join("; ")))
     }
 
     /// Waits until one node is primary with every other node a replica of
@@ -255,15 +287,7 @@ impl RedisDb {
             for n in &members {
                 let args = format!("sentinel master {}", self.t.master_name);
                 let out = self.cli(n, true, &args).unwrap_or_default();
-                let lines: Vec<&str> = out.lines().collect();
-                let field = |k: &str| {
-                    lines
-                        .iter()
-                        .position(|l| l.trim() == k)
-                        .and_then(|i| lines.get(i + 1))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0)
-                };
+                let field = |k: &str| pair_field(&out, k).unwrap_or(0) as usize;
                 if field("num-other-sentinels") < want || field("num-slaves") < want {
                     lagging.push(n.clone());
                 }
@@ -386,5 +410,10 @@ mod tests {
         assert_eq!(f.get("master_host").map(String::as_str), Some("10.0.0.1"));
         assert_eq!(f.get("master_link_status").map(String::as_str), Some("up"));
         assert!(!f.contains_key("# Replication"));
+        let pairs = "name\nfaultline\nconfig-epoch\n2\nnum-slaves\n2\n";
+        assert_eq!(pair_field(pairs, "config-epoch"), Some(2));
+        assert_eq!(pair_field(pairs, "num-slaves"), Some(2));
+        assert_eq!(pair_field(pairs, "name"), None);
+        assert_eq!(pair_field(pairs, "absent"), None);
     }
 }
