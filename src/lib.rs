@@ -12,6 +12,8 @@
 //! - [`report`]: text, JSON and JUnit renderings of verdicts, and the HTML
 //!   report of a history.
 //! - [`serve`]: the web server over a runs directory.
+//! - [`systems`]: one folder per system under test (client, automation,
+//!   faults), registered in one table.
 //!
 //! The binary (`src/main.rs`) is a thin front over [`cli`].
 
@@ -31,4 +33,5 @@ pub mod runner;
 pub mod serve;
 pub mod shrink;
 pub mod sim;
+pub mod systems;
 pub mod workload;

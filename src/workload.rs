@@ -176,6 +176,9 @@ pub enum FaultKind {
     Kill,
     /// Pause (SIGSTOP) a random minority, resume them when the fault ends.
     Pause,
+    /// Cut the current primary off from every other node (systems with a
+    /// primary: Redis Sentinel).
+    IsolatePrimary,
 }
 
 impl FaultKind {
@@ -188,6 +191,7 @@ impl FaultKind {
             FaultKind::RegionSplit => "region-split",
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
+            FaultKind::IsolatePrimary => "isolate-primary",
         }
     }
 }
@@ -688,7 +692,7 @@ fn validate_nemesis(
     for f in &n.faults {
         let needs = match f {
             FaultKind::MajoritiesRing | FaultKind::Bridge => 3,
-            FaultKind::IsolateOne | FaultKind::Halves => 2,
+            FaultKind::IsolateOne | FaultKind::Halves | FaultKind::IsolatePrimary => 2,
             _ => 1,
         };
         if nodes.len() < needs {

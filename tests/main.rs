@@ -10,3 +10,4 @@ mod readers;
 mod report;
 mod runner;
 mod sim;
+mod systems;

@@ -22,12 +22,11 @@
 //! a byte-identical `history.jsonl` on any machine, as fast as the CPU
 //! allows. [`replay_command`] is printed and recorded with every run.
 
-pub mod backend;
 pub mod explore;
 pub mod progress;
 pub mod recorder;
 
-pub use backend::{backend_for, Backend};
+pub use crate::systems::{backend_for, Backend};
 
 use crate::checker::registry::{self, CheckWorkload, CheckerKind};
 use crate::checker::{Budget, CheckResult, Verdict};
@@ -388,7 +387,7 @@ pub async fn run_with(
     // Shared with the checkers' blocking task, then with the report: one copy.
     let history = std::sync::Arc::new(history);
 
-    let results = if opts.check {
+    let mut results = if opts.check {
         check(
             w,
             std::sync::Arc::clone(&history),
@@ -399,6 +398,12 @@ pub async fn run_with(
     } else {
         Vec::new()
     };
+    if let (true, Some(p)) = (opts.check, backend.provocation.clone()) {
+        let r = tokio::task::spawn_blocking(move || provocation_result(p.as_ref()))
+            .await
+            .context("asking the system what the run provoked panicked")?;
+        results.push(r);
+    }
     let verdict = if results.is_empty() {
         Verdict::Unknown
     } else {
@@ -450,6 +455,23 @@ pub async fn run_with(
         let _ = std::io::Write::write_all(&mut std::io::stdout(), summary(w, &outcome).as_bytes());
     }
     Ok(outcome)
+}
+
+/// Whether the run provoked what its workload needs, as a result: `valid`
+/// when it did, `unknown` (never `valid`) when it did not.
+fn provocation_result(p: &dyn crate::systems::Provocation) -> CheckResult {
+    match p.observed() {
+        Ok(what) => CheckResult::new("provoked", Verdict::Valid, what),
+        Err(why) => {
+            let mut r = CheckResult::new(
+                "provoked",
+                Verdict::Unknown,
+                format!("the run did not provoke the fault it needs: {why}"),
+            );
+            r.explanation = why;
+            r
+        }
+    }
 }
 
 /// The human summary printed at the end of a run.

@@ -229,6 +229,9 @@ impl Nemesis for SimNemesis {
                 self.each(nodes, || Ctl::Resume)?;
                 Ok(json!({ "resumed": nodes }))
             }
+            Fault::IsolatePrimary => {
+                anyhow::bail!("the simulated store has no primary to isolate (use isolate-one)")
+            }
         }
     }
 
