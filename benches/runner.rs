@@ -1,14 +1,17 @@
-//! Runner throughput against the simulated store: 16 workers, no rate limit,
-//! the history streamed to disk. Prints ops/s for a few short runs.
+//! Simulator throughput: each shipped sim workload runs for 60 seconds of
+//! simulated time (virtual clock, history streamed to disk, no checking).
+//! Prints simulated ops, wall seconds and simulated ops per wall second.
 //!
-//! `cargo bench --bench runner` (set FAULTLINE_BENCH_SECONDS to change the
-//! length of each run; default 3).
+//! `cargo bench --bench runner` (FAULTLINE_BENCH_SECONDS changes the
+//! simulated length; default 60).
+
+use std::path::PathBuf;
 
 fn main() {
     let seconds: f64 = std::env::var("FAULTLINE_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
+        .unwrap_or(60.0);
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {
@@ -16,14 +19,28 @@ fn main() {
             std::process::exit(1);
         }
     };
-    for concurrency in [16, 16, 16] {
-        match faultline::runner::bench_sim(concurrency, seconds, dir.path()) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workloads");
+    for name in [
+        "sim-leader-quorum",
+        "sim-read-local",
+        "sim-active-active-lww",
+        "sim-crdt",
+        "sim-failover-unsafe",
+        "sim-failover-fenced",
+        "sim-leader-quorum-append",
+    ] {
+        let path = root.join(format!("{name}.toml"));
+        match faultline::runner::bench_sim(&path, seconds, dir.path()) {
             Ok(s) => println!(
-                "runner/sim leader-quorum, {concurrency} workers: {:.0} ops/s ({} ops in {:.2} s, {} history events written)",
-                s.ops_per_second, s.ops, s.main_seconds, s.events
+                "runner/{name}: {:.0} simulated s in {:.2} wall s: {} ops, {:.0} simulated ops/wall s, {} events",
+                s.main_seconds,
+                s.wall_seconds,
+                s.ops,
+                s.ops as f64 / s.wall_seconds.max(1e-9),
+                s.events
             ),
             Err(e) => {
-                eprintln!("bench failed: {e:#}");
+                eprintln!("bench {name} failed: {e:#}");
                 std::process::exit(1);
             }
         }

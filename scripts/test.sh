@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps)
+# chromium: the report tests load pages in headless Chromium.
+need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps chromium postgresql-15 redis-sentinel)
 missing=()
 for p in "${need[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -31,3 +32,8 @@ cargo test --release -- --test-threads=2
 # a teardown that must leave nothing behind.
 echo "== etcd end to end"
 ./.ci/etcd-e2e.sh
+
+# End to end against real PostgreSQL (isolation levels) and Redis Sentinel
+# (failover) on a 3-node local cluster of its own, with the same teardown and leftover checks.
+echo "== systems end to end"
+./.ci/systems-e2e.sh

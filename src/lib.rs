@@ -9,7 +9,11 @@
 //!   mutex, set, queue, kv...).
 //! - [`checker`]: the [`checker::Checker`] trait, verdicts, and every checker
 //!   (linearizability search, graph checkers, Elle-style transactional).
-//! - [`report`]: text, JSON and JUnit renderings of verdicts.
+//! - [`report`]: text, JSON and JUnit renderings of verdicts, and the HTML
+//!   report of a history.
+//! - [`serve`]: the web server over a runs directory.
+//! - [`systems`]: one folder per system under test (client, automation,
+//!   faults), registered in one table.
 //!
 //! The binary (`src/main.rs`) is a thin front over [`cli`].
 
@@ -26,5 +30,8 @@ pub mod nemesis;
 pub mod net;
 pub mod report;
 pub mod runner;
+pub mod serve;
+pub mod shrink;
 pub mod sim;
+pub mod systems;
 pub mod workload;

@@ -176,6 +176,9 @@ pub enum FaultKind {
     Kill,
     /// Pause (SIGSTOP) a random minority, resume them when the fault ends.
     Pause,
+    /// Cut the current primary off from every other node (systems with a
+    /// primary: Redis Sentinel).
+    IsolatePrimary,
 }
 
 impl FaultKind {
@@ -188,6 +191,7 @@ impl FaultKind {
             FaultKind::RegionSplit => "region-split",
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
+            FaultKind::IsolatePrimary => "isolate-primary",
         }
     }
 }
@@ -688,7 +692,7 @@ fn validate_nemesis(
     for f in &n.faults {
         let needs = match f {
             FaultKind::MajoritiesRing | FaultKind::Bridge => 3,
-            FaultKind::IsolateOne | FaultKind::Halves => 2,
+            FaultKind::IsolateOne | FaultKind::Halves | FaultKind::IsolatePrimary => 2,
             _ => 1,
         };
         if nodes.len() < needs {
@@ -777,6 +781,23 @@ impl Workload {
                 r if r.is_finite() && r > 0.0 => Some(r),
                 _ => return Err(invalid(file, "--rate", format!("{r} is not a rate"))),
             };
+        }
+        Ok(())
+    }
+
+    /// The simulator runs in virtual time: an unlimited rate against clients
+    /// that wait for nothing would never let its clock move. Checked before
+    /// a simulated run.
+    pub fn check_virtual_time(&self) -> Result<(), WorkloadError> {
+        if self.db == DbKind::Sim
+            && self.rate.is_none()
+            && self.sim.latency_client_ms * self.sim.time_scale <= 0.0
+        {
+            return Err(invalid(
+                &self.path.as_ref().map_or("workload".to_string(), |p| p.display().to_string()),
+                "rate",
+                "the simulator runs in virtual time: give a rate (ops/s), or a non-zero sim.latency_client_ms",
+            ));
         }
         Ok(())
     }
@@ -898,6 +919,19 @@ serializable = false
         let text = format!("{GOOD}\n[mix]\nadd = 0.5\n");
         let e = parse(&text, "x.toml", "x").unwrap_err().to_string();
         assert!(e.contains("mix.add"), "{e}");
+    }
+
+    #[test]
+    fn unlimited_rate_needs_client_latency_in_virtual_time() {
+        let mut w = parse(&GOOD.replace("rate = 1000", "rate = 0"), "x.toml", "x").unwrap();
+        let e = w.check_virtual_time().unwrap_err().to_string();
+        assert!(e.contains("`rate`") && e.contains("virtual time"), "{e}");
+        w.sim.latency_client_ms = 0.5;
+        assert!(w.check_virtual_time().is_ok());
+        assert!(parse(GOOD, "x.toml", "x")
+            .unwrap()
+            .check_virtual_time()
+            .is_ok());
     }
 
     #[test]

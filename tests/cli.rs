@@ -299,3 +299,109 @@ fn time_limit_turns_a_hard_search_into_unknown_not_a_hang() {
     assert!(matches!(code(&o), 1 | 2), "{}", stdout(&o));
     assert!(took.as_secs() < 20, "took {took:?}");
 }
+
+/// Runs faultline with standard output a pipe whose reader has already
+/// gone (as `faultline … | head` ends up), and returns its exit code and
+/// standard error.
+fn with_reader_gone(args: &[&str]) -> (i32, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run faultline");
+    // Close the read end before faultline writes anything.
+    drop(child.stdout.take());
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let status = child.wait().expect("faultline ends");
+    (status.code().unwrap_or(-1), err)
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_verdict() {
+    let quiet = |err: &str| !err.contains("panicked") && !err.contains("Broken pipe");
+    // Text: the first file's verdict, and the rest not checked.
+    let (c, err) = with_reader_gone(&[
+        "check",
+        "histories/register-invalid.jsonl",
+        "histories/register-valid.jsonl",
+        "--model",
+        "register",
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert!(quiet(&err), "{err}");
+    let (c, err) = with_reader_gone(&[
+        "check",
+        "histories/register-valid.jsonl",
+        "--model",
+        "register",
+        "--json",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert!(quiet(&err), "{err}");
+    let (c, err) = with_reader_gone(&["convert", "histories/cas-register-valid.edn", "-"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(quiet(&err), "{err}");
+    let runs = tempfile::tempdir().expect("temp dir");
+    let runs_dir = runs.path().display().to_string();
+    let (c, err) = with_reader_gone(&[
+        "test",
+        "workloads/sim-leader-quorum.toml",
+        "--time-limit",
+        "0.5",
+        "--runs-dir",
+        &runs_dir,
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_memory_limit_covers_the_history() {
+    use faultline::checker::linearizable::gen::{crashed_register_history, CrashedRegister};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crashed.jsonl");
+    let h = crashed_register_history(&CrashedRegister::new(20_000, 1));
+    let mut out = Vec::new();
+    h.write_jsonl(&mut out).expect("serialize");
+    std::fs::write(&path, out).expect("write history");
+    let file = path.display().to_string();
+    let check = |limit: &str| {
+        faultline(&[
+            "check",
+            &file,
+            "--model",
+            "cas-register",
+            "--memory-limit",
+            limit,
+        ])
+    };
+    // Too large to read at all within 1 MiB: refused before reading.
+    let o = check("1");
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("not read") && stdout(&o).contains("--memory-limit"),
+        "{}",
+        stdout(&o)
+    );
+    // Readable within 24 MiB, but the search only gets what the loaded
+    // history leaves, and says so when it runs out.
+    let o = check("24");
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    let text = stdout(&o);
+    let left: usize = text
+        .split("memory limit of ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no search memory limit in: {text}"));
+    assert!(left < 20, "the search got {left} MiB of 24: {text}");
+    // With room, it is checked.
+    let o = check("512");
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}

@@ -350,11 +350,11 @@ fn iptables_partition_blocks_and_heal_restores() {
 
 #[test]
 fn etcd_cluster_on_three_nodes() {
-    use faultline::client::etcd::{EtcdClientFactory, EtcdClientOptions};
     use faultline::client::Invocation;
-    use faultline::db::etcd::{EtcdDb, EtcdOptions};
     use faultline::db::Db;
     use faultline::history::OpType;
+    use faultline::systems::etcd::{EtcdClientFactory, EtcdClientOptions};
+    use faultline::systems::etcd::{EtcdDb, EtcdOptions};
     use serde_json::json;
 
     let c = Cluster::up(3, &subnet(4));
@@ -596,10 +596,10 @@ fn cluster_up_status_down_leaves_nothing() {
 #[test]
 fn etcd_under_partition_and_kill() {
     use faultline::client::Invocation;
-    use faultline::db::etcd::{etcd_parts, EtcdTable};
     use faultline::db::Db;
     use faultline::history::OpType;
     use faultline::nemesis::{Fault, Nemesis};
+    use faultline::systems::etcd::{etcd_parts, EtcdTable};
     use serde_json::json;
 
     let c = Cluster::up(3, &subnet(7));
@@ -611,7 +611,7 @@ fn etcd_under_partition_and_kill() {
         request_timeout: 2.0,
         ..EtcdTable::default()
     };
-    let parts = etcd_parts(&table, &names, false).unwrap();
+    let parts = etcd_parts(&table, &names, false, Duration::from_secs(2)).unwrap();
     let (db, nemesis) = (parts.db.clone(), parts.nemesis.clone());
     db.setup(&names).expect("etcd comes up healthy");
     let lin = parts.clients.clone();
@@ -622,6 +622,7 @@ fn etcd_under_partition_and_kill() {
         },
         &names,
         false,
+        Duration::from_secs(2),
     )
     .unwrap()
     .clients;

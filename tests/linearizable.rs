@@ -2,8 +2,10 @@
 //! a brute-force checker compared with the search on thousands of random
 //! small histories, and the Porcupine corpus.
 
+use faultline::checker::linearizable::gen::{crashed_register_history, CrashedRegister};
 use faultline::checker::linearizable::{
-    check, check_ops, LinError, LinearizableChecker, PartitionVerdict,
+    check, check_ops, check_register_ops, LinError, LinearizableChecker, PartitionResult,
+    PartitionVerdict, RegisterSearch,
 };
 use faultline::checker::{Budget, Checker, Verdict};
 use faultline::history::{Format, History, Op, OpType, Operation, Outcome, Process};
@@ -364,7 +366,11 @@ fn errors_name_the_model_list_the_op_and_the_line() {
         check(&h, ModelKind::MultiRegister, &bad_init, &Budget::default()),
         Err(LinError::BadConfig(_))
     ));
-    let unpaired = jsonl(r#"{"process":0,"type":"ok","f":"write","value":1}"#);
+    // (A history of completions only is read without invokes; this one has
+    // an invoke, so the bare completion is an error.)
+    let unpaired = jsonl(
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}",
+    );
     assert!(matches!(
         check(&unpaired, ModelKind::Register, &cfg(), &Budget::default()),
         Err(LinError::History(_))
@@ -799,6 +805,224 @@ fn compare_with_brute_force<M: Model>(model: &M, kind: Kind, seed: u64, n: usize
     assert!(
         invalid >= n / 10,
         "{kind:?}: only {invalid} invalid of {n}: the sample is lopsided"
+    );
+}
+
+/// Asserts that a verdict agrees with `expected` (from brute force or the
+/// other search) and that its witness or counterexample replays.
+fn assert_agrees<M: Model>(
+    model: &M,
+    ops: &[Operation],
+    got: &PartitionResult,
+    expected: bool,
+    what: &str,
+    h: &History,
+) -> bool {
+    match &got.verdict {
+        PartitionVerdict::Linearizable { order } => {
+            assert!(expected, "{what}: linearizable, expected not\n{}", dump(h));
+            assert_witness(model, ops, order);
+            true
+        }
+        PartitionVerdict::NotLinearizable(c) => {
+            assert!(
+                !expected,
+                "{what}: not linearizable, expected linearizable\n{}",
+                dump(h)
+            );
+            assert_eq!(ops[c.op].outcome, Outcome::Ok, "the blocked op returned");
+            assert!(!c.prefix.contains(&c.op));
+            let mut s = model.init();
+            for &i in &c.prefix {
+                s = model
+                    .step(&s, &model.parse(&ops[i]).expect("fits"))
+                    .unwrap_or_else(|| {
+                        panic!("{what}: prefix {:?} does not replay\n{}", c.prefix, dump(h))
+                    });
+            }
+            assert_eq!(c.states.first(), Some(&model.show_state(&s)), "{what}");
+            false
+        }
+        PartitionVerdict::Unknown { reason } => panic!("{what}: unknown: {reason}\n{}", dump(h)),
+    }
+}
+
+/// A small crash-heavy history from the generator (half of the time with
+/// the planted stale read), then, half of the time, one completion
+/// corrupted: a read's value changed, or an ok and a fail swapped.
+fn crash_heavy_history(rng: &mut ChaCha8Rng, max_ops: usize) -> History {
+    let g = CrashedRegister {
+        ops: rng.gen_range(1..=max_ops),
+        clients: rng.gen_range(2..=4),
+        values: 3,
+        crash_rate: 0.5,
+        read_rate: 0.4,
+        stale_read_at_end: rng.gen_bool(0.15),
+        seed: rng.gen(),
+    };
+    let mut h = crashed_register_history(&g);
+    if rng.gen_bool(0.5) {
+        let done: Vec<usize> = (0..h.ops.len())
+            .filter(|&i| matches!(h.ops[i].op_type, OpType::Ok | OpType::Fail))
+            .collect();
+        if !done.is_empty() {
+            let o = &mut h.ops[done[rng.gen_range(0..done.len())]];
+            if o.f == "read" {
+                o.value = match rng.gen_range(-1..3) {
+                    -1 => Value::Null,
+                    v => json!(v),
+                };
+            } else if o.op_type == OpType::Ok {
+                o.op_type = OpType::Fail;
+            } else {
+                o.op_type = OpType::Ok;
+            }
+        }
+    }
+    h
+}
+
+/// The crashed-client search against brute force and the plain search on
+/// thousands of small crash-heavy histories, both verdicts well represented.
+fn compare_crashed<const CAS: bool>(
+    model: &faultline::model::register::RegisterSpec<CAS>,
+    cases: usize,
+    mut next: impl FnMut(&mut ChaCha8Rng) -> History,
+    seed: u64,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut valid, mut invalid, mut crashed_ops) = (0, 0, 0);
+    for case in 0..cases {
+        let h = next(&mut rng);
+        let ops = h.operations().expect("generated histories pair");
+        crashed_ops += ops
+            .iter()
+            .filter(|o| o.outcome == Outcome::Info && o.f != "read")
+            .count();
+        let expected = brute_force(model, &ops);
+        let budget = Budget::default();
+        let crashed = check_register_ops(model, &ops, &budget, RegisterSearch::Crashed)
+            .expect("generated ops fit");
+        let plain = check_register_ops(model, &ops, &budget, RegisterSearch::Plain)
+            .expect("generated ops fit");
+        let what = format!("case {case}");
+        assert_agrees(
+            model,
+            &ops,
+            &crashed,
+            expected,
+            &format!("{what} (crashed search)"),
+            &h,
+        );
+        assert_agrees(
+            model,
+            &ops,
+            &plain,
+            expected,
+            &format!("{what} (plain search)"),
+            &h,
+        );
+        if expected {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(valid >= cases / 5, "only {valid} valid of {cases}");
+    assert!(invalid >= cases / 5, "only {invalid} invalid of {cases}");
+    assert!(
+        crashed_ops >= cases / 2,
+        "only {crashed_ops} crashed writes/cas in {cases} cases"
+    );
+    eprintln!("{valid} valid, {invalid} invalid, {crashed_ops} crashed writes/cas");
+}
+
+#[test]
+fn crashed_search_agrees_with_brute_force_on_crash_heavy_histories() {
+    let model = CasRegister::new(&cfg());
+    compare_crashed(&model, 6000, |rng| crash_heavy_history(rng, 8), 11);
+}
+
+#[test]
+fn crashed_search_agrees_with_brute_force_on_the_random_histories() {
+    compare_crashed(
+        &CasRegister::new(&cfg()),
+        3000,
+        |rng| random_history(Kind::CasRegister, rng, 8),
+        12,
+    );
+    compare_crashed(
+        &Register::new(&cfg()),
+        3000,
+        |rng| random_history(Kind::Register, rng, 8),
+        13,
+    );
+}
+
+/// Longer histories than brute force can decide: the two searches agree.
+#[test]
+fn crashed_search_agrees_with_the_plain_search_on_longer_histories() {
+    let model = CasRegister::new(&cfg());
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let (mut valid, mut invalid) = (0, 0);
+    for case in 0..400 {
+        let h = crash_heavy_history(&mut rng, 40);
+        let ops = h.operations().expect("pairs");
+        let budget = Budget::with_time_limit(Some(Duration::from_secs(20)));
+        let plain = check_register_ops(&model, &ops, &budget, RegisterSearch::Plain).expect("fits");
+        let expected = match plain.verdict {
+            PartitionVerdict::Linearizable { .. } => true,
+            PartitionVerdict::NotLinearizable(_) => false,
+            PartitionVerdict::Unknown { reason } => {
+                panic!("case {case}: the plain search did not finish: {reason}")
+            }
+        };
+        let crashed =
+            check_register_ops(&model, &ops, &budget, RegisterSearch::Crashed).expect("fits");
+        if assert_agrees(
+            &model,
+            &ops,
+            &crashed,
+            expected,
+            &format!("case {case}"),
+            &h,
+        ) {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(
+        valid >= 80 && invalid >= 80,
+        "{valid} valid, {invalid} invalid"
+    );
+}
+
+/// The issue-9 workload: a generated crashed-client history is decided
+/// linearizable, and with a planted stale read, not linearizable, with the
+/// stale read named and the reason given.
+#[test]
+fn crashed_register_histories_are_decided() {
+    let h = crashed_register_history(&CrashedRegister::new(3000, 5));
+    let r = check(&h, ModelKind::CasRegister, &cfg(), &Budget::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
+    let mut g = CrashedRegister::new(3000, 5);
+    g.stale_read_at_end = true;
+    let h = crashed_register_history(&g);
+    let r = check(&h, ModelKind::CasRegister, &cfg(), &Budget::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
+    let last = h.ops.len();
+    assert!(
+        r.summary
+            .contains(&format!("read → null (lines {}–{last})", last - 1)),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.explanation
+            .contains("no operation left could make the register null again"),
+        "{}",
+        r.explanation
     );
 }
 

@@ -8,4 +8,7 @@ mod graph;
 mod jepsen_checkers;
 mod linearizable;
 mod readers;
+mod report;
 mod runner;
+mod sim;
+mod systems;

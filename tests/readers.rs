@@ -189,3 +189,193 @@ fn jepsen_history_edn_with_nemesis_and_sparse_indices_pairs() {
         "{e}"
     );
 }
+
+fn faultline(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+#[test]
+fn every_fixture_format_is_detected() {
+    for (file, format) in [
+        ("history-txt-cas-invalid.txt", Format::HistoryTxt),
+        ("independent-cas-invalid.log", Format::JepsenLog),
+        ("jepsen-log-2017-invalid.log", Format::JepsenLog),
+        ("jepsen-log-2020-g1c.log", Format::JepsenLog),
+        ("jepsen-log-multiline-valid.log", Format::JepsenLog),
+        ("jepsen-console-valid.log", Format::JepsenLog),
+        ("elle-la-no-f-g1c.edn", Format::Edn),
+        ("register-time-order.edn", Format::Edn),
+    ] {
+        let path = Path::new("histories").join(file);
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        assert_eq!(Format::detect(&text), format, "{file}");
+    }
+}
+
+#[test]
+fn logs_yield_exactly_their_op_lines() {
+    // (file, source lines of the events, the last event's value)
+    let cases: [(&str, Vec<usize>, serde_json::Value); 4] = [
+        (
+            "jepsen-console-valid.log",
+            vec![4, 5, 6, 7, 8, 9],
+            serde_json::json!([2, 4]),
+        ),
+        (
+            "jepsen-log-2020-g1c.log",
+            vec![2, 3, 4, 5, 6, 7],
+            serde_json::json!([["append", 2, 1], ["r", 1, [1]]]),
+        ),
+        (
+            "jepsen-log-multiline-valid.log",
+            vec![2, 3, 4, 7, 8, 10],
+            serde_json::Value::Null,
+        ),
+        (
+            "history-txt-cas-invalid.txt",
+            vec![1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14],
+            serde_json::json!("fully connected"),
+        ),
+    ];
+    for (file, lines, last) in cases {
+        let h = History::read_file(&Path::new("histories").join(file), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+            lines,
+            "{file}"
+        );
+        assert_eq!(h.ops.last().map(|o| &o.value), Some(&last), "{file}");
+    }
+    let h = History::read_file(Path::new("histories/jepsen-log-multiline-valid.log"), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.ops[4].value, serde_json::json!([1, 2]));
+    assert_eq!(
+        h.ops[2].value,
+        serde_json::json!({"n1": ["n2", "n3"], "n2": ["n1"]})
+    );
+}
+
+#[test]
+fn out_of_time_order_is_warned_and_the_order_is_chosen() {
+    let file = "histories/register-time-order.edn";
+    for (order, code, verdict) in [
+        (None, 1, "invalid"),
+        (Some("time"), 1, "invalid"),
+        (Some("index"), 0, "valid"),
+    ] {
+        let mut args = vec!["check", file, "--model", "register", "--json"];
+        if let Some(o) = order {
+            args.extend(["--order", o]);
+        }
+        let o = faultline(&args);
+        assert_eq!(o.status.code(), Some(code), "{order:?}");
+        let j = json_of(&o);
+        let f = &j["files"][0];
+        assert_eq!(f["verdict"], verdict, "{order:?}");
+        let w = f["warnings"][0].as_str().unwrap_or_else(|| panic!("{f}"));
+        assert!(
+            w.contains("events are not in time order: 1 event has")
+                && w.contains("the first on line 10"),
+            "{w}"
+        );
+        let how = if order == Some("index") {
+            "in the file's order as asked"
+        } else {
+            "checked in time order"
+        };
+        assert!(w.contains(how), "{w}");
+    }
+    // The text report shows the warning too.
+    let o = faultline(&["check", file, "--model", "register", "--order", "index"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("warning: events are not in time order"),
+        "{out}"
+    );
+    // An in-order file has no warning.
+    let o = faultline(&[
+        "check",
+        "histories/stale-invalid.jsonl",
+        "--checker",
+        "stale-read",
+        "--json",
+    ]);
+    assert!(json_of(&o)["files"][0].get("warnings").is_none());
+}
+
+#[test]
+fn independent_tuples_are_noted_and_forced_errors_name_the_line() {
+    let o = faultline(&[
+        "check",
+        "histories/independent-cas-invalid.log",
+        "--model",
+        "cas-register",
+        "--json",
+    ]);
+    let j = json_of(&o);
+    let note = j["files"][0]["notes"][0].as_str().unwrap_or_default();
+    assert!(
+        note.contains("independent") && note.contains("2 keys"),
+        "{j}"
+    );
+    let o = faultline(&[
+        "check",
+        "histories/cas-register-invalid.edn",
+        "--model",
+        "cas-register",
+        "--independent",
+    ]);
+    assert_eq!(o.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("histories/cas-register-invalid.edn:3:") && err.contains("--independent"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ambiguous_pairing_names_file_and_line() {
+    let o = faultline(&[
+        "check",
+        "histories/bad-no-process-ambiguous.edn",
+        "--model",
+        "register",
+    ]);
+    assert_eq!(o.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("histories/bad-no-process-ambiguous.edn:6:")
+            && err.contains("ambiguous")
+            && err.contains("line 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_corpus_histories_are_never_taken_for_independent_tuples() {
+    use faultline::history::independent;
+    let mut checked = 0;
+    for dir in ["etcd", "kv"] {
+        let ext = if dir == "etcd" { "log" } else { "txt" };
+        for path in files(&corpus().join(dir), ext) {
+            let h = History::read_file(&path, None).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!independent::detect(&h), "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 109);
+}

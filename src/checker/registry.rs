@@ -234,11 +234,13 @@ pub struct CheckOptions {
     pub workload: Option<CheckWorkload>,
     /// `--checker`: explicit checkers.
     pub checkers: Option<Vec<CheckerKind>>,
-    /// `--consistency-model` for the transactional checker.
+    /// `--consistency-model` for the transactional checker (comma-separated).
     pub consistency_model: Option<String>,
     /// `--linearizable`: set-full (lost-write on sets) fails on stale
     /// elements, as Jepsen's `:linearizable?` option.
     pub linearizable: bool,
+    /// `--anomalies`, `--wfr-keys`, ... for the transactional checker.
+    pub elle: crate::checker::elle::ElleFlags,
 }
 
 /// An error in the request (bad names) or in the input (ops that do not fit
@@ -250,7 +252,7 @@ pub struct SelectError(pub String);
 /// Checks what `opts` holds as text before any file is read.
 pub fn validate(opts: &CheckOptions) -> Result<(), SelectError> {
     if let Some(m) = &opts.consistency_model {
-        crate::checker::elle::parse_consistency_model(m)
+        crate::checker::elle::parse_consistency_models(m)
             .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
     }
     Ok(())
@@ -387,17 +389,17 @@ pub fn build(kind: CheckerKind, opts: &CheckOptions) -> Result<Box<dyn Checker>,
             crate::checker::session::SessionChecker::with_config(opts.model_config.clone()),
         )),
         CheckerKind::Elle => {
-            let model = opts
-                .consistency_model
-                .as_deref()
-                .unwrap_or("strict-serializable");
             let kind = match opts.workload {
                 Some(CheckWorkload::ListAppend) => Some(crate::checker::elle::ElleKind::ListAppend),
                 Some(CheckWorkload::RwRegister) => Some(crate::checker::elle::ElleKind::RwRegister),
                 _ => None,
             };
-            let c = crate::checker::elle::ElleChecker::new(model, kind)
-                .map_err(|e| SelectError(format!("--consistency-model: {e}")))?;
+            let c = crate::checker::elle::ElleChecker::from_flags(
+                opts.consistency_model.as_deref(),
+                kind,
+                &opts.elle,
+            )
+            .map_err(SelectError)?;
             Ok(Box::new(c))
         }
         CheckerKind::Counter => Ok(Box::new(crate::checker::counter::CounterChecker)),

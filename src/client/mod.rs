@@ -5,8 +5,6 @@
 //! doubt (a timeout, a dropped connection mid-request) the answer is `info`;
 //! `fail` only when the operation certainly did not happen.
 
-pub mod etcd;
-
 use crate::history::OpType;
 use serde_json::Value;
 
@@ -73,5 +71,4 @@ pub trait ClientFactory: Send + Sync {
     async fn open(&self, node: &str, process: i64) -> anyhow::Result<Box<dyn Client>>;
 }
 
-pub mod process;
 pub mod sim;

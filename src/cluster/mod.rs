@@ -555,8 +555,38 @@ fn netns_pids(ns: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// Whether `pid` has exited: gone, or a zombie waiting to be reaped (by
+/// the host's init once `up`, its parent, has gone).
+fn pid_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state == 'Z' || state == 'X'),
+    }
+}
+
+/// How long `down` waits for the processes it killed to exit.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until every pid in `pids` has exited; returns those that have not.
+fn wait_exited(pids: &[u32], limit: Duration) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let alive: Vec<u32> = pids.iter().copied().filter(|p| !pid_exited(*p)).collect();
+        if alive.is_empty() || start.elapsed() >= limit {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Removes everything `up` created in `dir`: every process inside the
-/// cluster's namespaces, the namespaces, the bridge. Idempotent.
+/// cluster's namespaces, the namespaces, the bridge, the files. Idempotent.
+/// Returns only when every process it killed has exited (a zombie left for
+/// init to reap has); anything it could not remove is named in the error.
 pub fn down(dir: &Path) -> Result<()> {
     if !is_root() {
         return Err(ClusterError::NotRoot);
@@ -564,6 +594,7 @@ pub fn down(dir: &Path) -> Result<()> {
     let st = load_state(dir)?;
     let mut errors = Vec::new();
     // Our sshds, by pid, if they are still the processes we started.
+    let mut killed = Vec::new();
     for (node, pid) in &st.sshd_pids {
         let ours = st.sshd_configs.get(node).is_some_and(|cfg| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -572,22 +603,37 @@ pub fn down(dir: &Path) -> Result<()> {
         });
         if ours {
             kill9(*pid);
+            killed.push(*pid);
         }
     }
-    // Everything else running inside our namespaces (databases, sessions).
+    for p in wait_exited(&killed, EXIT_WAIT) {
+        errors.push(format!("sshd pid {p} did not exit after SIGKILL"));
+    }
+    // Everything else running inside our namespaces (databases, sessions):
+    // killed until none is left that has not exited.
     for ns in st.namespaces.values() {
         if !netns_exists(ns) {
             continue;
         }
-        for _round in 0..20 {
-            let pids = netns_pids(ns);
-            if pids.is_empty() {
-                break;
+        let start = Instant::now();
+        let survivors = loop {
+            let alive: Vec<u32> = netns_pids(ns)
+                .into_iter()
+                .filter(|p| !pid_exited(*p))
+                .collect();
+            if alive.is_empty() || start.elapsed() >= EXIT_WAIT {
+                break alive;
             }
-            for p in pids {
-                kill9(p);
+            for p in &alive {
+                kill9(*p);
             }
             std::thread::sleep(Duration::from_millis(50));
+        };
+        if !survivors.is_empty() {
+            errors.push(format!(
+                "in namespace {ns}, pids {survivors:?} did not exit after SIGKILL; the namespace is left"
+            ));
+            continue;
         }
         if let Err(e) = run(&["ip", "netns", "del", ns]) {
             errors.push(e.to_string());
@@ -610,6 +656,14 @@ pub fn down(dir: &Path) -> Result<()> {
     // The files `up` generated (keys, sshd configs and logs, database data
     // under work/), by name; the directory itself only if nothing else is
     // left in it.
+    let mut left = Vec::new();
+    let mut note = |p: PathBuf, r: std::io::Result<()>| {
+        if let Err(e) = r {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                left.push(format!("{}: {e}", p.display()));
+            }
+        }
+    };
     for f in [
         "nodes.toml",
         "id_ed25519",
@@ -617,18 +671,26 @@ pub fn down(dir: &Path) -> Result<()> {
         "authorized_keys",
         "known_hosts",
     ] {
-        let _ = std::fs::remove_file(dir.join(f));
+        note(dir.join(f), std::fs::remove_file(dir.join(f)));
     }
     for node in st.namespaces.keys() {
         // Only plain names (n1, n2...): never a path out of the directory.
         let plain = !node.is_empty() && !node.contains('/') && node != "." && node != "..";
         if plain {
-            let _ = std::fs::remove_dir_all(dir.join(node));
+            note(dir.join(node), std::fs::remove_dir_all(dir.join(node)));
         }
     }
-    let _ = std::fs::remove_dir_all(dir.join("work"));
+    note(dir.join("work"), std::fs::remove_dir_all(dir.join("work")));
     std::fs::remove_file(state_path(dir)).map_err(|e| io_err(&state_path(dir), e))?;
+    // The directory itself only if nothing else is in it.
     let _ = std::fs::remove_dir(dir);
+    if !left.is_empty() {
+        return Err(ClusterError::Command {
+            command: "cluster down".into(),
+            status: 1,
+            stderr: format!("could not remove: {}", left.join("; ")),
+        });
+    }
     Ok(())
 }
 
@@ -681,6 +743,21 @@ pub fn status(dir: &Path) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_zombie_has_exited_a_live_process_has_not() {
+        assert!(!pid_exited(std::process::id()));
+        // Above the kernel's largest pid: no such process.
+        assert!(pid_exited(u32::MAX - 1));
+        let mut child = Command::new("true").spawn().expect("`true` runs");
+        let pid = child.id();
+        // Not reaped yet: once it ends it is a zombie, which counts as exited.
+        assert!(wait_exited(&[pid], Duration::from_secs(10)).is_empty());
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        child.wait().unwrap();
+        assert!(pid_exited(pid));
+    }
+
     use super::*;
 
     #[test]

@@ -3,8 +3,6 @@
 //! [`Db`] mirrors Jepsen's db protocol. Calls block (they act over SSH);
 //! async callers use `spawn_blocking`.
 
-pub mod etcd;
-
 /// Sets up and controls a database on a set of nodes.
 ///
 /// Implementing it means: `setup` leaves the database running and healthy on

@@ -72,6 +72,7 @@ impl FaultSchedule {
                 let n = minority(&mut self.rng, &shuffled);
                 (Fault::Kill(n.clone()), Fault::Restart(n))
             }
+            FaultKind::IsolatePrimary => (Fault::IsolatePrimary, Fault::Heal),
             FaultKind::Pause => {
                 let n = minority(&mut self.rng, &shuffled);
                 (Fault::Pause(n.clone()), Fault::Resume(n))

@@ -781,6 +781,8 @@ impl<'a> Parser<'a> {
                     let v = self.map_value(mline, mcol)?;
                     let n = match &v {
                         Value::Null => None,
+                        // Jepsen writes `:time -1` for an event it did not time.
+                        Value::Number(n) if name == "time" && n.as_i64() == Some(-1) => None,
                         Value::Number(n) => match n.as_u64() {
                             Some(n) => Some(n),
                             None => {
@@ -835,7 +837,17 @@ impl<'a> Parser<'a> {
             ));
         }
         if !has_f {
-            return Err(self.err_at(mline, mcol, "operation has no :f"));
+            // Elle writes transactions without `:f`: the value is the list
+            // of micro-ops.
+            if super::is_txn_value(&op.value) {
+                op.f = super::TXN.to_string();
+            } else {
+                return Err(self.err_at(
+                    mline,
+                    mcol,
+                    "operation has no :f (and its :value is not a list of micro-ops such as [[:append :x 1]], which would make it a txn)",
+                ));
+            }
         }
         op.index = index.unwrap_or(position as u64);
         Ok(op)

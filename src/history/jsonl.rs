@@ -27,6 +27,14 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
         if !obj.contains_key("index") {
             obj.insert("index".into(), serde_json::Value::from(ops.len() as u64));
         }
+        // Jepsen's "no time" is -1.
+        if obj.get("time").and_then(serde_json::Value::as_i64) == Some(-1) {
+            obj.remove("time");
+        }
+        // Elle's transactions may omit `f`: the value is the micro-ops.
+        if !obj.contains_key("f") && obj.get("value").is_some_and(super::is_txn_value) {
+            obj.insert("f".into(), serde_json::Value::from(super::TXN));
+        }
         let mut op: Op = serde_json::from_value(v).map_err(|e| {
             HistoryError::parse(
                 file,

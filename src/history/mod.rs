@@ -7,14 +7,27 @@
 //! error names the file and the line of the offending event so a person can
 //! go and look.
 //!
-//! Positions in the history (not the `time` field) define real-time order:
-//! an operation `a` precedes `b` when `a`'s completion appears before `b`'s
-//! invocation. That is what Knossos and Porcupine do, and it keeps histories
-//! without timestamps (Elle's, Knossos's) checkable.
+//! Positions in the history define real-time order: an operation `a`
+//! precedes `b` when `a`'s completion appears before `b`'s invocation. That
+//! is what Knossos and Porcupine do, and it keeps histories without
+//! timestamps (Elle's, Knossos's) checkable. Which order the positions
+//! follow — the file's, or the events' `:time`s' — is decided once, by
+//! [`History::interpret`] (see [`order`]), so every checker agrees on it.
+//!
+//! The readers accept every shape Jepsen and Elle write (docs/formats.md):
+//! transactions without `:f`, events without `:process` (named here, when
+//! read, so that every checker pairs them), histories of completions only,
+//! `:time -1`, Jepsen's logs and `history.txt`, and jepsen.independent
+//! `[key value]` tuples ([`independent`]).
 
 pub mod edn;
+pub mod independent;
 pub mod jepsen_log;
 pub mod jsonl;
+pub mod order;
+
+pub use independent::Independent;
+pub use order::Order;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -73,6 +86,13 @@ pub enum Process {
 }
 
 impl Process {
+    /// The process given to the `n`th operation (1-based) whose events carry
+    /// no process. Each such operation gets its own, so that no checker reads
+    /// a session (process order) into them.
+    pub fn anonymous(n: usize) -> Process {
+        Process::Name(format!("anonymous-{n}"))
+    }
+
     /// True for the nemesis, whose events are faults rather than client operations.
     pub fn is_nemesis(&self) -> bool {
         matches!(self, Process::Name(n) if n == "nemesis")
@@ -172,15 +192,30 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// True for an operation read from a completion that has no invoke (a
+    /// history of completions only): `invoke` and `complete` are then both
+    /// the completion's position. We do not know when it began, and the
+    /// order of such completions in a file is not taken as real time, so
+    /// it is concurrent with every other operation: [`Operation::call`] is
+    /// the start of the history and [`Operation::ret`] is never.
+    pub fn is_completion_only(&self) -> bool {
+        self.complete == Some(self.invoke)
+    }
+
     /// Real-time position of the call (the invoke's position in the history).
     pub fn call(&self) -> usize {
-        self.invoke
+        if self.is_completion_only() {
+            0
+        } else {
+            self.invoke
+        }
     }
     /// Real-time position of the return; `usize::MAX` for an operation that
     /// never returned (it may take effect at any time after its call).
     pub fn ret(&self) -> usize {
         match (self.outcome, self.complete) {
             (Outcome::Info, _) | (_, None) => usize::MAX,
+            _ if self.is_completion_only() => usize::MAX,
             (_, Some(c)) => c,
         }
     }
@@ -251,6 +286,22 @@ pub struct History {
     pub ops: Vec<Op>,
 }
 
+/// How to read what a history's events mean, beyond their syntax.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interpretation {
+    pub independent: Independent,
+    pub order: Order,
+}
+
+/// What [`History::interpret`] tells the reader of a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remarks {
+    /// How the file was read (for instance, as independent tuples).
+    pub notes: Vec<String>,
+    /// Where the file may mislead (for instance, events out of time order).
+    pub warnings: Vec<String>,
+}
+
 /// The on-disk formats faultline reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -260,6 +311,8 @@ pub enum Format {
     Edn,
     /// Jepsen log lines (`INFO jepsen.util - 3 :invoke :cas [3 0]`).
     JepsenLog,
+    /// Jepsen's `history.txt`: `3<TAB>:invoke<TAB>:read<TAB>nil` lines.
+    HistoryTxt,
 }
 
 impl Format {
@@ -288,9 +341,37 @@ impl Format {
             if t.starts_with('[') || t.starts_with('(') || t.starts_with('#') {
                 return Format::Edn;
             }
+            if jepsen_log::looks_like_event(t) {
+                return Format::HistoryTxt;
+            }
             return Format::JepsenLog;
         }
         Format::Jsonl
+    }
+}
+
+/// The function of a transaction (Elle's `:txn`).
+pub const TXN: &str = "txn";
+
+/// True when `value` is a non-empty list of micro-ops, each a list that
+/// starts with a name (`[[:append :x 1] [:r :y nil]]`): an Elle
+/// transaction, whatever its `:f`.
+pub fn is_txn_value(value: &Value) -> bool {
+    match value {
+        Value::Array(mops) => !mops.is_empty()
+            && mops.iter().all(
+                |m| matches!(m, Value::Array(parts) if parts.first().is_some_and(Value::is_string)),
+            ),
+        _ => false,
+    }
+}
+
+/// The outcome a completion of type `t` gives its operation.
+fn outcome_of(t: OpType) -> Outcome {
+    match t {
+        OpType::Ok => Outcome::Ok,
+        OpType::Fail => Outcome::Fail,
+        OpType::Info | OpType::Invoke => Outcome::Info,
     }
 }
 
@@ -339,18 +420,56 @@ impl History {
         file: &str,
         format: Option<Format>,
     ) -> Result<History, HistoryError> {
+        let detected = format.is_none();
         let format = format.unwrap_or_else(|| Format::detect(text));
         let ops = match format {
             Format::Jsonl => jsonl::parse(text, file)?,
+            // A console log may open with EDN-looking output (a test map, a
+            // bracketed thread name); if it is not EDN but holds Jepsen log
+            // events, it is a log. The EDN error stands otherwise.
+            Format::Edn if detected => match edn::parse_history(text, file) {
+                Ok(ops) => ops,
+                Err(e) => match jepsen_log::parse(text, file) {
+                    Ok(ops) if !ops.is_empty() => ops,
+                    _ => return Err(e),
+                },
+            },
             Format::Edn => edn::parse_history(text, file)?,
             Format::JepsenLog => jepsen_log::parse(text, file)?,
+            Format::HistoryTxt => jepsen_log::parse_history_txt(text, file)?,
         };
         let mut h = History::new(ops);
         h.source = Source {
             path: PathBuf::from(file),
         };
         h.check_indices()?;
+        h.name_anonymous_stream()?;
         Ok(h)
+    }
+
+    /// Applies `how` to a history just read: splits independent tuples
+    /// and puts the events in real-time order. Returns what the reader of
+    /// the verdict should know: notes (how the file was read) and
+    /// warnings (where the file may mislead).
+    pub fn interpret(&mut self, how: &Interpretation) -> Result<Remarks, HistoryError> {
+        let mut remarks = Remarks::default();
+        let split = match how.independent {
+            Independent::Never => false,
+            Independent::Always => true,
+            Independent::Auto => independent::detect(self),
+        };
+        if split {
+            let keys = independent::split(self)?;
+            if how.independent == Independent::Auto {
+                remarks.notes.push(format!(
+                    "values read as jepsen.independent [key value] tuples: {keys} keys checked independently (--no-independent to read them whole)"
+                ));
+            }
+        }
+        if let Some(w) = order::apply(self, how.order)? {
+            remarks.warnings.push(w);
+        }
+        Ok(remarks)
     }
 
     fn file(&self) -> String {
@@ -386,48 +505,85 @@ impl History {
     /// has at most one pending invoke, and a process that got `info` is
     /// retired. Invokes never completed become `info` operations. Nemesis
     /// events are skipped. Operations are returned in invoke order.
+    ///
+    /// Two looser shapes that Elle and hand-written histories use are read
+    /// too (docs/formats.md):
+    /// - events without a process form one stream that must alternate
+    ///   invoke, completion, invoke, completion; each such pair becomes an
+    ///   operation of its own anonymous process ([`Process::anonymous`]). A
+    ///   second invoke before the first completed is an error: which
+    ///   completion answers which invoke would be a guess.
+    /// - a history with no client invoke at all ("completions only") gives
+    ///   one operation per completion, with no real-time order between them
+    ///   (see [`Operation::is_completion_only`]).
     pub fn operations(&self) -> Result<Vec<Operation>, HistoryError> {
         let file = self.file();
+        let client = |o: &&Op| !o.process.as_ref().is_some_and(Process::is_nemesis);
+        if !self
+            .ops
+            .iter()
+            .filter(client)
+            .any(|o| o.op_type == OpType::Invoke)
+        {
+            return Ok(self.completions_only());
+        }
         let mut pending: HashMap<&Process, usize> = HashMap::new();
         let mut retired: HashMap<&Process, usize> = HashMap::new();
+        // The pending invoke of the stream of events without a process.
+        let mut anonymous_pending: Option<usize> = None;
+        let mut anonymous = 0usize;
         let mut out: Vec<Operation> = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (pos, op) in self.ops.iter().enumerate() {
-            let Some(process) = op.process.as_ref() else {
-                return Err(HistoryError::invalid(
-                    &file,
-                    op.line,
-                    "event has no process; this checker needs invoke/completion pairs",
-                ));
-            };
-            if process.is_nemesis() {
+            let process = op.process.as_ref();
+            if process.is_some_and(Process::is_nemesis) {
                 continue;
             }
             match op.op_type {
                 OpType::Invoke => {
-                    if let Some(&line) = retired.get(process) {
-                        return Err(HistoryError::invalid(
-                            &file,
-                            op.line,
-                            format!(
-                                "process {process} invokes again after its operation ended `info` on line {line}; a crashed process must continue under a new id"
-                            ),
-                        ));
-                    }
-                    if let Some(&p) = pending.get(process) {
-                        return Err(HistoryError::invalid(
-                            &file,
-                            op.line,
-                            format!(
-                                "process {process} invokes while its invoke on line {} is still pending",
-                                self.ops[out[p].invoke].line
-                            ),
-                        ));
-                    }
-                    pending.insert(process, out.len());
+                    let owner = match process {
+                        Some(process) => {
+                            if let Some(&line) = retired.get(process) {
+                                return Err(HistoryError::invalid(
+                                    &file,
+                                    op.line,
+                                    format!(
+                                        "process {process} invokes again after its operation ended `info` on line {line}; a crashed process must continue under a new id"
+                                    ),
+                                ));
+                            }
+                            if let Some(&p) = pending.get(process) {
+                                return Err(HistoryError::invalid(
+                                    &file,
+                                    op.line,
+                                    format!(
+                                        "process {process} invokes while its invoke on line {} is still pending",
+                                        self.ops[out[p].invoke].line
+                                    ),
+                                ));
+                            }
+                            pending.insert(process, out.len());
+                            process.clone()
+                        }
+                        None => {
+                            if let Some(p) = anonymous_pending {
+                                return Err(HistoryError::invalid(
+                                    &file,
+                                    op.line,
+                                    format!(
+                                        "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
+                                        self.ops[out[p].invoke].line
+                                    ),
+                                ));
+                            }
+                            anonymous_pending = Some(out.len());
+                            anonymous += 1;
+                            Process::anonymous(anonymous)
+                        }
+                    };
                     out.push(Operation {
                         invoke: pos,
                         complete: None,
-                        process: process.clone(),
+                        process: owner,
                         f: op.f.clone(),
                         key: op.key.clone(),
                         input: op.value.clone(),
@@ -439,33 +595,55 @@ impl History {
                     });
                 }
                 t => {
-                    let Some(p) = pending.remove(process) else {
-                        return Err(HistoryError::invalid(
-                            &file,
-                            op.line,
-                            format!(
-                                "`{t}` completion from process {process} with no pending invoke"
-                            ),
-                        ));
+                    let p = match process {
+                        Some(process) => pending.remove(process).ok_or_else(|| {
+                            HistoryError::invalid(
+                                &file,
+                                op.line,
+                                format!(
+                                    "`{t}` completion from process {process} with no pending invoke"
+                                ),
+                            )
+                        })?,
+                        None => anonymous_pending.take().ok_or_else(|| {
+                            HistoryError::invalid(
+                                &file,
+                                op.line,
+                                format!(
+                                    "`{t}` completion without a :process, and no invoke without a :process is pending"
+                                ),
+                            )
+                        })?,
                     };
                     let o = &mut out[p];
+                    let who = process.map_or("without a process".to_string(), |p| {
+                        format!("from process {p}")
+                    });
                     if o.f != op.f {
                         return Err(HistoryError::invalid(
                             &file,
                             op.line,
                             format!(
-                                "completion of `{}` from process {process} answers an invoke of `{}` (line {})",
+                                "completion of `{}` {who} answers an invoke of `{}` (line {})",
                                 op.f, o.f, self.ops[o.invoke].line
                             ),
                         ));
                     }
+                    if let (Some(a), Some(b)) = (&o.key, &op.key) {
+                        if a != b {
+                            return Err(HistoryError::invalid(
+                                &file,
+                                op.line,
+                                format!(
+                                    "completion {who} is for key {b}, but its invoke (line {}) is for key {a}",
+                                    self.ops[o.invoke].line
+                                ),
+                            ));
+                        }
+                    }
                     o.complete = Some(pos);
                     o.complete_time = op.time;
-                    o.outcome = match t {
-                        OpType::Ok => Outcome::Ok,
-                        OpType::Fail => Outcome::Fail,
-                        _ => Outcome::Info,
-                    };
+                    o.outcome = outcome_of(t);
                     // An `info` completion without a value keeps the invoke's.
                     if t != OpType::Info || !op.value.is_null() {
                         o.output = op.value.clone();
@@ -477,12 +655,84 @@ impl History {
                         o.node = op.node.clone();
                     }
                     if t == OpType::Info {
-                        retired.insert(process, op.line);
+                        if let Some(process) = process {
+                            retired.insert(process, op.line);
+                        }
                     }
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Events without a process must alternate invoke, completion: a second
+    /// invoke while one is pending makes the pairing a guess, which is bad
+    /// input for every checker, so it is refused when the file is read.
+    /// Each invoke and the completion after it then get their own
+    /// anonymous process ([`Process::anonymous`]), so that every checker
+    /// (the Elle checker, which pairs events itself, included) pairs them
+    /// and sees their real-time order. Completions with no such invoke (a
+    /// history of completions only) keep no process.
+    fn name_anonymous_stream(&mut self) -> Result<(), HistoryError> {
+        let mut pending: Option<usize> = None;
+        let mut named = 0usize;
+        let mut name = |ops: &mut [Op], positions: &[usize]| {
+            named += 1;
+            for &p in positions {
+                ops[p].process = Some(Process::anonymous(named));
+            }
+        };
+        for pos in 0..self.ops.len() {
+            if self.ops[pos].process.is_some() {
+                continue;
+            }
+            if self.ops[pos].op_type != OpType::Invoke {
+                if let Some(inv) = pending.take() {
+                    name(&mut self.ops, &[inv, pos]);
+                }
+            } else if let Some(inv) = pending {
+                return Err(HistoryError::invalid(
+                    &self.file(),
+                    self.ops[pos].line,
+                    format!(
+                        "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
+                        self.ops[inv].line
+                    ),
+                ));
+            } else {
+                pending = Some(pos);
+            }
+        }
+        if let Some(inv) = pending {
+            name(&mut self.ops, &[inv]);
+        }
+        Ok(())
+    }
+
+    /// One operation per client completion of a history without invokes.
+    fn completions_only(&self) -> Vec<Operation> {
+        let mut anonymous = 0usize;
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| !o.process.as_ref().is_some_and(Process::is_nemesis))
+            .map(|(pos, op)| Operation {
+                invoke: pos,
+                complete: Some(pos),
+                process: op.process.clone().unwrap_or_else(|| {
+                    anonymous += 1;
+                    Process::anonymous(anonymous)
+                }),
+                f: op.f.clone(),
+                key: op.key.clone(),
+                input: op.value.clone(),
+                output: op.value.clone(),
+                outcome: outcome_of(op.op_type),
+                node: op.node.clone(),
+                invoke_time: None,
+                complete_time: op.time,
+            })
+            .collect()
     }
 
     /// Writes the history as JSON Lines.
@@ -525,15 +775,183 @@ mod tests {
 
     #[test]
     fn rejects_completion_without_invoke() {
-        let hist = h(vec![Op::new(
-            0,
-            Process::Id(0),
-            OpType::Ok,
-            "write",
-            json!(1),
-        )]);
+        let hist = h(vec![
+            Op::new(0, Process::Id(1), OpType::Invoke, "read", Value::Null),
+            Op::new(1, Process::Id(0), OpType::Ok, "write", json!(1)),
+        ]);
         let e = hist.operations().unwrap_err().to_string();
-        assert!(e.contains(":1:") && e.contains("no pending invoke"), "{e}");
+        assert!(e.contains(":2:") && e.contains("no pending invoke"), "{e}");
+    }
+
+    fn anonymous(t: OpType, f: &str, v: Value) -> Op {
+        let mut o = Op::new(0, Process::Id(0), t, f, v);
+        o.process = None;
+        o
+    }
+
+    #[test]
+    fn pairs_alternating_events_without_process() {
+        let hist = h(vec![
+            anonymous(OpType::Invoke, "write", json!(1)),
+            anonymous(OpType::Ok, "write", json!(1)),
+            Op::new(
+                2,
+                Process::Name("nemesis".into()),
+                OpType::Info,
+                "start",
+                Value::Null,
+            ),
+            anonymous(OpType::Invoke, "read", Value::Null),
+            anonymous(OpType::Info, "read", Value::Null),
+            anonymous(OpType::Invoke, "read", Value::Null),
+            anonymous(OpType::Ok, "read", json!(1)),
+        ]);
+        let ops = hist.operations().unwrap();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(
+            ops.iter()
+                .map(|o| (o.invoke, o.complete))
+                .collect::<Vec<_>>(),
+            vec![(0, Some(1)), (3, Some(4)), (5, Some(6))]
+        );
+        // One anonymous process per operation: no session between them.
+        assert_eq!(ops[0].process, Process::anonymous(1));
+        assert_ne!(ops[1].process, ops[2].process);
+        assert_eq!(ops[1].outcome, Outcome::Info);
+        assert_eq!((ops[2].call(), ops[2].ret()), (5, 6));
+    }
+
+    #[test]
+    fn refuses_ambiguous_events_without_process() {
+        let hist = h(vec![
+            anonymous(OpType::Invoke, "write", json!(1)),
+            anonymous(OpType::Invoke, "write", json!(2)),
+            anonymous(OpType::Ok, "write", json!(1)),
+        ]);
+        let e = hist.operations().unwrap_err().to_string();
+        assert!(
+            e.contains(":2:") && e.contains("ambiguous") && e.contains("line 1"),
+            "{e}"
+        );
+        let hist = h(vec![
+            anonymous(OpType::Invoke, "write", json!(1)),
+            anonymous(OpType::Ok, "write", json!(1)),
+            anonymous(OpType::Ok, "write", json!(2)),
+        ]);
+        let e = hist.operations().unwrap_err().to_string();
+        assert!(e.contains(":3:") && e.contains("without a :process"), "{e}");
+    }
+
+    #[test]
+    fn completions_only_are_concurrent_with_everything() {
+        let mut bare = anonymous(OpType::Ok, "txn", json!([["append", "x", 1]]));
+        bare.time = Some(5);
+        let hist = h(vec![
+            bare,
+            Op::new(
+                1,
+                Process::Id(3),
+                OpType::Ok,
+                "txn",
+                json!([["r", "x", [1]]]),
+            ),
+            Op::new(
+                2,
+                Process::Id(3),
+                OpType::Fail,
+                "txn",
+                json!([["append", "y", 2]]),
+            ),
+        ]);
+        let ops = hist.operations().unwrap();
+        assert_eq!(ops.len(), 3);
+        assert!(ops.iter().all(Operation::is_completion_only));
+        assert!(ops.iter().all(|o| o.call() == 0 && o.ret() == usize::MAX));
+        assert_eq!(ops[0].process, Process::anonymous(1));
+        assert_eq!(ops[1].process, Process::Id(3));
+        assert_eq!(ops[2].outcome, Outcome::Fail);
+        assert_eq!(ops[0].complete_time, Some(5));
+        // A history with an invoke is not completions-only.
+        let mut with_invoke = hist.clone();
+        with_invoke.ops.push(Op::new(
+            3,
+            Process::Id(4),
+            OpType::Invoke,
+            "txn",
+            Value::Null,
+        ));
+        assert!(with_invoke.operations().is_err());
+    }
+
+    #[test]
+    fn refuses_completion_for_another_key() {
+        let mut a = Op::new(0, Process::Id(0), OpType::Invoke, "read", Value::Null);
+        a.key = Some(json!(1));
+        let mut b = Op::new(1, Process::Id(0), OpType::Ok, "read", json!(3));
+        b.key = Some(json!(2));
+        let e = h(vec![a, b]).operations().unwrap_err().to_string();
+        assert!(
+            e.contains(":2:") && e.contains("key 2") && e.contains("key 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn txn_without_f_and_time_minus_one() {
+        let edn = "[{:type :invoke, :value [[:append :x 1] [:r :y nil]], :time -1}\n {:type :ok, :value [[:append :x 1] [:r :y [2]]], :time 7}]";
+        let hist = History::parse_str(edn, "t.edn", None).unwrap();
+        assert_eq!(hist.ops[0].f, TXN);
+        assert_eq!(hist.ops[0].time, None);
+        assert_eq!(hist.ops[1].time, Some(7));
+        assert_eq!(hist.ops[1].line, 2);
+        let jsonl = "{\"type\":\"ok\",\"value\":[[\"append\",\"x\",1]],\"time\":-1}\n";
+        let hist = History::parse_str(jsonl, "t.jsonl", None).unwrap();
+        assert_eq!((hist.ops[0].f.as_str(), hist.ops[0].time), (TXN, None));
+        // Without :f and without micro-ops, it is still an error.
+        let e = History::parse_str("[{:type :ok, :value 3}]", "n.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("n.edn:1:2:") && e.contains("no :f"), "{e}");
+        let e = History::parse_str("{\"type\":\"ok\",\"value\":3}", "n.jsonl", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("n.jsonl:1:") && e.contains("f"), "{e}");
+        // Other negative times are errors.
+        let e = History::parse_str("[{:type :ok, :f :read, :time -2}]", "m.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("non-negative"), "{e}");
+    }
+
+    #[test]
+    fn interpret_splits_tuples_and_orders_by_time() {
+        let text = "1\t:invoke\t:read\t[7 nil]\n1\t:ok\t:read\t[7 2]\n";
+        let mut hist = History::parse_str(text, "h.txt", None).unwrap();
+        let r = hist.interpret(&Interpretation::default()).unwrap();
+        assert_eq!(hist.ops[1].key, Some(json!(7)));
+        assert_eq!(hist.ops[1].value, json!(2));
+        assert!(r.notes[0].contains("independent"), "{r:?}");
+        assert!(r.warnings.is_empty());
+        let ambiguous =
+            "[{:type :invoke, :f :read}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}]";
+        let e = History::parse_str(ambiguous, "a.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("a.edn:2:") && e.contains("ambiguous"), "{e}");
+        // Alternating events without a process get one anonymous process
+        // per operation; bare completions keep none.
+        let alternating = "[{:type :invoke, :f :read}\n{:type :ok, :f :read, :value 1}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}\n{:type :ok, :f :read}\n{:type :invoke, :f :write, :value 2}]";
+        let alt = History::parse_str(alternating, "b.edn", None).unwrap();
+        let procs: Vec<Option<Process>> = alt.ops.iter().map(|o| o.process.clone()).collect();
+        let a = |n| Some(Process::anonymous(n));
+        assert_eq!(procs, vec![a(1), a(1), a(2), a(2), None, a(3)]);
+        let mut hist = History::parse_str(text, "h.txt", None).unwrap();
+        let how = Interpretation {
+            independent: Independent::Never,
+            order: Order::Index,
+        };
+        assert_eq!(hist.interpret(&how).unwrap(), Remarks::default());
+        assert_eq!(hist.ops[1].key, None);
     }
 
     #[test]
@@ -595,6 +1013,27 @@ mod tests {
         assert_eq!(
             Format::detect("[jepsen worker 0] jepsen.util: 0\t:invoke\t:read\tnil"),
             Format::JepsenLog
+        );
+        assert_eq!(
+            Format::detect("INFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1 :invoke :txn [[:r 1 nil]]"),
+            Format::JepsenLog
+        );
+        assert_eq!(Format::detect("3\t:invoke\t:read\tnil"), Format::HistoryTxt);
+        // Detected as EDN, read as the log it is.
+        let console = "[main] starting\n{:nodes [\"n1\"]}\nINFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1 :invoke :read nil\n";
+        assert_eq!(Format::detect(console), Format::Edn);
+        let h = History::parse_str(console, "c.log", None).unwrap();
+        assert_eq!((h.ops.len(), h.ops[0].line), (1, 3));
+        let e = History::parse_str("[{:type :ok", "u.edn", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("u.edn:1:") && e.contains("end of input"),
+            "{e}"
+        );
+        assert_eq!(
+            Format::detect("\n:nemesis\t:info\t:start\tnil\n"),
+            Format::HistoryTxt
         );
     }
 }

@@ -26,6 +26,9 @@ pub enum Fault {
     Pause(Vec<String>),
     /// SIGCONT the database on these nodes.
     Resume(Vec<String>),
+    /// Cut the node the system names as its primary off from every other
+    /// node (the system is asked when the fault starts); undone by `Heal`.
+    IsolatePrimary,
 }
 
 impl Fault {
@@ -38,6 +41,7 @@ impl Fault {
             Fault::Restart(_) => "restart",
             Fault::Pause(_) => "pause",
             Fault::Resume(_) => "resume",
+            Fault::IsolatePrimary => "isolate-primary",
         }
     }
 }

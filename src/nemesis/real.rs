@@ -18,6 +18,7 @@ struct Done {
     partitioned: bool,
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
+    primary_isolations: usize,
 }
 
 struct Inner {
@@ -26,10 +27,21 @@ struct Inner {
     db: Arc<dyn Db>,
     done: Mutex<Done>,
     ready: Option<ReadyCheck>,
+    primary: Option<PrimaryLookup>,
 }
 
 /// Waits until the database serves again (used at the end of `heal_all`).
 pub type ReadyCheck = Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>;
+
+/// Names the node the system currently treats as its primary.
+pub type PrimaryLookup = Arc<dyn Fn() -> anyhow::Result<String> + Send + Sync>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
 
 /// A [`Nemesis`] over SSH remotes and a [`Db`].
 #[derive(Clone)]
@@ -51,13 +63,13 @@ impl RealNemesis {
                 db,
                 done: Mutex::new(Done::default()),
                 ready: None,
+                primary: None,
             }),
         }
     }
 
-    /// After healing, `heal_all` also waits for `ready` (e.g. until every
-    /// node reports healthy), so the run's final reads see a whole cluster.
-    pub fn with_ready_check(self, ready: ReadyCheck) -> RealNemesis {
+    /// Rebuilds with one setting changed (only while not yet shared).
+    fn with(self, f: impl FnOnce(&mut Inner)) -> RealNemesis {
         let mut inner = match Arc::try_unwrap(self.inner) {
             Ok(i) => i,
             Err(shared) => Inner {
@@ -66,12 +78,29 @@ impl RealNemesis {
                 db: shared.db.clone(),
                 done: Mutex::new(Done::default()),
                 ready: shared.ready.clone(),
+                primary: shared.primary.clone(),
             },
         };
-        inner.ready = Some(ready);
+        f(&mut inner);
         RealNemesis {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Lets `IsolatePrimary` find the primary.
+    pub fn with_primary(self, lookup: PrimaryLookup) -> RealNemesis {
+        self.with(|i| i.primary = Some(lookup))
+    }
+
+    /// How many times the primary was isolated.
+    pub fn primary_isolations(&self) -> usize {
+        lock(&self.inner.done).primary_isolations
+    }
+
+    /// After healing, `heal_all` also waits for `ready` (e.g. until every
+    /// node reports healthy), so the run's final reads see a whole cluster.
+    pub fn with_ready_check(self, ready: ReadyCheck) -> RealNemesis {
+        self.with(|i| i.ready = Some(ready))
     }
 
     /// Applies a fault (blocking).
@@ -99,6 +128,18 @@ impl RealNemesis {
                 iptables::partition(&i.remotes, &i.addresses, g)?;
                 done.partitioned = true;
                 Ok(json!(g))
+            }
+            Fault::IsolatePrimary => {
+                let Some(lookup) = &i.primary else {
+                    anyhow::bail!("this system has no primary to isolate (use isolate-one)");
+                };
+                let p = lookup()?;
+                let nodes: Vec<String> = i.remotes.keys().cloned().collect();
+                let g = crate::net::isolate_one(&nodes, &p);
+                iptables::partition(&i.remotes, &i.addresses, &g)?;
+                done.partitioned = true;
+                done.primary_isolations += 1;
+                Ok(json!({ "isolated": p, "grudge": g }))
             }
             Fault::Heal => {
                 iptables::heal(&i.remotes)?;
@@ -158,11 +199,12 @@ impl RealNemesis {
                 }
             }
         }
-        let mut done = match i.done.lock() {
-            Ok(d) => d,
-            Err(p) => p.into_inner(),
+        let mut done = lock(&i.done);
+        let isolations = done.primary_isolations;
+        *done = Done {
+            primary_isolations: isolations,
+            ..Done::default()
         };
-        *done = Done::default();
         if errs.is_empty() {
             Ok(())
         } else {

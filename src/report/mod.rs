@@ -2,6 +2,8 @@
 //! XML for CI. Reports read only [`FileReport`]s (a file, its verdict and
 //! each checker's [`CheckResult`]); they never look into histories.
 
+pub mod html;
+
 use crate::checker::{CheckResult, Verdict};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -17,6 +19,12 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub results: Vec<CheckResult>,
+    /// How the file was read, when that is not obvious (independent tuples).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Where the file may mislead the checkers (events out of time order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall-clock seconds spent reading and checking.
     pub seconds: f64,
 }
@@ -33,6 +41,8 @@ impl FileReport {
             verdict: Some(verdict),
             error: None,
             results,
+            notes: Vec::new(),
+            warnings: Vec::new(),
             seconds,
         }
     }
@@ -44,6 +54,8 @@ impl FileReport {
             verdict: None,
             error: Some(error),
             results: Vec::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
             seconds,
         }
     }
@@ -87,6 +99,12 @@ pub fn text(report: &FileReport) -> String {
         (None, None) => {
             let _ = writeln!(out, "{}: no result", report.file);
         }
+    }
+    for n in &report.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "  warning: {w}");
     }
     for r in &report.results {
         let _ = writeln!(

@@ -8,14 +8,25 @@
 //! `runs/<stem>/<timestamp>/history.jsonl` as it happens ([`recorder`]).
 //! After the run (or on Ctrl-C) every fault is healed; unless cancelled,
 //! every key is read once more on every node; then the checkers decide and
-//! `results.json` records their verdicts. `runs/latest` points at the newest
+//! `results.json` records their verdicts and `report.html` shows them (see
+//! [`crate::report::html`]). `runs/latest` points at the newest
 //! run.
+//!
+//! Time: real stores run on a multi-threaded runtime and real time. The
+//! simulated store (`db = "sim"`) runs on a current-thread runtime whose
+//! clock is paused ([`sim_runtime`]): time only moves when every task waits,
+//! and then jumps to the next timer. Tasks are spawned in a fixed order,
+//! every `select!` on this path is `biased`, every random choice comes from
+//! generators seeded by the workload seed, and the recorder stamps events
+//! with the runtime's clock, so the same workload, seed and overrides give
+//! a byte-identical `history.jsonl` on any machine, as fast as the CPU
+//! allows. [`replay_command`] is printed and recorded with every run.
 
-pub mod backend;
+pub mod explore;
 pub mod progress;
 pub mod recorder;
 
-pub use backend::{backend_for, Backend};
+pub use crate::systems::{backend_for, Backend};
 
 use crate::checker::registry::{self, CheckWorkload, CheckerKind};
 use crate::checker::{Budget, CheckResult, Verdict};
@@ -24,7 +35,7 @@ use crate::generator::nemesis::FaultSchedule;
 use crate::generator::{final_reads, GenSpec, Generator};
 use crate::history::{History, OpType, Process};
 use crate::nemesis::{Fault, Nemesis};
-use crate::workload::Workload;
+use crate::workload::{DbKind, Workload};
 use anyhow::Context;
 use progress::{ProgressMode, Stats};
 use recorder::Recorder;
@@ -122,6 +133,9 @@ pub struct RunStats {
     /// Client operations per second in the main phase.
     pub ops_per_second: f64,
     pub events: u64,
+    /// Wall-clock seconds the whole run took, checking included (for the
+    /// simulator, whose `main_seconds` are virtual, this is what it cost).
+    pub wall_seconds: f64,
 }
 
 /// What a run produced.
@@ -136,6 +150,9 @@ pub struct RunOutcome {
     pub stats: RunStats,
     /// True when the run was stopped early.
     pub cancelled: bool,
+    /// Simulated runs: violations of the simulator's own invariants (one
+    /// leader per epoch, committed entries agree); empty otherwise.
+    pub invariant_violations: Vec<String>,
 }
 
 impl RunOutcome {
@@ -146,13 +163,48 @@ impl RunOutcome {
 }
 
 /// Runs `workload` to the end (or cancellation) and checks the history.
+///
+/// A simulated run always gets its own deterministic runtime (on a blocking
+/// thread), whatever runtime the caller is on.
 pub async fn run(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    if workload.db == DbKind::Sim {
+        let (w, o) = (workload.clone(), opts.clone());
+        return tokio::task::spawn_blocking(move || run_blocking(&w, &o))
+            .await
+            .context("the simulated run panicked")?;
+    }
     let backend = backend_for(workload)?;
     run_with(workload, opts, backend).await
 }
 
-/// Like [`run`], on a fresh multi-threaded tokio runtime.
+/// The runtime of a simulated run: one thread, clock paused at start and
+/// advanced only when every task waits (tokio's auto-advance), so a run
+/// depends on nothing but its inputs and takes only the CPU time it needs.
+pub fn sim_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .context("cannot start the simulation runtime")
+}
+
+/// Like [`run`], on a fresh runtime: multi-threaded and real time for real
+/// stores, [`sim_runtime`] for the simulator.
 pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    if workload.db == DbKind::Sim {
+        workload.check_virtual_time()?;
+        let rt = sim_runtime()?;
+        // The progress display would tick in virtual time; a simulated run
+        // is short in wall time anyway.
+        let opts = RunOptions {
+            progress: ProgressMode::Quiet,
+            ..opts.clone()
+        };
+        return rt.block_on(async {
+            let backend = backend_for(workload)?;
+            run_with(workload, &opts, backend).await
+        });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -160,14 +212,51 @@ pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<Ru
     rt.block_on(run(workload, opts))
 }
 
+/// The command that replays a run of `w` exactly (for the simulator) or
+/// with the same seed and schedule (for real stores): every value the
+/// command line can override is spelled out. `None` when the workload did
+/// not come from a file.
+pub fn replay_command(w: &Workload) -> Option<String> {
+    let path = w.path.as_ref()?;
+    let mut cmd = format!(
+        "faultline test {} --seed {} --time-limit {} --concurrency {} --rate {}",
+        shell_word(&path.display().to_string()),
+        w.seed,
+        w.duration.as_secs_f64(),
+        w.concurrency,
+        w.rate.unwrap_or(0.0)
+    );
+    if w.db != DbKind::Sim {
+        cmd.push_str("  # same seed and schedule; a real store's timing differs");
+    }
+    Some(cmd)
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Everything `faultline test <file>` does: load the workload, apply the
 /// overrides, run it with a Ctrl-C handler and a progress display, print the
 /// summary, and return the exit code (0 valid, 1 invalid, 2 unknown, 254 bad
 /// workload file or arguments, 255 internal error). Errors go to stderr.
+///
+/// With `test_count = Some(n)` it runs seeds `S..S+n` instead (`S` from
+/// `--seed`, else 0)
+/// ([`explore::explore_command`]).
 pub fn test_command(
     path: &Path,
     overrides: &crate::workload::Overrides,
     runs_dir: Option<PathBuf>,
+    test_count: Option<u64>,
 ) -> i32 {
     let mut w = match crate::workload::load(path) {
         Ok(w) => w,
@@ -176,9 +265,17 @@ pub fn test_command(
             return 254;
         }
     };
-    if let Err(e) = w.apply(overrides) {
+    if let Err(e) = w.apply(overrides).and_then(|()| w.check_virtual_time()) {
         eprintln!("faultline: {e}");
         return 254;
+    }
+    if let Some(n) = test_count {
+        if n == 0 {
+            eprintln!("faultline: --test-count: give at least 1 run");
+            return 254;
+        }
+        // Seeds from --seed, else from 0 (not the file's seed).
+        return explore::explore_command(&w, overrides.seed.unwrap_or(0), n, runs_dir);
     }
     let mut opts = RunOptions {
         handle_ctrl_c: true,
@@ -204,13 +301,14 @@ pub async fn run_with(
     backend: Backend,
 ) -> anyhow::Result<RunOutcome> {
     let w = workload;
+    let wall = Instant::now();
     let run_dir = make_run_dir(&opts.runs_dir, &w.stem)?;
     update_latest(&opts.runs_dir, &run_dir);
     if let Some(p) = &w.path {
         let _ = std::fs::copy(p, run_dir.join("workload.toml"));
     }
     let history_path = run_dir.join("history.jsonl");
-    let clock = Instant::now();
+    let clock = tokio::time::Instant::now();
     let (rec, writer) = recorder::start(&history_path, clock)
         .with_context(|| format!("cannot create {}", history_path.display()))?;
     if opts.handle_ctrl_c {
@@ -261,6 +359,12 @@ pub async fn run_with(
     }
     drop(rec);
     let ops = writer.finish()?;
+    // The simulator's own invariants (see crate::sim::invariants).
+    let invariant_violations: Option<Vec<String>> = backend
+        .keep_alive
+        .as_ref()
+        .and_then(|k| (**k).downcast_ref::<crate::sim::SimCluster>())
+        .map(|c| c.invariant_violations());
     let main_seconds = result?;
     if let Some(db) = &backend.db {
         let db = db.clone();
@@ -280,17 +384,32 @@ pub async fn run_with(
     run_stats.events = ops.len() as u64;
     let mut history = History::new(ops);
     history.source.path = history_path.clone();
+    // Shared with the checkers' blocking task, then with the report: one copy.
+    let history = std::sync::Arc::new(history);
 
-    let results = if opts.check {
-        check(w, history, opts.check_time_limit, &opts.cancel).await?
+    let mut results = if opts.check {
+        check(
+            w,
+            std::sync::Arc::clone(&history),
+            opts.check_time_limit,
+            &opts.cancel,
+        )
+        .await?
     } else {
         Vec::new()
     };
+    if let (true, Some(p)) = (opts.check, backend.provocation.clone()) {
+        let r = tokio::task::spawn_blocking(move || provocation_result(p.as_ref()))
+            .await
+            .context("asking the system what the run provoked panicked")?;
+        results.push(r);
+    }
     let verdict = if results.is_empty() {
         Verdict::Unknown
     } else {
         results.iter().fold(Verdict::Valid, |v, r| v.and(r.verdict))
     };
+    run_stats.wall_seconds = wall.elapsed().as_secs_f64();
     let results_path = run_dir.join("results.json");
     let doc = json!({
         "workload": w.name,
@@ -299,15 +418,27 @@ pub async fn run_with(
         "strategy": if w.db == crate::workload::DbKind::Sim { Some(w.sim.strategy.as_str()) } else { None },
         "workload_kind": w.workload.as_str(),
         "seed": w.seed,
+        "deterministic": w.db == DbKind::Sim,
+        "replay": replay_command(w),
+        // What the command line may have changed from the file: with
+        // `workload.toml` (the file's copy) this is the exact run.
+        "overrides": {
+            "seed": w.seed,
+            "time_limit": w.duration.as_secs_f64(),
+            "concurrency": w.concurrency,
+            "rate": w.rate.unwrap_or(0.0),
+        },
         "verdict": verdict,
         "checked": opts.check,
         "cancelled": cancelled,
         "stats": run_stats,
         "history": "history.jsonl",
+        "sim_invariant_violations": invariant_violations,
         "results": results,
     });
     std::fs::write(&results_path, serde_json::to_vec_pretty(&doc)?)
         .with_context(|| format!("cannot write {}", results_path.display()))?;
+    crate::report::html::write_run(&run_dir, &history, &results, &doc);
     let outcome = RunOutcome {
         run_dir,
         history_path,
@@ -316,11 +447,31 @@ pub async fn run_with(
         verdict,
         stats: run_stats,
         cancelled,
+        invariant_violations: invariant_violations.unwrap_or_default(),
     };
     if opts.print_summary {
-        print!("{}", summary(w, &outcome));
+        // A reader that went away (`faultline test … | head`) must not
+        // turn the verdict into a panic.
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), summary(w, &outcome).as_bytes());
     }
     Ok(outcome)
+}
+
+/// Whether the run provoked what its workload needs, as a result: `valid`
+/// when it did, `unknown` (never `valid`) when it did not.
+fn provocation_result(p: &dyn crate::systems::Provocation) -> CheckResult {
+    match p.observed() {
+        Ok(what) => CheckResult::new("provoked", Verdict::Valid, what),
+        Err(why) => {
+            let mut r = CheckResult::new(
+                "provoked",
+                Verdict::Unknown,
+                format!("the run did not provoke the fault it needs: {why}"),
+            );
+            r.explanation = why;
+            r
+        }
+    }
 }
 
 /// The human summary printed at the end of a run.
@@ -369,6 +520,17 @@ pub fn summary(w: &Workload, o: &RunOutcome) -> String {
             ));
         }
     }
+    if let Some(first) = o.invariant_violations.first() {
+        out.push_str(&format!(
+            "  simulator invariants violated {} time(s); first: {first}\n",
+            o.invariant_violations.len()
+        ));
+    }
+    out.push_str(&format!("seed: {}", w.seed));
+    match replay_command(w) {
+        Some(c) => out.push_str(&format!("  replay: {c}\n")),
+        None => out.push('\n'),
+    }
     out.push_str(&format!(
         "verdict: {}  ({})\n",
         o.verdict,
@@ -416,7 +578,7 @@ pub fn check_history(
 
 async fn check(
     w: &Workload,
-    history: History,
+    history: std::sync::Arc<History>,
     limit: Option<Duration>,
     cancel: &Cancel,
 ) -> anyhow::Result<Vec<CheckResult>> {
@@ -457,8 +619,8 @@ async fn drive(
     probe.close().await;
     drop(probe);
     let stop = Cancel::new();
-    let start = Instant::now();
-    let deadline = tokio::time::Instant::now() + w.duration;
+    let start = tokio::time::Instant::now();
+    let deadline = start + w.duration;
 
     let mut workers = Vec::with_capacity(w.concurrency);
     for i in 0..w.concurrency {
@@ -500,6 +662,7 @@ async fn drive(
     };
 
     tokio::select! {
+        biased;
         _ = tokio::time::sleep_until(deadline) => {}
         _ = opts.cancel.cancelled() => {}
     }
@@ -535,6 +698,7 @@ async fn drive(
     if w.final_reads && !opts.cancel.is_cancelled() {
         stats.set_phase("final reads");
         tokio::select! {
+            biased;
             _ = tokio::time::sleep(w.quiesce) => {}
             _ = opts.cancel.cancelled() => {}
         }
@@ -647,6 +811,7 @@ async fn worker(ctx: WorkerCtx, mut gen: Generator) -> (u64, i64) {
             let now = tokio::time::Instant::now();
             if next > now {
                 tokio::select! {
+                    biased;
                     _ = tokio::time::sleep_until(next.min(ctx.deadline)) => {}
                     _ = ctx.stop.cancelled() => {}
                 }
@@ -741,8 +906,9 @@ async fn nemesis_loop(
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(schedule.interval) => {}
+            biased;
             _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(schedule.interval) => {}
         }
         let Some((kind, fault, undo)) = schedule.next_fault() else {
             return;
@@ -753,6 +919,7 @@ async fn nemesis_loop(
             stats.set_faults(vec![kind.as_str().to_string()]);
         }
         tokio::select! {
+            biased;
             _ = tokio::time::sleep(schedule.duration) => {}
             _ = stop.cancelled() => {}
         }
@@ -764,14 +931,17 @@ async fn nemesis_loop(
     }
 }
 
-/// Measures how many operations per second the runner sustains against the
-/// simulated store with an instantaneous network: `concurrency` workers,
-/// no rate limit, no faults, history written to `runs_dir`, no checking.
-pub fn bench_sim(concurrency: usize, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
-    let text = format!(
-        "db = \"sim\"\nnodes = 3\nworkload = \"register\"\nconcurrency = {concurrency}\nrate = 0\nduration = {seconds}\nfinal_reads = false\n[sim]\nstrategy = \"leader-quorum\"\ntime_scale = 0\n"
+/// Runs the workload file `path` for `seconds` of simulated time without
+/// checking, and returns its stats: `main_seconds` is simulated time,
+/// `wall_seconds` what it cost (the `runner` benchmark reports both).
+pub fn bench_sim(path: &Path, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
+    let mut w = crate::workload::load(path)?;
+    anyhow::ensure!(
+        w.db == DbKind::Sim,
+        "{}: not a sim workload",
+        path.display()
     );
-    let w = crate::workload::parse(&text, "bench", "bench")?;
+    w.duration = Duration::from_secs_f64(seconds);
     let opts = RunOptions {
         runs_dir: runs_dir.to_path_buf(),
         progress: ProgressMode::Quiet,

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use tokio::time::Instant as ClockInstant;
 
 /// The longest an event waits in memory before reaching the file.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -22,11 +23,13 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Op>,
-    start: Instant,
+    start: ClockInstant,
 }
 
 impl Recorder {
-    /// Nanoseconds since the run started.
+    /// Nanoseconds since the run started, on the runtime's clock: real time
+    /// for real stores, virtual time for the simulator (so the times in a
+    /// simulated history are as reproducible as its events).
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
@@ -67,7 +70,7 @@ pub struct HistoryWriter {
 }
 
 /// Starts the writer on `path` and returns the recorder feeding it.
-pub fn start(path: &Path, start: Instant) -> std::io::Result<(Recorder, HistoryWriter)> {
+pub fn start(path: &Path, start: ClockInstant) -> std::io::Result<(Recorder, HistoryWriter)> {
     let file = std::fs::File::create(path)?;
     let (tx, rx) = mpsc::channel::<Op>();
     let handle = std::thread::Builder::new()
@@ -154,7 +157,7 @@ mod tests {
     fn writes_in_order_and_flushes_while_running() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.jsonl");
-        let (rec, writer) = start(&path, Instant::now()).unwrap();
+        let (rec, writer) = start(&path, ClockInstant::now()).unwrap();
         for i in 0..10 {
             rec.record(
                 Process::Id(i),

@@ -2,7 +2,9 @@
 //!
 //! A replicated key-value store that runs inside the test process: one tokio
 //! task per node, nodes grouped in regions, messages over simulated links
-//! with real (small) delays. It exists so that `faultline test` can show,
+//! with (small) delays. It runs on the runner's paused-clock runtime
+//! ([`crate::runner::sim_runtime`]), so those delays are virtual: a run is
+//! reproducible from its seed and takes only the CPU time it needs. It exists so that `faultline test` can show,
 //! without any cluster, what multi-region replication strategies do under
 //! partitions, crashes and pauses: each strategy in [`crate::workload::Strategy`]
 //! is implemented as the actual mechanism (see [`node`]), and the checkers
@@ -13,6 +15,7 @@
 //! (it loses what was in memory, keeps its log), `pause` stops it from
 //! processing messages until resumed.
 
+pub mod invariants;
 pub mod net;
 pub mod node;
 pub mod store;
@@ -29,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 /// A running simulated cluster. Dropping it stops every node.
 pub struct SimCluster {
     pub nodes: Vec<String>,
+    monitor: Arc<invariants::Monitor>,
     net: Arc<net::Net>,
     ctls: Vec<mpsc::UnboundedSender<Ctl>>,
     client_latency: Duration,
@@ -70,6 +74,7 @@ impl SimCluster {
             inbox_rx.push(rx);
         }
         let net = net::Net::new(inbox_tx, latency);
+        let monitor = Arc::new(invariants::Monitor::default());
         let params = Arc::new(Params {
             strategy: s.strategy,
             heartbeat: ms(s.heartbeat_ms),
@@ -77,7 +82,10 @@ impl SimCluster {
             replication_interval: ms(s.replication_interval_ms),
             clock_skew_us: (s.clock_skew_ms * scale * 1000.0) as u64,
             seed: w.seed,
+            monitor: monitor.clone(),
         });
+        // Every log strategy starts with n1 leading epoch 1.
+        monitor.leader(1, 0);
         let epoch0 = tokio::time::Instant::now();
         let mut ctls = Vec::with_capacity(n);
         for (i, rx) in inbox_rx.into_iter().enumerate() {
@@ -88,6 +96,7 @@ impl SimCluster {
         }
         SimCluster {
             nodes: w.nodes.clone(),
+            monitor,
             net,
             ctls,
             client_latency: ms(s.latency_client_ms * scale),
@@ -113,6 +122,12 @@ impl SimCluster {
             }
         }
         out
+    }
+
+    /// Violations of the simulator's own invariants so far
+    /// ([`invariants`]): one leader per epoch, committed entries agree.
+    pub fn invariant_violations(&self) -> Vec<String> {
+        self.monitor.violations()
     }
 
     /// A handle clients use to reach the nodes.
@@ -214,6 +229,9 @@ impl Nemesis for SimNemesis {
                 self.each(nodes, || Ctl::Resume)?;
                 Ok(json!({ "resumed": nodes }))
             }
+            Fault::IsolatePrimary => {
+                anyhow::bail!("the simulated store has no primary to isolate (use isolate-one)")
+            }
         }
     }
 
@@ -236,7 +254,7 @@ mod tests {
     fn cluster(strategy: &str) -> SimCluster {
         let w = crate::workload::parse(
             &format!(
-                "db = \"sim\"\nnodes = 3\nworkload = \"register\"\n[sim]\nstrategy = \"{strategy}\"\nheartbeat_ms = 5\nelection_timeout_ms = 30\n"
+                "db = \"sim\"\nnodes = 3\nworkload = \"register\"\nrate = 100\n[sim]\nstrategy = \"{strategy}\"\nheartbeat_ms = 5\nelection_timeout_ms = 30\n"
             ),
             "t",
             "t",
@@ -262,7 +280,7 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn fenced_failover_elects_a_new_leader_and_fences_the_old() {
         let c = cluster("failover-fenced");
         let f = c.client_factory(crate::workload::WorkloadKind::Register);
@@ -290,7 +308,7 @@ mod tests {
         assert_eq!(r.invoke(&read).await.value, json!(2));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn unsafe_failover_lets_an_isolated_replica_promote_itself() {
         let c = cluster("failover-unsafe");
         let n = c.nemesis();
@@ -312,7 +330,7 @@ mod tests {
         assert_eq!(l.len(), 1, "the newest epoch wins after the heal: {l:?}");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn quorum_leader_refuses_without_a_majority() {
         let c = cluster("leader-quorum");
         let f = c.client_factory(crate::workload::WorkloadKind::Register);

@@ -31,7 +31,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -134,6 +134,8 @@ pub struct Params {
     pub replication_interval: Duration,
     pub clock_skew_us: u64,
     pub seed: u64,
+    /// Where nodes report what the invariants watch.
+    pub monitor: Arc<super::invariants::Monitor>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,8 +230,8 @@ pub struct Node {
     matched: Vec<u64>,
     last_ack: Vec<Instant>,
     last_heartbeat: Instant,
-    pending: HashMap<u64, (u64, Reply)>,
-    forwards: HashMap<u64, oneshot::Sender<CmdResult>>,
+    pending: BTreeMap<u64, (u64, Reply)>,
+    forwards: BTreeMap<u64, oneshot::Sender<CmdResult>>,
     next_forward: u64,
     // --- multi-writer ---
     kv: HashMap<String, Versioned>,
@@ -280,8 +282,8 @@ impl Node {
             matched: vec![0; n],
             last_ack: vec![now; n],
             last_heartbeat: now,
-            pending: HashMap::new(),
-            forwards: HashMap::new(),
+            pending: BTreeMap::new(),
+            forwards: BTreeMap::new(),
             next_forward: 0,
             kv: HashMap::new(),
             changes: Vec::new(),
@@ -546,6 +548,7 @@ impl Node {
         } else {
             // Asynchronous replication: applied and acknowledged now,
             // shipped to the followers later.
+            self.note_commits(index);
             self.commit = index;
             let r = self.apply_to(index);
             self.answer(reply, r);
@@ -584,6 +587,7 @@ impl Node {
         let n = m[self.majority() - 1];
         // Only entries of the leader's own epoch are committed by counting.
         if n > self.commit && self.log[n as usize - 1].epoch == self.epoch {
+            self.note_commits(n);
             self.commit = n;
             let _ = self.apply_to(n);
         }
@@ -707,12 +711,16 @@ impl Node {
         if majority_ack {
             let c = commit.min(index);
             if c > self.commit {
+                self.note_commits(c);
                 self.commit = c;
                 let _ = self.apply_to(c);
             }
         } else {
             // Asynchronous replicas apply what they receive.
             if index > self.applied {
+                if index > self.commit {
+                    self.note_commits(index);
+                }
                 self.commit = index;
                 let _ = self.apply_to(index);
             }
@@ -742,6 +750,9 @@ impl Node {
                 }
             ) {
                 tracing::error!(node = self.id, "truncating committed entries");
+                self.p
+                    .monitor
+                    .truncated_committed(self.id, len, self.commit.max(self.applied));
             }
             self.store = Store::default();
             self.applied = 0;
@@ -908,7 +919,18 @@ impl Node {
         }
     }
 
+    /// Reports entries `commit+1..=upto` as committed: by a majority, or
+    /// (asynchronous strategies) acknowledged and applied.
+    fn note_commits(&self, upto: u64) {
+        for i in self.commit + 1..=upto {
+            self.p
+                .monitor
+                .committed(self.id, i, self.log[i as usize - 1].epoch);
+        }
+    }
+
     fn become_leader(&mut self) {
+        self.p.monitor.leader(self.epoch, self.id);
         self.role = Role::Leader;
         self.leader = Some(self.id);
         let now = Instant::now();

@@ -89,10 +89,15 @@ pub enum Injection {
     /// Long fork: T1 sees T4's append but misses T2's, T3 sees T2's but
     /// misses T4's (rw, wr, rw, wr: two nonadjacent rw edges).
     LongFork,
+    /// Write skew whose appends no read ever shows: each is ordered after
+    /// the longest version read, so each reader misses the other's append.
+    UnreadWriteSkew,
+    /// A committed append on top of a failed one in a key's version order.
+    DirtyUpdate,
 }
 
 impl Injection {
-    pub const ALL: [Injection; 16] = [
+    pub const ALL: [Injection; 18] = [
         Injection::G0,
         Injection::G1a,
         Injection::G1b,
@@ -109,6 +114,8 @@ impl Injection {
         Injection::IncompatibleOrder,
         Injection::LongFork,
         Injection::FutureRead,
+        Injection::UnreadWriteSkew,
+        Injection::DirtyUpdate,
     ];
 }
 
@@ -381,6 +388,27 @@ fn block(inj: Injection, base_proc: i64, key_base: u64, val: &mut i64) -> Block 
                 ],
             )
         }
+        UnreadWriteSkew => (
+            vec![
+                setup,
+                (p0, ok, json!([["r", y, [s2]], ["append", x, a]])),
+                (p1, ok, json!([["r", x, [s1]], ["append", y, b]])),
+            ],
+            {
+                let mut e = vec![(0, true), (0, false)];
+                e.extend([(1, true), (2, true), (1, false), (2, false)]);
+                e
+            },
+        ),
+        DirtyUpdate => (
+            vec![
+                setup,
+                (p0, OpType::Fail, json!([["append", x, a]])),
+                (p1, ok, json!([["append", x, b]])),
+                (p2, ok, json!([["r", x, [s1, a, b]]])),
+            ],
+            seq(4),
+        ),
         IncompatibleOrder => (
             vec![
                 (p0, ok, json!([["append", x, a]])),

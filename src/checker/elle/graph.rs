@@ -95,6 +95,18 @@ impl DepGraph {
         }
     }
 
+    /// Drops the process / real-time kind of every edge that is also a data
+    /// dependency. As in Elle, a pair of transactions related by data is
+    /// explained by its data dependency: an rw edge that happens to follow
+    /// real time still counts as an rw edge when a cycle is classified.
+    pub fn prefer_data_kinds(&mut self) {
+        for k in &mut self.kinds {
+            if *k & (WW | WR | RW) != 0 {
+                *k &= WW | WR | RW;
+            }
+        }
+    }
+
     pub fn edge_count(&self) -> usize {
         self.targets.len()
     }
@@ -387,8 +399,12 @@ pub struct Found {
 pub struct SearchLimits {
     /// Cycles to name per anomaly type (one per component).
     pub max_cycles: usize,
-    /// Edge visits allowed per component once a cycle has been found.
+    /// Edge visits allowed per component once a cycle has been found
+    /// (spent looking for a shorter one).
     pub work_per_component: u64,
+    /// Never give up on a component before a cycle is found or ruled out
+    /// (otherwise give up after four times `work_per_component`).
+    pub exact: bool,
 }
 
 impl Default for SearchLimits {
@@ -396,6 +412,7 @@ impl Default for SearchLimits {
         SearchLimits {
             max_cycles: 8,
             work_per_component: 4_000_000,
+            exact: true,
         }
     }
 }
@@ -436,9 +453,17 @@ impl<'g> CycleSearch<'g> {
         !self.region.is_empty()
     }
 
-    /// Finds cycles of `shape` using data edges plus `extra` (0, PROCESS or
-    /// PROCESS|REALTIME).
-    pub fn find(&mut self, shape: Shape, extra: u8, cancelled: &dyn Fn() -> bool) -> Found {
+    /// Finds cycles of `shape` using data edges plus `extra` (0, PROCESS,
+    /// REALTIME or both). When `allow` is given, only special edges leaving
+    /// an allowed node are candidates (the caller skips components where the
+    /// answer is already known).
+    pub fn find(
+        &mut self,
+        shape: Shape,
+        extra: u8,
+        cancelled: &dyn Fn() -> bool,
+        allow: Option<&[bool]>,
+    ) -> Found {
         let mut found = Found {
             cycles: Vec::new(),
             components: 0,
@@ -465,6 +490,7 @@ impl<'g> CycleSearch<'g> {
                 if k & special != 0
                     && comp[u as usize] != NONE
                     && comp[u as usize] == comp[v as usize]
+                    && allow.is_none_or(|a| a[u as usize])
                 {
                     cands.push((u, v));
                 }
@@ -573,7 +599,8 @@ impl<'g> CycleSearch<'g> {
             // G2-item or G-nonadjacent search may yield only non-simple
             // walks), but not without bound.
             if spent > self.limits.work_per_component
-                && (best.is_some() || spent > 4 * self.limits.work_per_component)
+                && (best.is_some()
+                    || (!self.limits.exact && spent > 4 * self.limits.work_per_component))
             {
                 gave_up = true;
                 break;
@@ -601,6 +628,38 @@ impl<'g> CycleSearch<'g> {
             };
             if ok && best.as_ref().is_none_or(|b| cy.len() < b.len()) {
                 best = Some(cy);
+            }
+        }
+        if best.is_none() && !gave_up && shape == Shape::G2Item {
+            // The layered search may only have met walks that repeat a node.
+            // A shortest path closes a simple cycle through the rw edge; when
+            // the component has no cycle with a single rw edge (the caller
+            // asks only then), that cycle has a second rw edge.
+            for &(u, v) in cands {
+                let Some((nodes, labels)) = self.bfs.path(
+                    self.g,
+                    v,
+                    u,
+                    path_mask,
+                    PathMode::Plain,
+                    comp,
+                    region,
+                    usize::MAX,
+                ) else {
+                    continue;
+                };
+                let mut cy_nodes = vec![u];
+                cy_nodes.extend_from_slice(&nodes[..nodes.len() - 1]);
+                let mut cy_kinds = vec![special];
+                cy_kinds.extend_from_slice(&labels);
+                let cy = Cycle {
+                    nodes: cy_nodes,
+                    kinds: cy_kinds,
+                };
+                if cy.is_simple() && cy.count(RW) >= 2 {
+                    best = Some(cy);
+                    break;
+                }
             }
         }
         (best, gave_up)
@@ -841,7 +900,7 @@ mod tests {
                         .filter(|c| qualifies(&edge_kinds(&g, c), shape, extra))
                         .map(|c| c.len())
                         .min();
-                    let found = search.find(shape, extra, &|| false);
+                    let found = search.find(shape, extra, &|| false, None);
                     for cy in &found.cycles {
                         check_cycle(&g, cy, shape, extra);
                     }

@@ -6,7 +6,9 @@
 //! invocations with completions itself instead of using
 //! [`History::operations`], which insists on Jepsen's stricter rules:
 //!
-//! - an invoke is paired with the next completion of the same process;
+//! - an invoke is paired with the next completion of the same process; when
+//!   a process has several invokes outstanding (Elle's tests write such
+//!   histories), completions pair with them first-in, first-out;
 //! - a completion with no pending invoke stands alone (it has no real-time
 //!   position: we do not know when it began, so it gets no real-time edges);
 //! - an invoke without a process cannot be paired and is ignored (its
@@ -301,7 +303,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
     let mut keys = Interner::default();
     let mut elems = Interner::default();
     let mut txns: Vec<Txn> = Vec::with_capacity(history.ops.len() / 2 + 1);
-    let mut pending: HashMap<Process, Pending> = HashMap::new();
+    let mut pending: HashMap<Process, std::collections::VecDeque<Pending>> = HashMap::new();
     let mut skipped = 0usize;
     for (pos, op) in history.ops.iter().enumerate() {
         if op.process.as_ref().is_some_and(Process::is_nemesis) {
@@ -316,15 +318,18 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
         match op.op_type {
             OpType::Invoke => {
                 if let Some(p) = &op.process {
-                    if let Some(prev) = pending.insert(p.clone(), Pending { pos }) {
-                        // A second invoke while one is pending: the first
-                        // never completed.
-                        txns.push(unfinished(history, prev.pos, kind, &mut keys, &mut elems)?);
-                    }
+                    pending
+                        .entry(p.clone())
+                        .or_default()
+                        .push_back(Pending { pos });
                 }
             }
             t => {
-                let inv = op.process.as_ref().and_then(|p| pending.remove(p));
+                let inv = op
+                    .process
+                    .as_ref()
+                    .and_then(|p| pending.get_mut(p))
+                    .and_then(|q| q.pop_front());
                 let status = match t {
                     OpType::Ok => Status::Ok,
                     OpType::Fail => Status::Fail,
@@ -359,7 +364,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
             }
         }
     }
-    let mut rest: Vec<usize> = pending.into_values().map(|p| p.pos).collect();
+    let mut rest: Vec<usize> = pending.into_values().flatten().map(|p| p.pos).collect();
     rest.sort_unstable();
     for pos in rest {
         txns.push(unfinished(history, pos, kind, &mut keys, &mut elems)?);

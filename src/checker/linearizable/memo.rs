@@ -77,6 +77,10 @@ pub(crate) struct Memo<S> {
     info_ops: Vec<u32>,
     /// Heap bytes held by the stored states, as the model reports them.
     state_heap: usize,
+    /// How the indeterminate-op records compare: as sorted sets of op ids
+    /// (`false`), or as sorted `[class, count, class, count, …]` lists of
+    /// how many interchangeable ops of each class were used (`true`).
+    counted: bool,
 }
 
 impl<S: Eq + Clone> Memo<S> {
@@ -91,6 +95,17 @@ impl<S: Eq + Clone> Memo<S> {
             records: Vec::new(),
             info_ops: Vec::new(),
             state_heap: 0,
+            counted: false,
+        }
+    }
+
+    /// A table whose indeterminate-op records are counts per class (see
+    /// the crashed-client search): a record dominates another when it used
+    /// at most as many ops of every class.
+    pub fn counted() -> Memo<S> {
+        Memo {
+            counted: true,
+            ..Memo::new()
         }
     }
 
@@ -126,11 +141,17 @@ impl<S: Eq + Clone> Memo<S> {
                     while r != NONE {
                         let (start, len, next) = self.records[r as usize];
                         let set = &self.info_ops[start as usize..(start + len) as usize];
-                        if is_subset(set, info) {
+                        let dominated = if self.counted {
+                            fewer_of_each(set, info)
+                        } else {
+                            is_subset(set, info)
+                        };
+                        if dominated {
                             return false;
                         }
                         r = next;
                     }
+                    self.drop_dominated(i, info);
                     self.push_record(i, info);
                     return true;
                 }
@@ -148,6 +169,33 @@ impl<S: Eq + Clone> Memo<S> {
         self.info_head.push(NONE);
         self.push_record(next as usize, info);
         true
+    }
+
+    /// Unlinks the entry's records that `info` dominates: once `info` is
+    /// stored, anything they would reject it rejects too, so they only
+    /// lengthen the scan.
+    fn drop_dominated(&mut self, entry: usize, info: &[u32]) {
+        let mut prev = NONE;
+        let mut r = self.info_head[entry];
+        while r != NONE {
+            let (start, len, next) = self.records[r as usize];
+            let set = &self.info_ops[start as usize..(start + len) as usize];
+            let dominated = if self.counted {
+                fewer_of_each(info, set)
+            } else {
+                is_subset(info, set)
+            };
+            if dominated {
+                if prev == NONE {
+                    self.info_head[entry] = next;
+                } else {
+                    self.records[prev as usize].2 = next;
+                }
+            } else {
+                prev = r;
+            }
+            r = next;
+        }
     }
 
     fn push_record(&mut self, entry: usize, info: &[u32]) {
@@ -196,8 +244,28 @@ impl<S: Eq + Clone> Memo<S> {
                 self.states.len(),
                 std::mem::size_of::<S>(),
             )
+            + vec_bytes(self.info_head.capacity(), self.info_head.len(), 4)
+            + vec_bytes(self.records.capacity(), self.records.len(), 12)
+            + vec_bytes(self.info_ops.capacity(), self.info_ops.len(), 4)
             + self.state_heap
     }
+}
+
+/// Whether the class counts `a` (sorted `[class, count, …]` pairs) are at
+/// most those of `b`, class by class (a class absent from `b` counts 0).
+fn fewer_of_each(a: &[u32], b: &[u32]) -> bool {
+    let mut j = 0;
+    for pair in a.chunks_exact(2) {
+        let (class, count) = (pair[0], pair[1]);
+        while j + 1 < b.len() && b[j] < class {
+            j += 2;
+        }
+        if j + 1 >= b.len() || b[j] != class || b[j + 1] < count {
+            return false;
+        }
+        j += 2;
+    }
+    true
 }
 
 /// Whether sorted `a` is a subset of sorted `b`.
@@ -322,6 +390,28 @@ mod tests {
         assert!(!m.insert(1, &[0], &1, &[7], |_| 0));
         assert!(is_subset(&[], &[1]) && is_subset(&[1, 4], &[0, 1, 2, 4]));
         assert!(!is_subset(&[1, 5], &[1, 4]));
+    }
+
+    #[test]
+    fn counted_records_dominate_by_class_counts() {
+        let mut m: Memo<u8> = Memo::counted();
+        assert!(m.insert(1, &[0], &1, &[2, 1, 5, 3], |_| 0));
+        // At least as many of every class: dominated.
+        assert!(!m.insert(1, &[0], &1, &[2, 1, 5, 3], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[2, 2, 4, 1, 5, 3], |_| 0));
+        // Fewer of class 5, or none of class 2: not dominated.
+        assert!(m.insert(1, &[0], &1, &[2, 1, 5, 2], |_| 0));
+        assert!(m.insert(1, &[0], &1, &[5, 9], |_| 0));
+        // Fewer of everything than all of the above: they are dropped, and
+        // it rejects what they rejected.
+        assert!(m.insert(1, &[0], &1, &[5, 1], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[2, 1, 5, 2], |_| 0));
+        assert!(!m.insert(1, &[0], &1, &[5, 1], |_| 0));
+        assert!(m.insert(1, &[0], &1, &[2, 1], |_| 0));
+        assert!(fewer_of_each(&[], &[1, 1]));
+        assert!(!fewer_of_each(&[1, 1], &[]));
+        assert!(!fewer_of_each(&[3, 2], &[1, 5, 3, 1]));
+        assert!(fewer_of_each(&[3, 1], &[1, 5, 3, 1, 7, 7]));
     }
 
     #[test]

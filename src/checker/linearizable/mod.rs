@@ -23,18 +23,21 @@
 //! its end — in words in `CheckResult::explanation` and as JSON in
 //! `CheckResult::details`.
 
+mod crashed;
+pub mod gen;
 mod memo;
 mod search;
 
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
 use crate::history::{History, HistoryError, Operation, Outcome};
+use crate::model::register::RegisterSpec;
 use crate::model::value::show_json;
 use crate::model::{
     CasRegister, Counter, FifoQueue, Kv, Model, ModelConfig, ModelKind, MultiRegister, Mutex,
     Register, Set,
 };
 use rayon::prelude::*;
-use search::{Found, Limits, Prepared};
+use search::{Found, Limits, Prepared, SearchOutput};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -106,6 +109,10 @@ pub struct Counterexample {
     pub prefix: Vec<usize>,
     /// The model's states at the end of that prefix, in words.
     pub states: Vec<String>,
+    /// Why `op` cannot follow that prefix, when the search knows more than
+    /// "nothing it tried worked" (e.g. no operation left could produce the
+    /// value it read).
+    pub why: Option<String>,
 }
 
 /// The result for one group of operations.
@@ -149,8 +156,67 @@ pub fn check_ops<M: Model>(
     Ok(run(model, &prepared, &limits))
 }
 
+/// Which search decides a register partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterSearch {
+    /// The crashed-client search when the partition has crashed
+    /// (indeterminate) writes or cas, the plain search otherwise. What
+    /// `check` uses.
+    Auto,
+    /// The plain search (Wing & Gong with memoisation).
+    Plain,
+    /// The crashed-client search (see the `crashed` module).
+    Crashed,
+}
+
+/// Like [`check_ops`] for a register model, choosing the search.
+pub fn check_register_ops<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    ops: &[Operation],
+    budget: &Budget,
+    which: RegisterSearch,
+) -> Result<PartitionResult, OpError> {
+    let members: Vec<usize> = (0..ops.len()).collect();
+    let prepared = search::prepare(model, ops, &members)
+        .map_err(|(index, message)| OpError { index, message })?;
+    let sibling_failed = AtomicBool::new(false);
+    let memory_in_use = AtomicUsize::new(0);
+    let limits = Limits {
+        budget,
+        sibling_failed: &sibling_failed,
+        memory_in_use: &memory_in_use,
+    };
+    Ok(run_register(model, &prepared, &limits, which))
+}
+
+/// Whether a partition has crashed ops that can change the state.
+fn has_crashed<M: Model>(p: &Prepared<M>) -> bool {
+    p.ok.iter().zip(&p.read_only).any(|(&ok, &ro)| !ok && !ro)
+}
+
+fn run_register<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+    which: RegisterSearch,
+) -> PartitionResult {
+    let crashed = match which {
+        RegisterSearch::Auto => has_crashed(p),
+        RegisterSearch::Plain => false,
+        RegisterSearch::Crashed => true,
+    };
+    if crashed {
+        conclude(model, p, crashed::search(model, p, limits))
+    } else {
+        run(model, p, limits)
+    }
+}
+
 fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult {
-    let out = search::search(model, p, limits);
+    conclude(model, p, search::search(model, p, limits))
+}
+
+fn conclude<M: Model>(model: &M, p: &Prepared<M>, out: SearchOutput<M::State>) -> PartitionResult {
     let verdict = match out.found {
         Found::Linearizable(order) => PartitionVerdict::Linearizable {
             order: order.iter().map(|&i| p.origin[i as usize]).collect(),
@@ -167,6 +233,7 @@ fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult
                 concurrent,
                 prefix: d.prefix.iter().map(|&i| p.origin[i as usize]).collect(),
                 states: d.states.iter().map(|s| model.show_state(s)).collect(),
+                why: d.why,
             })
         }
     };
@@ -187,8 +254,8 @@ pub fn check(
     budget: &Budget,
 ) -> Result<CheckResult, LinError> {
     match model {
-        ModelKind::Register => check_with(&Register::new(cfg), history, budget),
-        ModelKind::CasRegister => check_with(&CasRegister::new(cfg), history, budget),
+        ModelKind::Register => check_register(&Register::new(cfg), history, budget),
+        ModelKind::CasRegister => check_register(&CasRegister::new(cfg), history, budget),
         ModelKind::MultiRegister => check_with(
             &MultiRegister::new(cfg).map_err(LinError::BadConfig)?,
             history,
@@ -248,6 +315,29 @@ pub fn check_with<M: Model>(
     history: &History,
     budget: &Budget,
 ) -> Result<CheckResult, LinError> {
+    check_partitions(model, history, budget, &run)
+}
+
+/// Runs the check for a register model: partitions with crashed writes or
+/// cas get the crashed-client search.
+pub fn check_register<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    history: &History,
+    budget: &Budget,
+) -> Result<CheckResult, LinError> {
+    check_partitions(model, history, budget, &|m, p, l| {
+        run_register(m, p, l, RegisterSearch::Auto)
+    })
+}
+
+type Engine<'a, M> = &'a (dyn Fn(&M, &Prepared<M>, &Limits) -> PartitionResult + Sync);
+
+fn check_partitions<M: Model>(
+    model: &M,
+    history: &History,
+    budget: &Budget,
+    engine: Engine<M>,
+) -> Result<CheckResult, LinError> {
     let ops = history.operations()?;
     let parts = partition(&ops);
 
@@ -303,7 +393,7 @@ pub fn check_with<M: Model>(
         memory_in_use: &memory_in_use,
     };
     let search_one = |&i: &usize| {
-        let r = run(model, &ready[i], &limits);
+        let r = engine(model, &ready[i], &limits);
         if matches!(r.verdict, PartitionVerdict::NotLinearizable(_)) {
             sibling_failed.store(true, Ordering::Relaxed);
         }
@@ -442,6 +532,9 @@ fn explain<M: Model>(
             list_in_words(history, ops, &c.prefix, true)
         ));
     }
+    if let Some(why) = &c.why {
+        s.push_str(&format!(" It cannot follow: {why}."));
+    }
     if c.concurrent.is_empty() {
         s.push_str(" No operation is concurrent with it.");
     } else {
@@ -499,6 +592,7 @@ fn report<M: Model>(
                     "prefix_length": c.prefix.len(),
                     "prefix_omitted": tail,
                     "states": c.states,
+                    "why": c.why,
                     "states_explored": r.states,
                 }));
             }

@@ -137,6 +137,9 @@ pub(crate) struct Deepest<S> {
     pub prefix: Vec<u32>,
     /// Model states at the end of prefixes of that length (at most a few).
     pub states: Vec<S>,
+    /// Why the blocked op cannot follow, when the search knows more than
+    /// "nothing it tried worked".
+    pub why: Option<String>,
 }
 
 /// What stops a search early: the budget, a sibling that already failed,
@@ -153,14 +156,14 @@ pub(crate) struct SearchOutput<S> {
     pub states: usize,
 }
 
-const HEAD_A: u32 = 0;
-const TAIL_A: u32 = 1;
+pub(super) const HEAD_A: u32 = 0;
+pub(super) const TAIL_A: u32 = 1;
 const HEAD_B: u32 = 2;
 const TAIL_B: u32 = 3;
 const FIRST_ENTRY: u32 = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Sentinel,
     /// Call of an op that returned `ok` (list A).
     Call,
@@ -171,18 +174,18 @@ enum Kind {
 }
 
 /// The two entry lists, as arrays of links.
-struct Lists {
-    next: Vec<u32>,
+pub(super) struct Lists {
+    pub next: Vec<u32>,
     prev: Vec<u32>,
-    kind: Vec<Kind>,
-    op: Vec<u32>,
-    pos: Vec<usize>,
-    call_node: Vec<u32>,
+    pub kind: Vec<Kind>,
+    pub op: Vec<u32>,
+    pub pos: Vec<usize>,
+    pub call_node: Vec<u32>,
     ret_node: Vec<u32>,
 }
 
 impl Lists {
-    fn build<M: Model>(p: &Prepared<M>) -> Lists {
+    pub fn build<M: Model>(p: &Prepared<M>) -> Lists {
         let n = p.ops.len();
         let mut a: Vec<(usize, Kind, u32)> = Vec::with_capacity(2 * n);
         let mut b: Vec<(usize, Kind, u32)> = Vec::new();
@@ -249,7 +252,7 @@ impl Lists {
 
     /// Takes an op's entries out (it is linearized).
     #[inline]
-    fn lift(&mut self, op: u32) {
+    pub fn lift(&mut self, op: u32) {
         self.unlink(self.call_node[op as usize]);
         let r = self.ret_node[op as usize];
         if r != u32::MAX {
@@ -259,7 +262,7 @@ impl Lists {
 
     /// Puts them back, in the reverse order.
     #[inline]
-    fn unlift(&mut self, op: u32) {
+    pub fn unlift(&mut self, op: u32) {
         let r = self.ret_node[op as usize];
         if r != u32::MAX {
             self.relink(r);
@@ -269,7 +272,7 @@ impl Lists {
 }
 
 /// Per-op Zobrist keys: fixed pseudo-random words (splitmix64).
-fn zobrist(n: usize) -> Vec<u64> {
+pub(super) fn zobrist(n: usize) -> Vec<u64> {
     (0..n as u64)
         .map(|i| mix(i.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
         .collect()
@@ -373,9 +376,9 @@ fn info_enables<M: Model>(
 }
 
 /// How many loop turns between budget checks.
-const CHECK_EVERY: u64 = 1 << 12;
+pub(super) const CHECK_EVERY: u64 = 1 << 12;
 /// How many distinct states to keep for the counterexample.
-const MAX_STATES: usize = 6;
+pub(super) const MAX_STATES: usize = 6;
 
 /// Searches for a linearization of `p`.
 pub(crate) fn search<M: Model>(
@@ -600,6 +603,7 @@ pub(crate) fn search<M: Model>(
                         blocked: best_op,
                         prefix: best_prefix,
                         states: best_states,
+                        why: None,
                     }),
                     states: memo.len(),
                 };

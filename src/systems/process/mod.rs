@@ -9,12 +9,15 @@
 //! exits, prints garbage, answers `invoke`) makes the operation `info`: it may
 //! or may not have happened. The full description is docs/process-protocol.md.
 
-use super::{Client, ClientFactory, Completion, Invocation};
+use super::Backend;
+use crate::client::{Client, ClientFactory, Completion, Invocation};
 use crate::history::OpType;
+use crate::workload::Workload;
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -173,6 +176,31 @@ impl Client for ProcessClient {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// The backend for `db = "process"`: the `[process]` command is the client;
+/// it has no nemesis and no automation.
+pub fn backend(w: &Workload) -> anyhow::Result<Backend> {
+    let Some(p) = &w.process else {
+        anyhow::bail!("db = \"process\" needs a [process] table with a `command`");
+    };
+    let base = w
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(|d| d.to_path_buf());
+    let mut env = p.env.clone();
+    env.insert(
+        "FAULTLINE_WORKLOAD".to_string(),
+        w.workload.as_str().to_string(),
+    );
+    Ok(Backend {
+        clients: Arc::new(ProcessClientFactory::new(p.command.clone(), env, base)),
+        nemesis: None,
+        db: None,
+        keep_alive: None,
+        provocation: None,
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! An etcd client over the v3 JSON gateway (`/v3/kv/range`, `/v3/kv/put`,
 //! `/v3/kv/txn`; keys and values base64).
 //!
-//! HTTP is done with blocking `ureq` on tokio's blocking pool. Every value is
+//! HTTP is done with blocking `ureq` on tokio's blocking pool, one operation
+//! at a time per client, under one deadline per operation: every request's
+//! timeout is what remains of the runner's op timeout (less a small margin),
+//! so no request outlives the timeout that records its operation as `info`.
+//! Every value is
 //! stored as its JSON text, so what a read returns is exactly what a write
 //! wrote.
 //!
@@ -28,7 +32,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How much earlier than the runner's op timeout a client gives up, so its
+/// last request has ended when the runner records the op as `info`.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 
 /// Settings shared by every client.
 #[derive(Clone, Debug)]
@@ -38,6 +46,9 @@ pub struct EtcdClientOptions {
     pub serializable: bool,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// The runner's per-operation timeout: every operation (all its
+    /// requests) ends before it.
+    pub op_timeout: Duration,
     /// Prepended to every key.
     pub key_prefix: String,
     /// `read` means "read the whole set" (set workloads) rather than
@@ -51,6 +62,7 @@ impl Default for EtcdClientOptions {
             serializable: false,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
+            op_timeout: Duration::from_secs(5),
             key_prefix: "faultline/".into(),
             set_reads: false,
         }
@@ -168,10 +180,20 @@ impl EtcdClient {
         format!("{}{}", self.opts.key_prefix, k)
     }
 
-    /// POSTs JSON to a gateway path (blocking).
-    fn post(&self, path: &str, body: &Value) -> Result<Value, HttpError> {
+    /// POSTs JSON to a gateway path (blocking), giving up at `deadline`.
+    fn post(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value, HttpError> {
         let url = format!("{}{}", self.base, path);
-        match self.agent.post(&url).send_json(body.clone()) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HttpError::NotSent(
+                "op deadline passed before sending".into(),
+            ));
+        }
+        let request = self
+            .agent
+            .post(&url)
+            .timeout(left.min(self.opts.request_timeout));
+        match request.send_json(body.clone()) {
             Ok(resp) => resp
                 .into_json::<Value>()
                 .map_err(|e| HttpError::Unknown(format!("reading response: {e}"))),
@@ -200,22 +222,29 @@ impl EtcdClient {
         r
     }
 
-    /// Performs one operation (blocking).
+    /// Performs one operation (blocking), within the op timeout from now.
     pub fn invoke_blocking(&self, op: &Invocation) -> Completion {
+        let deadline = Instant::now() + self.opts.op_timeout.saturating_sub(DEADLINE_MARGIN);
+        self.invoke_until(op, deadline)
+    }
+
+    /// Performs one operation (blocking); no request goes on past `deadline`.
+    pub fn invoke_until(&self, op: &Invocation, deadline: Instant) -> Completion {
+        let d = deadline;
         match op.f.as_str() {
-            "read" if self.opts.set_reads => self.set_read(op),
-            "read" => self.read(op),
-            "write" => self.write(op),
-            "cas" => self.cas(op),
-            "add" => self.add(op),
-            "txn" => self.txn(op),
+            "read" if self.opts.set_reads => self.set_read(op, d),
+            "read" => self.read(op, d),
+            "write" => self.write(op, d),
+            "cas" => self.cas(op, d),
+            "add" => self.add(op, d),
+            "txn" => self.txn(op, d),
             other => Completion::fail(op.value.clone(), format!("unsupported operation {other}")),
         }
     }
 
-    fn read(&self, op: &Invocation) -> Completion {
+    fn read(&self, op: &Invocation, deadline: Instant) -> Completion {
         let key = self.full_key(&op.key, "r");
-        match self.post("/v3/kv/range", &self.range_request(&key)) {
+        match self.post("/v3/kv/range", &self.range_request(&key), deadline) {
             Ok(resp) => {
                 let v = resp
                     .get("kvs")
@@ -237,13 +266,13 @@ impl EtcdClient {
         }
     }
 
-    fn write(&self, op: &Invocation) -> Completion {
+    fn write(&self, op: &Invocation, deadline: Instant) -> Completion {
         let key = self.full_key(&op.key, "r");
         let body = json!({ "key": b64(&key), "value": b64(&op.value.to_string()) });
-        self.write_outcome(self.post("/v3/kv/put", &body), &op.value)
+        self.write_outcome(self.post("/v3/kv/put", &body, deadline), &op.value)
     }
 
-    fn cas(&self, op: &Invocation) -> Completion {
+    fn cas(&self, op: &Invocation, deadline: Instant) -> Completion {
         let Some([expected, new]) = op
             .value
             .as_array()
@@ -259,7 +288,7 @@ impl EtcdClient {
             }],
             "success": [{ "request_put": { "key": b64(&key), "value": b64(&new.to_string()) } }],
         });
-        match self.post("/v3/kv/txn", &body) {
+        match self.post("/v3/kv/txn", &body, deadline) {
             Ok(resp) if resp.get("succeeded").and_then(Value::as_bool) == Some(true) => {
                 Completion::ok(op.value.clone())
             }
@@ -273,20 +302,20 @@ impl EtcdClient {
         format!("{}/", self.full_key(&op.key, "set"))
     }
 
-    fn add(&self, op: &Invocation) -> Completion {
+    fn add(&self, op: &Invocation, deadline: Instant) -> Completion {
         let key = format!("{}{}", self.set_prefix(op), op.value);
         let body = json!({ "key": b64(&key), "value": b64(&op.value.to_string()) });
-        self.write_outcome(self.post("/v3/kv/put", &body), &op.value)
+        self.write_outcome(self.post("/v3/kv/put", &body, deadline), &op.value)
     }
 
-    fn set_read(&self, op: &Invocation) -> Completion {
+    fn set_read(&self, op: &Invocation, deadline: Instant) -> Completion {
         let prefix = self.set_prefix(op);
         // The end of the prefix range: the prefix with its last byte + 1
         // ('/' + 1 = '0').
         let end = format!("{}0", &prefix[..prefix.len() - 1]);
         let mut body = self.range_request(&prefix);
         body["range_end"] = json!(b64(&end));
-        match self.post("/v3/kv/range", &body) {
+        match self.post("/v3/kv/range", &body, deadline) {
             Ok(resp) => {
                 let mut items: Vec<Value> = resp
                     .get("kvs")
@@ -304,7 +333,7 @@ impl EtcdClient {
         }
     }
 
-    fn txn(&self, op: &Invocation) -> Completion {
+    fn txn(&self, op: &Invocation, deadline: Instant) -> Completion {
         let Some(mops) = op.value.as_array() else {
             return Completion::fail(op.value.clone(), "txn value must be a list of micro-ops");
         };
@@ -335,7 +364,7 @@ impl EtcdClient {
             .iter()
             .map(|k| json!({ "request_range": self.range_request(&full(k)) }))
             .collect();
-        let resp = match self.post("/v3/kv/txn", &json!({ "success": reads })) {
+        let resp = match self.post("/v3/kv/txn", &json!({ "success": reads }), deadline) {
             Ok(r) => r,
             Err(e) => return Completion::fail(op.value.clone(), e.message()),
         };
@@ -423,6 +452,7 @@ impl EtcdClient {
         match self.post(
             "/v3/kv/txn",
             &json!({ "compare": compare, "success": puts }),
+            deadline,
         ) {
             Ok(r) if r.get("succeeded").and_then(Value::as_bool) == Some(true) => {
                 Completion::ok(Value::Array(done))
@@ -440,9 +470,12 @@ impl EtcdClient {
 #[async_trait::async_trait]
 impl Client for EtcdClient {
     async fn invoke(&mut self, op: &Invocation) -> Completion {
+        // The deadline is taken here, before the blocking pool picks the
+        // work up, so queueing there counts against it too.
+        let deadline = Instant::now() + self.opts.op_timeout.saturating_sub(DEADLINE_MARGIN);
         let me = self.clone();
         let op2 = op.clone();
-        match tokio::task::spawn_blocking(move || me.invoke_blocking(&op2)).await {
+        match tokio::task::spawn_blocking(move || me.invoke_until(&op2, deadline)).await {
             Ok(c) => c,
             Err(e) => Completion::info(op.value.clone(), format!("client task failed: {e}")),
         }

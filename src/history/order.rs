@@ -1,0 +1,266 @@
+//! Which order of the events is real time: the file's, or their `:time`s'.
+//!
+//! Every checker reads real-time order from the positions of events in
+//! [`History::ops`](super::History::ops): `a` precedes `b` when `a`'s
+//! completion comes before `b`'s invocation. Jepsen appends each event to
+//! the history just after stamping its `:time` from one monotonic clock, so
+//! two workers can stamp in one order and append in the other. The file
+//! order is then not real time, and it can mislead in both directions: it
+//! can hide that an operation began after another had completed (a stale
+//! read shows only in time order, so file order says *valid*) or invent
+//! such a precedence (file order says *invalid*). The `:time`s were taken
+//! closest to the events, so they are the better witness.
+//!
+//! Hence the default, [`Order::Auto`]: when every client event carries a
+//! time, the events are checked in time order (a stable sort, so equal
+//! times keep their file order); otherwise in file order. Either way a file
+//! whose events are not in time order gets a warning saying so, how many
+//! events are out of place and where the first one is.
+
+use super::{History, HistoryError, Op, Process};
+use std::fmt;
+
+/// The order taken as real time (`check --order`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Order {
+    /// Time order when every client event has a `:time`, file order otherwise.
+    #[default]
+    Auto,
+    /// Events sorted by `:time` (stable); every client event must have one.
+    Time,
+    /// The order of the events in the file.
+    Index,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Auto => "auto",
+            Order::Time => "time",
+            Order::Index => "index",
+        }
+    }
+}
+
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How far a file is from time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimeOrder {
+    /// Events whose `:time` is earlier than that of an event before them.
+    pub out_of_order: usize,
+    /// Source line of the first such event.
+    pub first_line: Option<usize>,
+    /// Client events without a `:time`.
+    pub untimed: usize,
+    /// Source line of the first client event without a `:time`.
+    pub first_untimed_line: Option<usize>,
+    /// Client events in all.
+    pub client_events: usize,
+}
+
+fn is_client(op: &Op) -> bool {
+    !op.process.as_ref().is_some_and(Process::is_nemesis)
+}
+
+/// Measures how far `ops` are from time order (one pass, no allocation).
+pub fn time_order(ops: &[Op]) -> TimeOrder {
+    let mut t = TimeOrder::default();
+    let mut latest: Option<u64> = None;
+    for op in ops {
+        if is_client(op) {
+            t.client_events += 1;
+            if op.time.is_none() {
+                t.untimed += 1;
+                t.first_untimed_line.get_or_insert(op.line);
+            }
+        }
+        if let Some(time) = op.time {
+            match latest {
+                Some(l) if time < l => {
+                    t.out_of_order += 1;
+                    t.first_line.get_or_insert(op.line);
+                }
+                _ => latest = Some(time),
+            }
+        }
+    }
+    t
+}
+
+/// Puts `history`'s events in the order `order` asks for and returns the
+/// warning to show when the file is not in time order.
+pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, HistoryError> {
+    let t = time_order(&history.ops);
+    let all_timed = t.untimed == 0 && t.client_events > 0;
+    let by_time = match order {
+        Order::Index => false,
+        Order::Auto => all_timed,
+        Order::Time => {
+            if let Some(line) = t.first_untimed_line {
+                return Err(HistoryError::invalid(
+                    &history.source.to_string(),
+                    line,
+                    format!(
+                        "--order time: this event has no :time ({} of {} client events have none); use --order index",
+                        t.untimed, t.client_events
+                    ),
+                ));
+            }
+            true
+        }
+    };
+    if t.out_of_order == 0 {
+        return Ok(None);
+    }
+    let first = t.first_line.unwrap_or(0);
+    let how = if by_time {
+        sort_by_time(&mut history.ops);
+        "checked in time order (--order index to use the file's order)".to_string()
+    } else if order == Order::Index {
+        "checked in the file's order as asked (--order index); time order may show violations this check cannot see".to_string()
+    } else {
+        format!(
+            "checked in the file's order, because {} of {} client events have no :time (the first on line {})",
+            t.untimed,
+            t.client_events,
+            t.first_untimed_line.unwrap_or(0)
+        )
+    };
+    let n = t.out_of_order;
+    let (events, have) = if n == 1 {
+        ("event", "has")
+    } else {
+        ("events", "have")
+    };
+    Ok(Some(format!(
+        "events are not in time order: {n} {events} {have} an earlier :time than an event before them, the first on line {first}; {how}"
+    )))
+}
+
+/// Stable sort by `:time`; an event without one keeps its place after the
+/// event before it.
+fn sort_by_time(ops: &mut Vec<Op>) {
+    let mut last = 0u64;
+    let mut keyed: Vec<(u64, Op)> = std::mem::take(ops)
+        .into_iter()
+        .map(|op| {
+            if let Some(t) = op.time {
+                last = t;
+            }
+            (last, op)
+        })
+        .collect();
+    keyed.sort_by_key(|(t, _)| *t);
+    *ops = keyed.into_iter().map(|(_, op)| op).collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::OpType;
+    use serde_json::json;
+
+    fn ev(p: i64, t: OpType, f: &str, v: serde_json::Value, time: Option<u64>) -> Op {
+        let mut op = Op::new(0, Process::Id(p), t, f, v);
+        op.time = time;
+        op
+    }
+
+    fn hist(ops: Vec<Op>) -> History {
+        let mut ops = ops;
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.line = i + 1;
+            o.index = i as u64;
+        }
+        History::new(ops)
+    }
+
+    fn swapped() -> History {
+        hist(vec![
+            ev(0, OpType::Invoke, "write", json!(1), Some(10)),
+            ev(0, OpType::Ok, "write", json!(1), Some(20)),
+            // Appended before the completion below but stamped after it.
+            ev(1, OpType::Invoke, "read", json!(null), Some(40)),
+            ev(2, OpType::Invoke, "read", json!(null), Some(30)),
+            ev(1, OpType::Ok, "read", json!(1), Some(50)),
+            ev(2, OpType::Ok, "read", json!(1), Some(60)),
+        ])
+    }
+
+    #[test]
+    fn counts_events_out_of_time_order() {
+        let t = time_order(&swapped().ops);
+        assert_eq!(t.out_of_order, 1);
+        assert_eq!(t.first_line, Some(4));
+        assert_eq!(t.untimed, 0);
+        assert_eq!(t.client_events, 6);
+    }
+
+    #[test]
+    fn auto_and_time_sort_stably_index_keeps_file_order() {
+        for order in [Order::Auto, Order::Time] {
+            let mut h = swapped();
+            let w = apply(&mut h, order).unwrap().expect("a warning");
+            assert!(
+                w.contains("1 event has") && w.contains("line 4") && w.contains("time order"),
+                "{w}"
+            );
+            assert_eq!(
+                h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+                vec![1, 2, 4, 3, 5, 6]
+            );
+        }
+        let mut h = swapped();
+        let w = apply(&mut h, Order::Index).unwrap().expect("a warning");
+        assert!(w.contains("--order index"), "{w}");
+        assert_eq!(
+            h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5, 6]
+        );
+    }
+
+    #[test]
+    fn in_order_files_get_no_warning() {
+        let mut h = swapped();
+        h.ops.swap(2, 3);
+        assert_eq!(apply(&mut h, Order::Auto).unwrap(), None);
+    }
+
+    #[test]
+    fn untimed_events_fall_back_to_file_order_or_refuse_time() {
+        let mut h = swapped();
+        h.ops[5].time = None;
+        let w = apply(&mut h, Order::Auto).unwrap().expect("a warning");
+        assert!(w.contains("no :time") && w.contains("line 6"), "{w}");
+        assert_eq!(h.ops[2].line, 3);
+        let mut h = swapped();
+        h.ops[5].time = None;
+        let e = apply(&mut h, Order::Time).unwrap_err().to_string();
+        assert!(e.contains(":6:") && e.contains("no :time"), "{e}");
+    }
+
+    #[test]
+    fn untimed_nemesis_events_stay_after_their_predecessor() {
+        let mut ops = swapped().ops;
+        let mut n = Op::new(
+            9,
+            Process::Name("nemesis".into()),
+            OpType::Info,
+            "start",
+            json!(null),
+        );
+        n.line = 7;
+        ops.insert(3, n);
+        let mut h = History::new(ops);
+        apply(&mut h, Order::Auto).unwrap();
+        assert_eq!(
+            h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+            vec![1, 2, 4, 3, 7, 5, 6]
+        );
+    }
+}
