@@ -20,7 +20,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   # Packages must not start their own services: the tests start what they need.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  others=()
+  for p in "${missing[@]}"; do [ "$p" = chromium ] || others+=("$p"); done
+  if [ ${#others[@]} -gt 0 ]; then
+    apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
+  fi
+  # Chromium with its recommended packages (fonts), so pages render as a person sees them.
+  if [[ " ${missing[*]} " == *" chromium "* ]]; then
+    apt-get install -y -qq chromium >/dev/null
+  fi
   rm -f /usr/sbin/policy-rc.d
 fi
 
