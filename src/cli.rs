@@ -139,8 +139,9 @@ pub struct CheckArgs {
     pub time_limit: Option<f64>,
     /// Megabytes the loaded history and the search's memo tables may use
     /// before the check answers unknown (a file too large for it is not read).
-    #[arg(long, default_value_t = 4096)]
-    pub memory_limit: usize,
+    /// Default: three quarters of this machine's memory (at least 4096).
+    #[arg(long)]
+    pub memory_limit: Option<usize>,
     /// Write JUnit XML (one testcase per file) to this path.
     #[arg(long)]
     pub junit: Option<PathBuf>,
@@ -408,7 +409,9 @@ fn check(a: CheckArgs, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
     for file in &a.files {
         let start = Instant::now();
         let name = file.display().to_string();
-        let limit = a.memory_limit.saturating_mul(1 << 20);
+        let limit = a
+            .memory_limit
+            .map_or_else(default_memory_limit, |mb| mb.saturating_mul(1 << 20));
         let too_big = |why: String| {
             let r = CheckResult::new("memory-limit", Verdict::Unknown, why);
             FileReport::checked(&name, vec![r], start.elapsed().as_secs_f64())
@@ -529,6 +532,25 @@ fn serve(a: ServeArgs) -> anyhow::Result<i32> {
 /// file is read, so that a history the memory limit cannot hold is refused
 /// instead of killed.
 const LOADED_PER_FILE_BYTE: usize = 8;
+
+/// The memory limit when `--memory-limit` is not given: three quarters of
+/// the machine's physical memory, so that a large history is checked where
+/// it fits and refused (never killed) where it does not; at least 4 GiB.
+fn default_memory_limit() -> usize {
+    // SAFETY: sysconf only reads system configuration values.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let physical = if pages > 0 && page > 0 {
+        (pages as usize).saturating_mul(page as usize)
+    } else {
+        0
+    };
+    (physical / 4 * 3).max(4 << 30)
+}
 
 fn mib(bytes: usize) -> String {
     format!("{} MiB", bytes.div_ceil(1 << 20))
