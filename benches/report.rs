@@ -37,7 +37,7 @@ fn with_faults(h: History) -> History {
 fn bench(c: &mut Criterion) {
     let history = with_faults(simulate_register(1, 100_000, 50, 8));
     let opts = CheckOptions {
-        workload: Some("register".into()),
+        workload: Some(faultline::checker::registry::CheckWorkload::Register),
         ..CheckOptions::default()
     };
     let results = run_checks(&history, &opts, &Budget::default()).expect("checks run");
