@@ -157,3 +157,21 @@ pub fn parse_table<T: serde::de::DeserializeOwned + Default>(
             .map_err(|e| anyhow!("[{name}]: {e}")),
     }
 }
+
+/// Runs `f` on every node in parallel (one thread each) and gathers every
+/// node's error into one, so a setup step that fails on two nodes says so
+/// for both.
+pub fn on_all_nodes(
+    nodes: &[String],
+    f: impl Fn(&str) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    let errs: Vec<String> = crate::control::on_all(nodes, |n| f(n))
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .collect();
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(errs.join("\n"))
+    }
+}

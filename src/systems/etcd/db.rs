@@ -9,7 +9,7 @@
 //! Health is asked over HTTP (`/health`) from the controlling host, which
 //! must reach the client port anyway.
 
-use crate::control::{on_all, shell_quote, Remote};
+use crate::control::{shell_quote, Remote};
 use crate::db::Db;
 use anyhow::{anyhow, bail, Context};
 use std::collections::BTreeMap;
@@ -240,22 +240,6 @@ impl EtcdDb {
         ])?;
         Ok(r.status == 0)
     }
-
-    fn for_nodes(
-        &self,
-        nodes: &[String],
-        f: impl Fn(&str) -> anyhow::Result<()> + Sync,
-    ) -> anyhow::Result<()> {
-        let errs: Vec<String> = on_all(nodes, |n| f(n))
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| format!("{e:#}")))
-            .collect();
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            bail!(errs.join("\n"))
-        }
-    }
 }
 
 impl Db for EtcdDb {
@@ -270,13 +254,12 @@ impl Db for EtcdDb {
         }
         // A fresh cluster every time: stop leftovers and wipe their data.
         self.teardown(nodes)?;
-        self.for_nodes(nodes, |n| self.start_process(n))
-            .context("starting etcd")?;
+        crate::systems::on_all_nodes(nodes, |n| self.start_process(n)).context("starting etcd")?;
         self.wait_healthy(nodes, self.opts.health_timeout)
     }
 
     fn teardown(&self, nodes: &[String]) -> anyhow::Result<()> {
-        self.for_nodes(nodes, |n| {
+        crate::systems::on_all_nodes(nodes, |n| {
             self.kill(n)?;
             let dir = self.node_dir(n);
             self.script(

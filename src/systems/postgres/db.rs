@@ -11,7 +11,7 @@
 //! clusters on private addresses.
 
 use super::PostgresTable;
-use crate::control::{on_all, shell_quote, Remote};
+use crate::control::{shell_quote, Remote};
 use crate::db::Db;
 use crate::systems::daemon::{script, Daemon};
 use anyhow::{anyhow, bail, Context};
@@ -167,28 +167,12 @@ impl PostgresDb {
         script(self.remote(node)?, "creating the tables", &s)?;
         Ok(())
     }
-
-    fn for_nodes(
-        &self,
-        nodes: &[String],
-        f: impl Fn(&str) -> anyhow::Result<()> + Sync,
-    ) -> anyhow::Result<()> {
-        let errs: Vec<String> = on_all(nodes, |n| f(n))
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| format!("{e:#}")))
-            .collect();
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            bail!(errs.join("\n"))
-        }
-    }
 }
 
 impl Db for PostgresDb {
     fn setup(&self, nodes: &[String]) -> anyhow::Result<()> {
         self.teardown(nodes)?;
-        self.for_nodes(nodes, |n| {
+        crate::systems::on_all_nodes(nodes, |n| {
             self.init(n)?;
             self.start_server(n)?;
             self.wait_ready(&[n.to_string()], Duration::from_secs(30))?;
@@ -198,7 +182,7 @@ impl Db for PostgresDb {
     }
 
     fn teardown(&self, nodes: &[String]) -> anyhow::Result<()> {
-        self.for_nodes(nodes, |n| {
+        crate::systems::on_all_nodes(nodes, |n| {
             self.kill(n)?;
             script(
                 self.remote(n)?,

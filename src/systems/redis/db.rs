@@ -304,22 +304,6 @@ impl RedisDb {
             std::thread::sleep(Duration::from_millis(300));
         }
     }
-
-    fn for_nodes(
-        &self,
-        nodes: &[String],
-        f: impl Fn(&str) -> anyhow::Result<()> + Sync,
-    ) -> anyhow::Result<()> {
-        let errs: Vec<String> = on_all(nodes, |n| f(n))
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| format!("{e:#}")))
-            .collect();
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            bail!(errs.join("\n"))
-        }
-    }
 }
 
 impl Db for RedisDb {
@@ -332,19 +316,19 @@ impl Db for RedisDb {
             Err(p) => *p.into_inner() = nodes.to_vec(),
         }
         self.teardown(nodes)?;
-        self.for_nodes(nodes, |n| {
+        crate::systems::on_all_nodes(nodes, |n| {
             self.write_configs(n, primary)?;
             self.start_server(n)
         })
         .context("starting redis-server")?;
-        self.for_nodes(nodes, |n| self.start_sentinel(n))
+        crate::systems::on_all_nodes(nodes, |n| self.start_sentinel(n))
             .context("starting redis-sentinel")?;
         self.wait_converged(self.t.setup_timeout())?;
         self.wait_sentinels(self.t.setup_timeout())
     }
 
     fn teardown(&self, nodes: &[String]) -> anyhow::Result<()> {
-        self.for_nodes(nodes, |n| {
+        crate::systems::on_all_nodes(nodes, |n| {
             let r = self.remote(n)?;
             self.sentinel(n).kill(r)?;
             self.server(n).kill(r)?;
