@@ -8,8 +8,8 @@
 //! has only that object gets the single result Jepsen's checker would
 //! return, without the per-key wrapping.
 
-use crate::checker::{CheckResult, Verdict};
-use crate::history::{Op, Operation};
+use crate::checker::{Budget, CheckResult, Verdict};
+use crate::history::{History, Op, Operation};
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -231,4 +231,19 @@ pub fn at(events: &[Op], pos: usize) -> String {
         Some(l) if l > 0 => format!("line {l}"),
         _ => format!("event {pos}"),
     }
+}
+
+/// The `Checker::check` of every simple checker: `unknown` when the budget
+/// is already spent, otherwise `check` on the paired operations and the
+/// events they came from.
+pub fn check_history(
+    name: &str,
+    history: &History,
+    budget: &Budget,
+    check: impl FnOnce(&[Operation], &[Op]) -> CheckResult,
+) -> CheckResult {
+    if budget.exhausted() {
+        return CheckResult::new(name, Verdict::Unknown, "budget exhausted");
+    }
+    crate::checker::on_operations(name, history, |ops| check(ops, &history.ops))
 }

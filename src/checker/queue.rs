@@ -136,9 +136,8 @@ impl Checker for QueueChecker {
         NAME
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        if budget.exhausted() {
-            return CheckResult::new(NAME, Verdict::Unknown, "budget exhausted");
-        }
-        crate::checker::on_operations(NAME, history, |ops| self.check_ops(ops, &history.ops))
+        super::keyed::check_history(NAME, history, budget, |ops, events| {
+            self.check_ops(ops, events)
+        })
     }
 }

@@ -172,9 +172,8 @@ impl Checker for SetChecker {
         NAME
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
-        if budget.exhausted() {
-            return CheckResult::new(NAME, Verdict::Unknown, "budget exhausted");
-        }
-        crate::checker::on_operations(NAME, history, |ops| self.check_ops(ops, &history.ops))
+        super::keyed::check_history(NAME, history, budget, |ops, events| {
+            self.check_ops(ops, events)
+        })
     }
 }
