@@ -557,38 +557,13 @@ fn mib(bytes: usize) -> String {
 }
 
 /// The memory a loaded history holds (events and their values) plus the
-/// paired operations a checker makes of it, in bytes (an estimate from the
-/// sizes of the types and the heap their values use).
+/// operations it is paired into once, in bytes (from the sizes of the
+/// types and the heap their lists and boxed values use).
 fn history_bytes(h: &History) -> usize {
-    fn value(v: &serde_json::Value) -> usize {
-        use serde_json::Value as V;
-        match v {
-            V::String(s) => s.capacity(),
-            V::Array(a) => {
-                a.capacity() * std::mem::size_of::<V>() + a.iter().map(value).sum::<usize>()
-            }
-            V::Object(m) => m
-                .iter()
-                .map(|(k, x)| k.capacity() + 32 + std::mem::size_of::<V>() + value(x))
-                .sum(),
-            _ => 0,
-        }
-    }
-    let heap: usize = h
-        .ops
-        .iter()
-        .map(|o| {
-            o.f.capacity()
-                + value(&o.value)
-                + o.key.as_ref().map_or(0, value)
-                + o.node.as_ref().map_or(0, String::capacity)
-                + o.error.as_ref().map_or(0, value)
-        })
-        .sum();
+    let heap: usize = h.ops.iter().map(crate::history::Op::heap_bytes).sum();
     let events = h.ops.capacity() * std::mem::size_of::<crate::history::Op>() + heap;
-    // Pairing makes one operation per two events, with its own copies of
-    // the function name and values.
-    let paired = h.ops.len().div_ceil(2) * std::mem::size_of::<crate::history::Operation>() + heap;
+    // Operations share their values' lists with the events (no copies).
+    let paired = h.ops.len().div_ceil(2) * std::mem::size_of::<crate::history::Operation>();
     events + paired
 }
 

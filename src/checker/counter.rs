@@ -35,7 +35,7 @@ pub const NAME: &str = "counter";
 pub struct CounterChecker;
 
 /// An integer add amount or read value; `None` when it is not one.
-fn integer(v: &Value) -> Option<i128> {
+fn integer(v: &crate::history::Val) -> Option<i128> {
     v.as_i64()
         .map(i128::from)
         .or_else(|| v.as_u64().map(i128::from))

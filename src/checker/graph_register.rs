@@ -40,7 +40,7 @@
 //! nothing and are ignored.
 
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome};
+use crate::history::{History, Op, Operation, Outcome, Val};
 use crate::model::{ModelConfig, NilRead};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -65,17 +65,14 @@ pub(crate) enum VKey {
 }
 
 impl VKey {
-    pub(crate) fn of(v: &Value) -> VKey {
+    pub(crate) fn of(v: &Val) -> VKey {
         match v {
-            Value::Null => VKey::Null,
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => VKey::Int(i),
-                None => VKey::Json(v.to_string()),
-            },
+            Val::Nil => VKey::Null,
+            Val::Int(i) => VKey::Int(*i),
             _ => VKey::Json(v.to_string()),
         }
     }
-    pub(crate) fn of_key(k: &Option<Value>) -> VKey {
+    pub(crate) fn of_key(k: &Option<Val>) -> VKey {
         match k {
             None => VKey::Absent,
             Some(v) => VKey::of(v),
@@ -133,7 +130,7 @@ pub(crate) enum Anomaly {
 /// The register analysis of one key.
 #[derive(Clone, Debug)]
 pub(crate) struct KeyGraph {
-    pub key: Option<Value>,
+    pub key: Option<Val>,
     /// Cluster 0 is the initial value.
     pub clusters: Vec<Cluster>,
     /// For every op index of this key that joined a cluster, its cluster.
@@ -152,7 +149,7 @@ fn informative_read(op: &Operation, cfg: &ModelConfig) -> bool {
 
 /// Why a set of operations does not fit the unique-value register checker.
 pub(crate) fn disqualify(ops: &[Operation], cfg: &ModelConfig) -> Option<String> {
-    let initial = VKey::of(&cfg.initial);
+    let initial = VKey::of(&Val::from_json(&cfg.initial));
     let mut seen: HashMap<(VKey, VKey), usize> = HashMap::default();
     for (i, op) in ops.iter().enumerate() {
         match op.f.as_str() {
@@ -215,7 +212,7 @@ impl KeyGraph {
     /// Builds clusters for the ops (indices into `ops`) of one key, and
     /// finds the anomalies that need no ordering (conditions 1 and 2).
     pub(crate) fn build(ops: &[Operation], idx: &[usize], cfg: &ModelConfig) -> KeyGraph {
-        let initial = VKey::of(&cfg.initial);
+        let initial = VKey::of(&Val::from_json(&cfg.initial));
         let mut clusters = vec![Cluster {
             write: None,
             reads: Vec::new(),
@@ -809,7 +806,7 @@ pub fn simulate_register(seed: u64, ops: usize, clients: usize, keys: usize) -> 
         let mk = |t: OpType, f: &str, k: usize, v: Value| {
             let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
             o.time = Some(idx as u64 * 1000);
-            o.key = Some(json!(k));
+            o.key = Some(Val::Int(k as i64));
             o.line = idx + 1;
             o
         };

@@ -10,17 +10,17 @@
 
 use crate::checker::{Budget, CheckResult, Verdict};
 use crate::history::{History, Op, Operation};
+use crate::history::Val;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Operations grouped by key, in order of each key's first operation.
-pub fn by_key(ops: &[Operation]) -> Vec<(Option<Value>, Vec<&Operation>)> {
-    let mut index: std::collections::HashMap<String, usize> = Default::default();
-    let mut groups: Vec<(Option<Value>, Vec<&Operation>)> = Vec::new();
+pub fn by_key(ops: &[Operation]) -> Vec<(Option<Val>, Vec<&Operation>)> {
+    let mut index: std::collections::HashMap<Option<Val>, usize> = Default::default();
+    let mut groups: Vec<(Option<Val>, Vec<&Operation>)> = Vec::new();
     for op in ops {
-        let id = op.key.as_ref().map_or(String::new(), |k| format!("k{k}"));
-        let g = *index.entry(id).or_insert_with(|| {
+        let g = *index.entry(op.key.clone()).or_insert_with(|| {
             groups.push((op.key.clone(), Vec::new()));
             groups.len() - 1
         });
@@ -87,7 +87,7 @@ pub fn per_key(
     let mut worst: Option<(Verdict, String)> = None;
     for (key, group) in &groups {
         let k = key.as_ref().map_or("null".to_string(), |k| match k {
-            Value::String(s) => s.clone(),
+            Val::Str(s) => s.to_string(),
             other => other.to_string(),
         });
         let r = check(group);
@@ -148,21 +148,21 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 /// values are equal JSON texts.
 #[derive(Clone, Debug, Default)]
 pub struct Multiset {
-    counts: BTreeMap<String, (Value, usize)>,
+    counts: BTreeMap<String, (Val, usize)>,
 }
 
 impl Multiset {
-    pub fn add(&mut self, v: &Value) {
+    pub fn add(&mut self, v: &Val) {
         self.counts
             .entry(v.to_string())
             .or_insert_with(|| (v.clone(), 0))
             .1 += 1;
     }
-    pub fn count(&self, v: &Value) -> usize {
+    pub fn count(&self, v: &Val) -> usize {
         self.counts.get(&v.to_string()).map_or(0, |e| e.1)
     }
     /// Removes one copy; false when there was none.
-    pub fn take(&mut self, v: &Value) -> bool {
+    pub fn take(&mut self, v: &Val) -> bool {
         let k = v.to_string();
         match self.counts.get_mut(&k) {
             Some(e) if e.1 > 1 => {
@@ -204,10 +204,18 @@ impl Multiset {
         }
         out
     }
+    /// Each distinct value once.
+    pub fn values(&self) -> Vec<Val> {
+        self.counts.values().map(|(v, _)| v.clone()).collect()
+    }
     /// Every copy, in value order.
     pub fn to_json(&self) -> Value {
-        let mut items: Vec<(&Value, usize)> = self.counts.values().map(|(v, n)| (v, *n)).collect();
-        items.sort_by(|a, b| compare_values(a.0, b.0));
+        let mut items: Vec<(Value, usize)> = self
+            .counts
+            .values()
+            .map(|(v, n)| (v.to_json(), *n))
+            .collect();
+        items.sort_by(|a, b| compare_values(&a.0, &b.0));
         Value::Array(
             items
                 .into_iter()

@@ -32,7 +32,7 @@ use crate::checker::graph_register::HashMap;
 use crate::checker::graph_register::{by_key, call_t, disqualify, ret_t, KeyGraph, Lines, VKey};
 use crate::checker::stale_read::Stats;
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome};
+use crate::history::{History, Op, Operation, Outcome, Val};
 use crate::model::ModelConfig;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -83,8 +83,8 @@ impl Fate {
 /// One element's classification.
 #[derive(Clone, Debug, Serialize)]
 pub struct ElementFate {
-    pub key: Option<Value>,
-    pub value: Value,
+    pub key: Option<Val>,
+    pub value: Val,
     pub fate: Fate,
     /// History position of the write's invoke.
     pub event: usize,
@@ -115,7 +115,7 @@ type Present = HashMap<VKey, HashMap<VKey, Vec<u32>>>;
 struct Add {
     op: usize,
     key: VKey,
-    value: Value,
+    value: Val,
 }
 
 /// Adds, reads by key (sorted by call), and which reads contained what.
@@ -125,7 +125,7 @@ type Collected = (
     Vec<Add>,
     HashMap<VKey, Vec<Obs>>,
     Present,
-    Vec<(usize, Value)>,
+    Vec<(usize, Val)>,
 );
 
 /// The outcome of [`classify`].
@@ -134,9 +134,9 @@ pub struct Classification {
     /// Every write's fate.
     pub fates: Vec<ElementFate>,
     /// Reads (operation index, value) that showed a value no write produced.
-    pub unexpected: Vec<(usize, Value)>,
+    pub unexpected: Vec<(usize, Val)>,
     /// Reads (operation index, value) that listed an element twice.
-    pub duplicated: Vec<(usize, Value)>,
+    pub duplicated: Vec<(usize, Val)>,
     /// Sets and list-append (Jepsen's set-full rules), not registers.
     pub collection: bool,
 }
@@ -152,7 +152,7 @@ fn workload_of(ops: &[Operation]) -> Workload {
 }
 
 /// Splits a txn micro-op `[f, k, v]`.
-fn micro(m: &Value) -> Option<(&str, &Value, &Value)> {
+fn micro(m: &Val) -> Option<(&str, &Val, &Val)> {
     let a = m.as_array()?;
     if a.len() != 3 {
         return None;
@@ -161,7 +161,7 @@ fn micro(m: &Value) -> Option<(&str, &Value, &Value)> {
 }
 
 /// The reads in `op` as (key, returned list), for a set or list-append op.
-fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, &Value)> {
+fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, &Val)> {
     if op.outcome != Outcome::Ok {
         return Vec::new();
     }
@@ -219,7 +219,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
             (_, f) => return Err(format!("operation `{f}` does not belong to this workload")),
         }
         for (nth, (k, v)) in reads_in(op, workload).into_iter().enumerate() {
-            if !matches!(v, Value::Array(_) | Value::Null) {
+            if !matches!(v, Val::List(_) | Val::Nil) {
                 return Err(format!("a read returned {v}, not a list"));
             }
             reads.entry(k).or_default().push(Obs {
@@ -416,11 +416,11 @@ fn classify_collections(
     (fates, unexpected)
 }
 
-fn key_value(k: &VKey) -> Option<Value> {
+fn key_value(k: &VKey) -> Option<Val> {
     match k {
         VKey::Absent => None,
-        VKey::Null => Some(Value::Null),
-        VKey::Int(i) => Some(json!(i)),
+        VKey::Null => Some(Val::Nil),
+        VKey::Int(i) => Some(Val::Int(*i)),
         VKey::Json(s) => serde_json::from_str(s).ok(),
     }
 }
@@ -564,7 +564,7 @@ pub fn classify(
     };
     let unexpected = unexpected
         .into_iter()
-        .map(|(op, _, e)| (op, key_value(&e).unwrap_or(Value::Null)))
+        .map(|(op, _, e)| (op, key_value(&e).unwrap_or(Val::Nil)))
         .collect();
     Ok(Classification {
         fates,

@@ -30,6 +30,7 @@
 use crate::checker::keyed::{at, per_key, KeyResult, Multiset};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
 use crate::history::{History, Op, Operation, Outcome};
+use crate::history::Val;
 use serde_json::{json, Map, Value};
 
 /// The checker's name in results.
@@ -41,15 +42,15 @@ pub struct QueueChecker;
 
 /// The elements an ok `dequeue` or `drain` removed; `Err` when a drain's
 /// value is not a list. Other operations remove nothing.
-pub(crate) fn dequeued(op: &Operation) -> Result<Vec<Value>, String> {
+pub(crate) fn dequeued(op: &Operation) -> Result<Vec<Val>, String> {
     if op.outcome != Outcome::Ok {
         return Ok(Vec::new());
     }
     match op.f.as_str() {
         "dequeue" => Ok(vec![op.output.clone()]),
         "drain" => match &op.output {
-            Value::Array(items) => Ok(items.clone()),
-            Value::Null => Ok(Vec::new()),
+            Val::List(items) => Ok(items.to_vec()),
+            Val::Nil => Ok(Vec::new()),
             other => Err(format!("a drain returned {other}, not a list of elements")),
         },
         _ => Ok(Vec::new()),

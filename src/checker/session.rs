@@ -33,10 +33,10 @@
 
 use crate::checker::graph_register::{by_key, call_t, disqualify, KeyGraph, Lines};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome, Process};
+use crate::history::{History, Op, Operation, Outcome, Process, Val};
 use crate::model::ModelConfig;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
@@ -77,7 +77,7 @@ impl Guarantee {
 pub struct Violation {
     pub guarantee: Guarantee,
     pub process: String,
-    pub key: Option<Value>,
+    pub key: Option<Val>,
     /// History positions of the violating op and the earlier op of the same process.
     pub event: usize,
     pub earlier_event: usize,

@@ -24,6 +24,7 @@
 use crate::checker::keyed::{at, per_key, sorted, KeyResult};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
 use crate::history::{History, Op, Operation, Outcome};
+use crate::history::Val;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,8 +38,8 @@ pub struct SetChecker;
 
 type Elements = BTreeMap<String, Value>;
 
-fn insert(s: &mut Elements, v: &Value) {
-    s.insert(v.to_string(), v.clone());
+fn insert(s: &mut Elements, v: &Val) {
+    s.insert(v.to_string(), v.to_json());
 }
 
 fn minus(a: &Elements, b: &Elements) -> Vec<Value> {
@@ -79,8 +80,8 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
     let read_at = at(events, read.complete.unwrap_or(read.invoke));
     let mut final_read = Elements::new();
     match &read.output {
-        Value::Array(items) => items.iter().for_each(|v| insert(&mut final_read, v)),
-        Value::Null => {}
+        Val::List(items) => items.iter().for_each(|v| insert(&mut final_read, v)),
+        Val::Nil => {}
         other => {
             return KeyResult::unknown(format!(
                 "the final read at {read_at} returned {other}, not a set"

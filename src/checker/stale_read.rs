@@ -19,10 +19,10 @@
 
 use crate::checker::graph_register::{by_key, call_t, disqualify, ret_t, KeyGraph, Lines};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome};
+use crate::history::{History, Op, Operation, Outcome, Val, Name};
 use crate::model::ModelConfig;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -36,17 +36,17 @@ pub struct StaleRead {
     pub read: usize,
     /// History position of the read's invoke.
     pub event: usize,
-    pub key: Option<Value>,
+    pub key: Option<Val>,
     pub process: String,
-    pub node: Option<String>,
+    pub node: Option<Name>,
     /// The value it returned.
-    pub value: Value,
+    pub value: Val,
     /// How many acknowledged, newer writes it missed.
     pub versions_behind: usize,
     /// The first of those writes to be acknowledged (operation index).
     pub missed_write: usize,
     /// The value of that write.
-    pub missed_value: Value,
+    pub missed_value: Val,
     /// Time from that acknowledgement to the read's invocation, in ms,
     /// when both events have times.
     pub ms_behind: Option<f64>,
@@ -290,7 +290,7 @@ impl StaleReadChecker {
         let mut by_region: BTreeMap<String, Vec<&StaleRead>> = BTreeMap::new();
         for s in &stale {
             by_node
-                .entry(s.node.clone().unwrap_or_else(|| "(unknown)".into()))
+                .entry(s.node.map_or_else(|| "(unknown)".into(), |n| n.to_string()))
                 .or_default()
                 .push(s);
             by_process.entry(s.process.clone()).or_default().push(s);
@@ -298,7 +298,7 @@ impl StaleReadChecker {
                 let region = s
                     .node
                     .as_ref()
-                    .and_then(|n| self.regions.get(n))
+                    .and_then(|n| self.regions.get(n.as_str()))
                     .cloned()
                     .unwrap_or_else(|| "(unknown)".into());
                 by_region.entry(region).or_default().push(s);

@@ -64,9 +64,9 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
     }
     let ok = dequeues.intersect(&attempts);
     let mut unexpected = Multiset::default();
-    for v in dequeues.to_json().as_array().into_iter().flatten() {
-        if attempts.count(v) == 0 {
-            unexpected.add(v);
+    for v in dequeues.values() {
+        if attempts.count(&v) == 0 {
+            unexpected.add(&v);
         }
     }
     let duplicated = dequeues.minus(&attempts).minus(&unexpected);

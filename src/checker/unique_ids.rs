@@ -38,7 +38,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
             continue;
         }
         acknowledged += 1;
-        let id = &op.output;
+        let id = &op.output.to_json();
         freqs
             .entry(id.to_string())
             .or_insert_with(|| (id.clone(), Vec::new()))

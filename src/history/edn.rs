@@ -17,7 +17,7 @@
 //! A history is a top-level vector or list of maps, or a stream of maps one
 //! after another. Anything after the history is an error, never ignored.
 
-use super::{HistoryError, Op, OpType, Process};
+use super::{HistoryError, Op, OpType, Process, Val};
 use serde_json::{Map, Number, Value};
 
 /// Parses an EDN history; every error names `file`, the line and the column.
@@ -709,9 +709,9 @@ impl<'a> Parser<'a> {
             time: None,
             process: None,
             op_type: OpType::Invoke,
-            f: String::new(),
+            f: super::Name::new(""),
             key: None,
-            value: Value::Null,
+            value: Val::Nil,
             node: None,
             error: None,
             line,
@@ -758,9 +758,9 @@ impl<'a> Parser<'a> {
                 }
                 "f" => {
                     let f = self.name_value(mline, mcol)?;
-                    op.f = f.ok_or_else(|| {
+                    op.f = super::Name::new(&f.ok_or_else(|| {
                         self.err_at(vline, vcol, "expected :f to be a keyword, symbol or string")
-                    })?;
+                    })?);
                     has_f = true;
                 }
                 "process" => {
@@ -768,7 +768,7 @@ impl<'a> Parser<'a> {
                     op.process =
                         match v {
                             Value::Null => None,
-                            Value::String(s) => Some(Process::Name(s)),
+                            Value::String(s) => Some(Process::Name(super::Name::new(&s))),
                             Value::Number(n) if n.is_i64() => n.as_i64().map(Process::Id),
                             _ => return Err(self.err_at(
                                 vline,
@@ -809,19 +809,19 @@ impl<'a> Parser<'a> {
                         op.time = n;
                     }
                 }
-                "key" => op.key = Some(self.map_value(mline, mcol)?),
-                "value" => op.value = self.map_value(mline, mcol)?,
+                "key" => op.key = Some(Val::from_json_owned(self.map_value(mline, mcol)?)),
+                "value" => op.value = Val::from_json_owned(self.map_value(mline, mcol)?),
                 "node" => {
                     op.node = match self.map_value(mline, mcol)? {
                         Value::Null => None,
-                        Value::String(s) => Some(s),
-                        other => Some(other.to_string()),
+                        Value::String(s) => Some(super::Name::new(&s)),
+                        other => Some(super::Name::new(&other.to_string())),
                     }
                 }
                 "error" => {
                     op.error = match self.map_value(mline, mcol)? {
                         Value::Null => None,
-                        v => Some(v),
+                        v => Some(Box::new(v)),
                     }
                 }
                 _ => {
@@ -840,7 +840,7 @@ impl<'a> Parser<'a> {
             // Elle writes transactions without `:f`: the value is the list
             // of micro-ops.
             if super::is_txn_value(&op.value) {
-                op.f = super::TXN.to_string();
+                op.f = super::Name::new(super::TXN);
             } else {
                 return Err(self.err_at(
                     mline,

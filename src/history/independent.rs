@@ -22,8 +22,7 @@
 //! compares-and-sets is never taken for tuples. `check --independent` and
 //! `--no-independent` override the detection.
 
-use super::{History, HistoryError, Op, OpType, Process, TXN};
-use serde_json::Value;
+use super::{History, HistoryError, Op, OpType, Process, Val, TXN};
 
 /// Whether values are split as `[key value]` tuples (`check --independent`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,7 +47,7 @@ fn may_be_empty(op: &Op) -> bool {
 
 /// Why `op` is not a `[key value]` tuple; `None` when it is one.
 fn not_a_tuple(op: &Op) -> Option<String> {
-    let Value::Array(t) = &op.value else {
+    let Val::List(t) = &op.value else {
         return Some(format!("value {} is not a [key value] tuple", op.value));
     };
     if t.len() != 2 {
@@ -58,7 +57,7 @@ fn not_a_tuple(op: &Op) -> Option<String> {
             t.len()
         ));
     }
-    if !matches!(t[0], Value::Number(_) | Value::String(_) | Value::Bool(_)) {
+    if !(t[0].is_number() || t[0].is_string() || t[0].as_bool().is_some()) {
         return Some(format!("key {} is not a number or a string", t[0]));
     }
     if op.f == "cas" && t[1].as_array().is_none_or(|a| a.len() != 2) {
@@ -108,9 +107,9 @@ pub fn split(history: &mut History) -> Result<usize, HistoryError> {
                 format!("--independent: {why}"),
             ));
         }
-        if let Value::Array(mut t) = std::mem::take(&mut op.value) {
-            let value = t.pop().unwrap_or(Value::Null);
-            let key = t.pop().unwrap_or(Value::Null);
+        if let Val::List(t) = std::mem::take(&mut op.value) {
+            let key = t.first().cloned().unwrap_or_default();
+            let value = t.get(1).cloned().unwrap_or_default();
             keys.insert(key.to_string());
             op.key = Some(key);
             op.value = value;

@@ -87,14 +87,14 @@ fn parse_lines(text: &str, file: &str, layout: Layout) -> Result<Vec<Op>, Histor
                 // The text of a multi-line error continues the event before.
                 match ops.last_mut() {
                     Some(prev) if prev.error.is_some() => {
-                        let mut text = match prev.error.take() {
+                        let mut text = match prev.error.take().map(|b| *b) {
                             Some(Value::String(s)) => s,
                             Some(other) => other.to_string(),
                             None => String::new(),
                         };
                         text.push('\n');
                         text.push_str(line);
-                        prev.error = Some(Value::String(text));
+                        prev.error = Some(Box::new(Value::String(text)));
                     }
                     _ => {
                         return Err(HistoryError::parse(
@@ -228,7 +228,7 @@ fn parse_event(
         if name.is_empty() {
             return Ok(None);
         }
-        Process::Name(name.to_string())
+        Process::Name(super::Name::new(name))
     } else if let Ok(id) = proc_tok.parse::<i64>() {
         Process::Id(id)
     } else {
@@ -331,7 +331,7 @@ fn parse_event(
     };
 
     let mut op = Op::new(position as u64, process, op_type, f, value);
-    op.error = error;
+    op.error = error.map(Box::new);
     op.line = lineno;
     Ok(Some((op, used_lines)))
 }

@@ -25,15 +25,18 @@ pub mod independent;
 pub mod jepsen_log;
 pub mod jsonl;
 pub mod order;
+pub mod value;
 
 pub use independent::Independent;
 pub use order::Order;
+pub use value::{List, Name, Val};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The type of an event: an invocation or one of the three completions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,11 +81,12 @@ impl fmt::Display for OpType {
 }
 
 /// A logical process: a client number, or a name such as `"nemesis"`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// 16 bytes and `Copy`: names are interned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum Process {
     Id(i64),
-    Name(String),
+    Name(Name),
 }
 
 impl Process {
@@ -90,12 +94,36 @@ impl Process {
     /// no process. Each such operation gets its own, so that no checker reads
     /// a session (process order) into them.
     pub fn anonymous(n: usize) -> Process {
-        Process::Name(format!("anonymous-{n}"))
+        Process::Name(Name::from(format!("anonymous-{n}")))
     }
 
     /// True for the nemesis, whose events are faults rather than client operations.
     pub fn is_nemesis(&self) -> bool {
         matches!(self, Process::Name(n) if n == "nemesis")
+    }
+}
+
+impl<'de> Deserialize<'de> for Process {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Process, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Process;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a process: an integer or a name")
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Process, E> {
+                Ok(Process::Id(i))
+            }
+            fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Process, E> {
+                i64::try_from(u)
+                    .map(Process::Id)
+                    .map_err(|_| E::custom(format!("process {u} is too large")))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Process, E> {
+                Ok(Process::Name(Name::new(s)))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -109,6 +137,9 @@ impl fmt::Display for Process {
 }
 
 /// One event of a history, with the fields of Jepsen's op maps.
+///
+/// Compact (about 100 bytes, no allocation for register and counter
+/// events): names are interned [`Name`]s, values are [`Val`]s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Op {
     /// Position in the history: unique and increasing (may be sparse).
@@ -122,35 +153,42 @@ pub struct Op {
     #[serde(rename = "type")]
     pub op_type: OpType,
     /// The function: `read`, `write`, `cas`, `add`, `txn`, ...
-    pub f: String,
+    pub f: Name,
     /// The object the op acts on; absent means the one object of the test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<Value>,
+    pub key: Option<Val>,
     /// Argument on invoke, result on completion.
     #[serde(default)]
-    pub value: Value,
+    pub value: Val,
     /// Which node the client talked to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    /// Why it failed or is indeterminate.
+    pub node: Option<Name>,
+    /// Why it failed or is indeterminate (rare: kept boxed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub error: Option<Box<Value>>,
     /// Source line (1-based) the event was read from; not serialized.
     #[serde(skip)]
     pub line: usize,
 }
 
 impl Op {
+    /// Bytes this event holds on the heap beyond its own size.
+    pub fn heap_bytes(&self) -> usize {
+        self.value.heap_bytes()
+            + self.key.as_ref().map_or(0, Val::heap_bytes)
+            + self.error.as_ref().map_or(0, |e| 64 + e.to_string().len() * 2)
+    }
+
     /// A new event with only the required fields set.
-    pub fn new(index: u64, process: Process, op_type: OpType, f: &str, value: Value) -> Op {
+    pub fn new(index: u64, process: Process, op_type: OpType, f: &str, value: impl Into<Val>) -> Op {
         Op {
             index,
             time: None,
             process: Some(process),
             op_type,
-            f: f.to_string(),
+            f: Name::new(f),
             key: None,
-            value,
+            value: value.into(),
             node: None,
             error: None,
             line: 0,
@@ -169,6 +207,10 @@ pub enum Outcome {
 }
 
 /// A client operation: an invocation paired with its completion.
+///
+/// Paired once per history ([`History::operations`]) and read by every
+/// checker; its fields are compact ([`Name`], [`Val`], [`Process`] are small
+/// and cheap to clone), so pairing copies no value trees.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Operation {
     /// Position of the invoke event in [`History::ops`].
@@ -177,15 +219,15 @@ pub struct Operation {
     /// invoke was never completed (treated as `info`).
     pub complete: Option<usize>,
     pub process: Process,
-    pub f: String,
-    pub key: Option<Value>,
+    pub f: Name,
+    pub key: Option<Val>,
     /// The invocation's value (the argument).
-    pub input: Value,
+    pub input: Val,
     /// The completion's value (the result); for `info` and never-completed
     /// operations it is the invocation's value.
-    pub output: Value,
+    pub output: Val,
     pub outcome: Outcome,
-    pub node: Option<String>,
+    pub node: Option<Name>,
     /// Time of the invoke and of the completion, in ns, when recorded.
     pub invoke_time: Option<u64>,
     pub complete_time: Option<u64>,
@@ -238,13 +280,13 @@ impl fmt::Display for Source {
 }
 
 /// Errors reading or validating a history. Each names the file and the line.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HistoryError {
     #[error("{file}: cannot read: {source}")]
     Io {
         file: String,
         #[source]
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
     #[error("{file}:{line}:{column}: {message}")]
     Parse {
@@ -280,10 +322,26 @@ impl HistoryError {
 }
 
 /// A history: the events in the order they were recorded.
-#[derive(Clone, Debug, Default)]
+///
+/// Its client operations are paired once, on first use, and every checker
+/// reads the same [`Operation`]s ([`History::operations`]). Code that
+/// changes `ops` after that must call [`History::forget_operations`].
+#[derive(Debug, Default)]
 pub struct History {
     pub source: Source,
     pub ops: Vec<Op>,
+    paired: OnceLock<Result<Vec<Operation>, HistoryError>>,
+}
+
+impl Clone for History {
+    /// A copy of the events (pairing is redone on first use).
+    fn clone(&self) -> History {
+        History {
+            source: self.source.clone(),
+            ops: self.ops.clone(),
+            paired: OnceLock::new(),
+        }
+    }
 }
 
 /// How to read what a history's events mean, beyond their syntax.
@@ -356,11 +414,11 @@ pub const TXN: &str = "txn";
 /// True when `value` is a non-empty list of micro-ops, each a list that
 /// starts with a name (`[[:append :x 1] [:r :y nil]]`): an Elle
 /// transaction, whatever its `:f`.
-pub fn is_txn_value(value: &Value) -> bool {
+pub fn is_txn_value(value: &Val) -> bool {
     match value {
-        Value::Array(mops) => !mops.is_empty()
+        Val::List(mops) => !mops.is_empty()
             && mops.iter().all(
-                |m| matches!(m, Value::Array(parts) if parts.first().is_some_and(Value::is_string)),
+                |m| matches!(m, Val::List(parts) if parts.first().is_some_and(Val::is_string)),
             ),
         _ => false,
     }
@@ -397,7 +455,13 @@ impl History {
         History {
             source: Source::default(),
             ops,
+            paired: OnceLock::new(),
         }
+    }
+
+    /// Drops the cached pairing, after `ops` changed.
+    pub fn forget_operations(&mut self) {
+        self.paired = OnceLock::new();
     }
 
     /// Reads a history file, detecting its format unless `format` is given.
@@ -405,7 +469,7 @@ impl History {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| HistoryError::Io {
             file: file.clone(),
-            source: e,
+            source: std::sync::Arc::new(e),
         })?;
         let mut h = History::parse_str(&text, &file, format)?;
         h.source = Source {
@@ -452,6 +516,7 @@ impl History {
     /// the verdict should know: notes (how the file was read) and
     /// warnings (where the file may mislead).
     pub fn interpret(&mut self, how: &Interpretation) -> Result<Remarks, HistoryError> {
+        self.forget_operations();
         let mut remarks = Remarks::default();
         let split = match how.independent {
             Independent::Never => false,
@@ -516,7 +581,16 @@ impl History {
     /// - a history with no client invoke at all ("completions only") gives
     ///   one operation per completion, with no real-time order between them
     ///   (see [`Operation::is_completion_only`]).
-    pub fn operations(&self) -> Result<Vec<Operation>, HistoryError> {
+    /// The client operations, paired once (on first use) and shared by
+    /// every caller.
+    pub fn operations(&self) -> Result<&[Operation], HistoryError> {
+        match self.paired.get_or_init(|| self.pair()) {
+            Ok(ops) => Ok(ops),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn pair(&self) -> Result<Vec<Operation>, HistoryError> {
         let file = self.file();
         let client = |o: &&Op| !o.process.as_ref().is_some_and(Process::is_nemesis);
         if !self

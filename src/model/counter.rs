@@ -48,7 +48,7 @@ impl Model for Counter {
     fn parse(&self, op: &Operation) -> Result<CounterOp, String> {
         match op.f.as_str() {
             "add" | "increment" | "incr" => match &op.input {
-                Value::Null => Ok(CounterOp::Add(1)),
+                crate::history::Val::Nil => Ok(CounterOp::Add(1)),
                 v => v
                     .as_i64()
                     .map(CounterOp::Add)

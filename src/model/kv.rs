@@ -47,7 +47,7 @@ impl Kv {
 
 fn string_arg(op: &Operation) -> Result<Arc<str>, String> {
     match &op.input {
-        Value::String(s) => Ok(Arc::from(s.as_str())),
+        crate::history::Val::Str(s) => Ok(Arc::from(s.as_str())),
         _ => Err(format!("{} takes a string value", op.f)),
     }
 }

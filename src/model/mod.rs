@@ -202,7 +202,7 @@ impl std::str::FromStr for ModelKind {
 /// The result an operation reported, when there is one to trust: `Some`
 /// for an `ok` op, `None` for an indeterminate one. Models use this so
 /// that `info` ops are never held to a value they did not report.
-pub(crate) fn reported(op: &Operation) -> Option<&Value> {
+pub(crate) fn reported(op: &Operation) -> Option<&crate::history::Val> {
     (op.outcome == Outcome::Ok).then_some(&op.output)
 }
 
@@ -213,7 +213,7 @@ pub(crate) fn read_observation(op: &Operation, nil_read: NilRead) -> Option<Val>
     if v.is_null() && nil_read == NilRead::Unknown {
         return None;
     }
-    Some(Val::from_json(v))
+    Some(Val::of(v))
 }
 
 /// Shared message for an `f` the model does not know.
@@ -231,10 +231,10 @@ pub(crate) fn test_op(f: &str, input: Value, output: Value, outcome: Outcome) ->
         invoke: 0,
         complete: Some(1),
         process: crate::history::Process::Id(0),
-        f: f.to_string(),
+        f: f.into(),
         key: None,
-        input,
-        output,
+        input: input.into(),
+        output: output.into(),
         outcome,
         node: None,
         invoke_time: None,

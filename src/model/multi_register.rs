@@ -110,24 +110,24 @@ impl Model for MultiRegister {
         };
         let mut micros = Vec::with_capacity(items.len());
         for item in items {
-            let Some([f, k, v]) = item.as_array().map(Vec::as_slice) else {
+            let Some([f, k, v]) = item.as_array() else {
                 return Err(format!(
                     "micro-op {} is not [f, key, value] with f read or write",
                     super::value::show_json(item)
                 ));
             };
-            let k = Val::from_json(k);
+            let k = Val::of(k);
             match f.as_str() {
                 Some("read" | "r") => {
                     let seen =
                         if known.is_none() || (v.is_null() && self.nil_read == NilRead::Unknown) {
                             None
                         } else {
-                            Some(Val::from_json(v))
+                            Some(Val::of(v))
                         };
                     micros.push(Micro::Read(k, seen));
                 }
-                Some("write" | "w") => micros.push(Micro::Write(k, Val::from_json(v))),
+                Some("write" | "w") => micros.push(Micro::Write(k, Val::of(v))),
                 _ => {
                     return Err(format!(
                         "micro-op {} has f {}; expected read or write (r or w)",

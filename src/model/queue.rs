@@ -70,13 +70,13 @@ impl Model for FifoQueue {
                             .into(),
                     );
                 }
-                Ok(QueueOp::Enqueue(Val::from_json(&op.input)))
+                Ok(QueueOp::Enqueue(Val::of(&op.input)))
             }
             "dequeue" => Ok(match reported(op) {
                 None => QueueOp::DequeueMaybe,
-                Some(Value::Null) if self.nil_read == NilRead::Unknown => QueueOp::DequeueUnknown,
-                Some(Value::Null) => QueueOp::DequeueEmpty,
-                Some(v) => QueueOp::Dequeue(Val::from_json(v)),
+                Some(crate::history::Val::Nil) if self.nil_read == NilRead::Unknown => QueueOp::DequeueUnknown,
+                Some(crate::history::Val::Nil) => QueueOp::DequeueEmpty,
+                Some(v) => QueueOp::Dequeue(Val::of(v)),
             }),
             _ => Err(unknown_f(self.name(), op, "enqueue or dequeue")),
         }

@@ -34,11 +34,11 @@ fn parse_register(
 ) -> Result<RegisterOp, String> {
     match op.f.as_str() {
         "read" | "r" => Ok(RegisterOp::Read(read_observation(op, nil_read))),
-        "write" | "w" => Ok(RegisterOp::Write(Val::from_json(&op.input))),
-        "cas" if cas => match op.input.as_array().map(Vec::as_slice) {
+        "write" | "w" => Ok(RegisterOp::Write(Val::of(&op.input))),
+        "cas" if cas => match op.input.as_array() {
             Some([old, new]) => Ok(RegisterOp::Cas {
-                old: Val::from_json(old),
-                new: Val::from_json(new),
+                old: Val::of(old),
+                new: Val::of(new),
             }),
             _ => Err("cas takes a value [expected, new]".to_string()),
         },

@@ -61,7 +61,7 @@ impl Model for Set {
     }
     fn parse(&self, op: &Operation) -> Result<SetOp, String> {
         match op.f.as_str() {
-            "add" => Ok(SetOp::Add(Val::from_json(&op.input))),
+            "add" => Ok(SetOp::Add(Val::of(&op.input))),
             "read" => {
                 if reported(op).is_some_and(|v| !v.is_null()) {
                     let Some(items) = op.output.as_array() else {
@@ -69,7 +69,7 @@ impl Model for Set {
                     };
                     let mut seen = BTreeSet::new();
                     for item in items {
-                        let v = Val::from_json(item);
+                        let v = Val::of(item);
                         if seen.contains(&v) {
                             return Ok(SetOp::DuplicateRead(v));
                         }

@@ -41,6 +41,18 @@ impl Val {
         }
     }
 
+    /// Converts a history value; never fails.
+    pub fn of(v: &crate::history::Val) -> Val {
+        use crate::history::Val as H;
+        match v {
+            H::Nil => Val::Null,
+            H::Bool(b) => Val::Bool(*b),
+            H::Int(i) => Val::Int(*i),
+            H::Str(s) => Val::Str(Arc::from(s.as_str())),
+            other => Val::from_json(&other.to_json()),
+        }
+    }
+
     /// The value as JSON again (for reports).
     pub fn to_json(&self) -> Value {
         match self {
@@ -119,7 +131,7 @@ impl fmt::Debug for Val {
 }
 
 /// Short rendering of a JSON value for messages: compact, cut at 80 chars.
-pub fn show_json(v: &Value) -> String {
+pub fn show_json(v: &impl std::fmt::Display) -> String {
     let s = v.to_string();
     if s.chars().count() > 80 {
         let cut: String = s.chars().take(77).collect();

@@ -8,7 +8,7 @@
 //! the last fraction of a second on disk. Serialising and writing happen off
 //! the tokio workers, so the history is never what limits throughput.
 
-use crate::history::{Op, OpType, Process};
+use crate::history::{Name, Op, OpType, Process, Val};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,11 +51,11 @@ impl Recorder {
             time: Some(self.now()),
             process: Some(process),
             op_type,
-            f: f.to_string(),
-            key,
-            value,
-            node,
-            error,
+            f: f.into(),
+            key: key.map(Val::from_json_owned),
+            value: Val::from_json_owned(value),
+            node: node.map(Name::from),
+            error: error.map(Box::new),
             line: 0,
         };
         // The writer only stops after every recorder is gone.

@@ -918,7 +918,7 @@ fn rw_register(
                     scc.iter().map(|&v| reg_text(txns, v)).collect::<Vec<_>>().join(", "),
                     txns.keys.text(k)
                 ),
-                data: json!({"key": txns.keys.value(k), "source": name, "scc": scc.iter().map(|&v| if v == NIL { Value::Null } else { txns.elems.value(v).clone() }).collect::<Vec<_>>()}),
+                data: json!({"key": txns.keys.value(k), "source": name, "scc": scc.iter().map(|&v| if v == NIL { crate::history::Val::Nil } else { txns.elems.value(v).clone() }).collect::<Vec<_>>()}),
             });
         }
     }

@@ -39,7 +39,7 @@ pub use models::{
 };
 
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::History;
+use crate::history::{History, Val};
 use graph::{kind_name, CycleSearch, SearchLimits, Shape, PROCESS, REALTIME, RW, WR, WW};
 use infer::{explain_edge, tname, Inference, OrderEdges};
 use serde::Serialize;
@@ -478,12 +478,12 @@ pub fn analyze_with(
 }
 
 /// Renders micro-ops Elle-style: `[append x 1] [r y [1 2]]`.
-fn mops_text(v: &Value) -> String {
-    fn atom(v: &Value) -> String {
+fn mops_text(v: &Val) -> String {
+    fn atom(v: &Val) -> String {
         match v {
-            Value::String(s) => s.clone(),
-            Value::Array(a) => format!("[{}]", a.iter().map(atom).collect::<Vec<_>>().join(" ")),
-            Value::Null => "nil".into(),
+            Val::Str(s) => s.to_string(),
+            Val::List(a) => format!("[{}]", a.iter().map(atom).collect::<Vec<_>>().join(" ")),
+            Val::Nil => "nil".into(),
             other => other.to_string(),
         }
     }

@@ -20,7 +20,7 @@
 
 use super::ElleKind;
 use crate::history::{History, OpType, Process};
-use serde_json::Value;
+use crate::history::Val;
 use std::collections::HashMap;
 
 pub use crate::checker::fast_hash::{FastHasher, FastMap};
@@ -33,23 +33,23 @@ pub type Id = u32;
 #[derive(Default)]
 pub struct Interner {
     ints: FastMap<i64, Id>,
-    others: FastMap<String, Id>,
-    values: Vec<Value>,
+    others: FastMap<Val, Id>,
+    values: Vec<Val>,
 }
 
 impl Txns {
     /// The micro-ops of transaction `t` as recorded in `history`.
-    pub fn raw<'h>(&self, history: &'h History, t: u32) -> &'h Value {
+    pub fn raw<'h>(&self, history: &'h History, t: u32) -> &'h Val {
         history
             .ops
             .get(self.txns[t as usize].raw_pos)
             .map(|o| &o.value)
-            .unwrap_or(&Value::Null)
+            .unwrap_or(&Val::Nil)
     }
 }
 
 impl Interner {
-    pub fn intern(&mut self, v: &Value) -> Id {
+    pub fn intern(&mut self, v: &Val) -> Id {
         if let Some(i) = v.as_i64() {
             if let Some(&id) = self.ints.get(&i) {
                 return id;
@@ -59,23 +59,22 @@ impl Interner {
             self.ints.insert(i, id);
             return id;
         }
-        let text = v.to_string();
-        if let Some(&id) = self.others.get(&text) {
+        if let Some(&id) = self.others.get(v) {
             return id;
         }
         let id = self.values.len() as Id;
         self.values.push(v.clone());
-        self.others.insert(text, id);
+        self.others.insert(v.clone(), id);
         id
     }
     /// The JSON value of an id.
-    pub fn value(&self, id: Id) -> &Value {
+    pub fn value(&self, id: Id) -> &Val {
         &self.values[id as usize]
     }
     /// The value as compact text, for explanations.
     pub fn text(&self, id: Id) -> String {
         match &self.values[id as usize] {
-            Value::String(s) => s.clone(),
+            Val::Str(s) => s.to_string(),
             v => v.to_string(),
         }
     }
@@ -180,12 +179,12 @@ pub fn detect_kind(history: &History) -> Result<ElleKind, TxnError> {
         };
         for m in mops {
             let Some(parts) = m.as_array() else { continue };
-            match parts.first().and_then(Value::as_str) {
+            match parts.first().and_then(Val::as_str) {
                 Some("append") => append = true,
                 Some("w") | Some("write") => write = true,
                 Some("r") | Some("read") => match parts.get(2) {
-                    Some(Value::Array(_)) => list_read = true,
-                    Some(Value::Null) | None => {}
+                    Some(Val::List(_)) => list_read = true,
+                    Some(Val::Nil) | None => {}
                     Some(_) => scalar_read = true,
                 },
                 _ => {}
@@ -207,7 +206,7 @@ fn mop_error(op_line: usize, index: u64, msg: &str) -> TxnError {
 
 /// Parses one micro-op.
 fn parse_mop(
-    m: &Value,
+    m: &Val,
     kind: ElleKind,
     known: bool,
     keys: &mut Interner,
@@ -237,7 +236,7 @@ fn parse_mop(
         )
     })?;
     let key = keys.intern(&parts[1]);
-    let v = parts.get(2).unwrap_or(&Value::Null);
+    let v = parts.get(2).unwrap_or(&Val::Nil);
     match (f, kind) {
         ("append", ElleKind::ListAppend) => Ok(Mop::Append {
             key,
@@ -256,8 +255,8 @@ fn parse_mop(
                 None
             } else {
                 match v {
-                    Value::Null => Some(Vec::new()),
-                    Value::Array(a) => Some(a.iter().map(|x| elems.intern(x)).collect()),
+                    Val::Nil => Some(Vec::new()),
+                    Val::List(a) => Some(a.iter().map(|x| elems.intern(x)).collect()),
                     other => {
                         return Err(mop_error(
                             line,
@@ -382,7 +381,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
 }
 
 fn parse_mops(
-    value: &Value,
+    value: &Val,
     kind: ElleKind,
     known: bool,
     keys: &mut Interner,
@@ -391,11 +390,11 @@ fn parse_mops(
     index: u64,
 ) -> Result<Vec<Mop>, TxnError> {
     match value {
-        Value::Array(a) => a
+        Val::List(a) => a
             .iter()
             .map(|m| parse_mop(m, kind, known, keys, elems, line, index))
             .collect(),
-        Value::Null => Ok(Vec::new()),
+        Val::Nil => Ok(Vec::new()),
         other => Err(mop_error(
             line,
             index,

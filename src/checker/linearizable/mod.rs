@@ -29,7 +29,7 @@ mod memo;
 mod search;
 
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, HistoryError, Operation, Outcome};
+use crate::history::{History, HistoryError, Operation, Outcome, Val};
 use crate::model::register::RegisterSpec;
 use crate::model::value::show_json;
 use crate::model::{
@@ -287,7 +287,7 @@ pub fn check(
 
 /// One key's operations.
 struct Partition {
-    key: Option<Value>,
+    key: Option<Val>,
     members: Vec<usize>,
 }
 
@@ -437,7 +437,7 @@ pub fn describe_op(history: &History, op: &Operation) -> String {
 
 /// "read → 4", "write 3", "cas [1,2]".
 fn op_text(op: &Operation) -> String {
-    let mut s = op.f.clone();
+    let mut s = op.f.to_string();
     if !op.input.is_null() {
         s.push(' ');
         s.push_str(&show_json(&op.input));
@@ -461,7 +461,7 @@ fn op_json(history: &History, op: &Operation) -> Value {
         "type": op.outcome,
         "f": op.f,
         "value": op.input,
-        "output": if op.outcome == Outcome::Ok { op.output.clone() } else { Value::Null },
+        "output": if op.outcome == Outcome::Ok { op.output.clone() } else { Val::Nil },
         "index": inv.index,
         "line": inv.line,
         "complete_index": done.map(|d| d.index),
@@ -469,9 +469,9 @@ fn op_json(history: &History, op: &Operation) -> Value {
     })
 }
 
-fn key_label(key: &Option<Value>) -> Option<String> {
+fn key_label(key: &Option<Val>) -> Option<String> {
     key.as_ref().map(|k| match k {
-        Value::String(s) => s.clone(),
+        Val::Str(s) => s.to_string(),
         other => show_json(other),
     })
 }
@@ -507,7 +507,7 @@ fn explain<M: Model>(
     model: &M,
     history: &History,
     ops: &[Operation],
-    key: &Option<Value>,
+    key: &Option<Val>,
     c: &Counterexample,
 ) -> String {
     let who = describe_op(history, &ops[c.op]);

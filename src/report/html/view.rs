@@ -7,7 +7,7 @@
 //! event's position in the history, which is what real-time order is based
 //! on anyway.
 
-use crate::history::{History, Op, Outcome};
+use crate::history::{History, Name, Op, Outcome, Val};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -216,7 +216,7 @@ impl View {
                             invoke: o.invoke,
                             complete: o.complete,
                             process: o.process.to_string(),
-                            f: o.f.clone(),
+                            f: o.f.to_string(),
                             outcome: o.outcome,
                             start,
                             end: end.max(start),
@@ -296,7 +296,7 @@ impl View {
         let mut open: Vec<FaultBand> = Vec::new();
         // Bands closed by the previous nemesis event, so that the paired
         // completion of the same heal extends them to when it finished.
-        let mut just_closed: Option<(String, Vec<usize>)> = None;
+        let mut just_closed: Option<(Name, Vec<usize>)> = None;
         for (pos, op) in history.ops.iter().enumerate() {
             if !op.process.as_ref().is_some_and(|p| p.is_nemesis()) {
                 continue;
@@ -327,11 +327,11 @@ impl View {
                 }
                 Act::Close(kind) => {
                     let idx = self.close(&mut open, at, |b| b.kind == kind);
-                    just_closed = Some((op.f.clone(), idx));
+                    just_closed = Some((op.f, idx));
                 }
                 Act::CloseAll => {
                     let idx = self.close(&mut open, at, |_| true);
-                    just_closed = Some((op.f.clone(), idx));
+                    just_closed = Some((op.f, idx));
                 }
                 Act::Instant => self.marks.push(Mark {
                     at,
@@ -369,12 +369,32 @@ impl View {
     }
 }
 
+/// A value as text: strings bare, anything else as compact JSON.
+pub trait ShortText {
+    fn text(&self) -> String;
+}
+
+impl ShortText for Value {
+    fn text(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ShortText for Val {
+    fn text(&self) -> String {
+        match self {
+            Val::Str(s) => s.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A value in a few characters: compact JSON, cut at `max` characters.
-pub fn short(v: &Value, max: usize) -> String {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+pub fn short(v: &impl ShortText, max: usize) -> String {
+    let s = v.text();
     if s.chars().count() <= max {
         s
     } else {
@@ -384,11 +404,14 @@ pub fn short(v: &Value, max: usize) -> String {
 }
 
 fn fault_text(op: &Op) -> String {
-    let target = op.value.get("target").unwrap_or(&op.value);
+    let target = match &op.value {
+        Val::Other(m) => m.get("target").map_or_else(|| op.value.clone(), Val::from_json),
+        v => v.clone(),
+    };
     if target.is_null() {
-        op.f.clone()
+        op.f.to_string()
     } else {
-        format!("{} {}", op.f, short(target, 60))
+        format!("{} {}", op.f, short(&target, 60))
     }
 }
 
@@ -397,7 +420,7 @@ fn describe(
     done: Option<&Op>,
     outcome: Outcome,
     latency_ms: Option<f64>,
-    output: &Value,
+    output: &Val,
 ) -> String {
     let mut s = format!(
         "process {} {}",
@@ -430,7 +453,7 @@ fn describe(
         s.push_str(&format!(", {ms:.1} ms"));
     }
     if let Some(e) = done.and_then(|d| d.error.as_ref()) {
-        s.push_str(&format!(" ({})", short(e, 60)));
+        s.push_str(&format!(" ({})", short(&**e, 60)));
     }
     if invoke.line > 0 {
         s.push_str(&format!(", line {}", invoke.line));

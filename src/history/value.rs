@@ -1,0 +1,604 @@
+//! Compact values: what a history holds instead of `serde_json::Value`.
+//!
+//! A million-operation history is mostly small integers, a few function
+//! names, a few keys and a few processes. Holding each event's fields as
+//! `serde_json::Value`s and `String`s costs several hundred bytes and
+//! several allocations per event, and every comparison walks a tree.
+//! Here:
+//!
+//! - [`Name`] is an interned string: one pointer, compared by address.
+//!   Function names, node names, process names and string values are
+//!   interned once per process, so `f == "read"` is a pointer compare after
+//!   the first lookup and a name costs 8 bytes wherever it appears.
+//! - [`Val`] is a 16-byte value: `nil`, booleans, integers and floats
+//!   inline, strings as [`Name`]s, lists behind one thin reference-counted
+//!   pointer (cloning a list never copies it), and anything else (maps,
+//!   integers beyond 64 bits) kept exactly as parsed in a box. Nothing is
+//!   rounded or truncated: [`Val::to_json`] gives back the value read.
+//!
+//! Equality and hashing are structural and agree with JSON's: `1` and
+//! `1.0` are different values (as in Jepsen's EDN, where `1` and `1.0` are
+//! not `=`), and a list equals a list with the same elements.
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+/// An interned string: 8 bytes, `Copy`, equal when the text is equal.
+#[derive(Clone, Copy)]
+pub struct Name(&'static Box<str>);
+
+static INTERNED: Mutex<Option<HashMap<&'static str, &'static Box<str>>>> = Mutex::new(None);
+
+thread_local! {
+    /// Names this thread has already looked up: most lookups never take
+    /// the global lock (parsing threads intern the same few names).
+    static SEEN: RefCell<HashMap<Box<str>, Name>> = RefCell::new(HashMap::new());
+}
+
+impl Name {
+    /// The interned name for `s` (the same pointer for the same text).
+    pub fn new(s: &str) -> Name {
+        if let Some(n) = SEEN.with(|seen| seen.borrow().get(s).copied()) {
+            return n;
+        }
+        let name = {
+            let mut guard = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+            let set = guard.get_or_insert_with(HashMap::new);
+            match set.get(s) {
+                Some(&b) => Name(b),
+                None => {
+                    let leaked: &'static Box<str> = Box::leak(Box::new(Box::from(s)));
+                    set.insert(&**leaked, leaked);
+                    Name(leaked)
+                }
+            }
+        };
+        SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            // Long strings (values, not names) are not worth a per-thread copy.
+            if s.len() <= 64 && seen.len() < 1 << 16 {
+                seen.insert(Box::from(s), name);
+            }
+        });
+        name
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+impl Eq for Name {}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        **self.0 == *other
+    }
+}
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        **self.0 == **other
+    }
+}
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        **self.0 == **other
+    }
+}
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        **self == **other.0
+    }
+}
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == **other.0
+    }
+}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.0.cmp(other.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self.0, f)
+    }
+}
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Name {
+        Name::new(s)
+    }
+}
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name::new(&s)
+    }
+}
+impl From<&String> for Name {
+    fn from(s: &String) -> Name {
+        Name::new(s)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Name, E> {
+                Ok(Name::new(s))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A list of values behind one thin, shared pointer.
+#[derive(Clone)]
+pub struct List(triomphe::ThinArc<(), Val>);
+
+impl List {
+    pub fn new(items: Vec<Val>) -> List {
+        List(triomphe::ThinArc::from_header_and_iter((), items.into_iter()))
+    }
+    pub fn as_slice(&self) -> &[Val] {
+        &self.0.slice
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = [Val];
+    fn deref(&self) -> &[Val] {
+        &self.0.slice
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+impl Eq for List {}
+
+impl fmt::Debug for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// A value of a history: 16 bytes, see the module docs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Val {
+    #[default]
+    Nil,
+    Bool(bool),
+    Int(i64),
+    /// A float, held by its bits so that values can be hashed and compared
+    /// exactly (NaN equals NaN here, as the same bits).
+    Float(u64),
+    Str(Name),
+    List(List),
+    /// Any other JSON value, exactly as read (maps, integers beyond i64).
+    Other(Box<Value>),
+}
+
+impl Val {
+    pub fn int(i: i64) -> Val {
+        Val::Int(i)
+    }
+    pub fn str(s: &str) -> Val {
+        Val::Str(Name::new(s))
+    }
+    pub fn list(items: Vec<Val>) -> Val {
+        Val::List(List::new(items))
+    }
+    pub fn float(f: f64) -> Val {
+        Val::Float(f.to_bits())
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::Nil)
+    }
+    pub fn is_array(&self) -> bool {
+        matches!(self, Val::List(_))
+    }
+    pub fn is_string(&self) -> bool {
+        matches!(self, Val::Str(_))
+    }
+    pub fn is_i64(&self) -> bool {
+        matches!(self, Val::Int(_))
+    }
+    pub fn is_number(&self) -> bool {
+        match self {
+            Val::Int(_) | Val::Float(_) => true,
+            Val::Other(v) => v.is_number(),
+            _ => false,
+        }
+    }
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Val::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Val::Int(i) => u64::try_from(*i).ok(),
+            Val::Other(v) => v.as_u64(),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Val::Int(i) => Some(*i as f64),
+            Val::Float(b) => Some(f64::from_bits(*b)),
+            Val::Other(v) => v.as_f64(),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Val::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&'static str> {
+        match self {
+            Val::Str(n) => Some(n.as_str()),
+            _ => None,
+        }
+    }
+    pub fn as_name(&self) -> Option<Name> {
+        match self {
+            Val::Str(n) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn as_array(&self) -> Option<&[Val]> {
+        match self {
+            Val::List(l) => Some(l.as_slice()),
+            _ => None,
+        }
+    }
+    /// The element at `i` of a list.
+    pub fn get(&self, i: usize) -> Option<&Val> {
+        self.as_array().and_then(|xs| xs.get(i))
+    }
+
+    /// Bytes this value holds on the heap (interned strings are shared and
+    /// not counted; boxed JSON is estimated from its text).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Val::List(l) => 16 + l.len() * 16 + l.iter().map(Val::heap_bytes).sum::<usize>(),
+            Val::Other(v) => 64 + v.to_string().len() * 2,
+            _ => 0,
+        }
+    }
+
+    /// Converts a JSON value (exactly: integers stay integers).
+    pub fn from_json(v: &Value) -> Val {
+        match v {
+            Value::Null => Val::Nil,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Val::Int(i),
+                None if n.is_f64() => Val::float(n.as_f64().unwrap_or(f64::NAN)),
+                None => Val::Other(Box::new(v.clone())),
+            },
+            Value::String(s) => Val::str(s),
+            Value::Array(xs) => Val::list(xs.iter().map(Val::from_json).collect()),
+            Value::Object(_) => Val::Other(Box::new(v.clone())),
+        }
+    }
+
+    /// Converts an owned JSON value.
+    pub fn from_json_owned(v: Value) -> Val {
+        match v {
+            Value::Array(xs) => Val::list(xs.into_iter().map(Val::from_json_owned).collect()),
+            Value::Object(_) => Val::Other(Box::new(v)),
+            Value::Number(ref n) if n.as_i64().is_none() && !n.is_f64() => {
+                Val::Other(Box::new(v))
+            }
+            other => Val::from_json(&other),
+        }
+    }
+
+    /// The JSON value this value was read from.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Val::Nil => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Int(i) => Value::from(*i),
+            Val::Float(b) => serde_json::Number::from_f64(f64::from_bits(*b))
+                .map_or(Value::Null, Value::Number),
+            Val::Str(n) => Value::String(n.to_string()),
+            Val::List(l) => Value::Array(l.iter().map(Val::to_json).collect()),
+            Val::Other(v) => (**v).clone(),
+        }
+    }
+}
+
+impl Hash for Val {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Val::Nil => state.write_u8(0),
+            Val::Bool(b) => {
+                state.write_u8(1);
+                b.hash(state)
+            }
+            Val::Int(i) => {
+                state.write_u8(2);
+                i.hash(state)
+            }
+            Val::Float(b) => {
+                state.write_u8(3);
+                b.hash(state)
+            }
+            Val::Str(n) => {
+                state.write_u8(4);
+                n.hash(state)
+            }
+            Val::List(l) => {
+                state.write_u8(5);
+                l.as_slice().hash(state)
+            }
+            Val::Other(v) => {
+                state.write_u8(6);
+                v.to_string().hash(state)
+            }
+        }
+    }
+}
+
+impl PartialEq<Value> for Val {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Val::Nil, Value::Null) => true,
+            (Val::Bool(a), Value::Bool(b)) => a == b,
+            (Val::Int(a), Value::Number(n)) => n.as_i64() == Some(*a),
+            (Val::Float(a), Value::Number(n)) => n.is_f64() && n.as_f64() == Some(f64::from_bits(*a)),
+            (Val::Str(a), Value::String(b)) => a == b,
+            (Val::List(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+            }
+            (Val::Other(a), b) => **a == *b,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq<Val> for Value {
+    fn eq(&self, other: &Val) -> bool {
+        other == self
+    }
+}
+
+impl From<i64> for Val {
+    fn from(i: i64) -> Val {
+        Val::Int(i)
+    }
+}
+impl From<&str> for Val {
+    fn from(s: &str) -> Val {
+        Val::str(s)
+    }
+}
+impl From<Value> for Val {
+    fn from(v: Value) -> Val {
+        Val::from_json_owned(v)
+    }
+}
+impl From<&Value> for Val {
+    fn from(v: &Value) -> Val {
+        Val::from_json(v)
+    }
+}
+impl From<Val> for Value {
+    fn from(v: Val) -> Value {
+        v.to_json()
+    }
+}
+impl From<&Val> for Value {
+    fn from(v: &Val) -> Value {
+        v.to_json()
+    }
+}
+
+impl fmt::Debug for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// JSON text, as `serde_json::Value` prints it.
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Val::Nil => f.write_str("null"),
+            Val::Bool(b) => write!(f, "{b}"),
+            Val::Int(i) => write!(f, "{i}"),
+            Val::Str(n) => write!(f, "{}", Value::String(n.to_string())),
+            Val::List(l) => {
+                f.write_str("[")?;
+                for (i, x) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                f.write_str("]")
+            }
+            other => write!(f, "{}", other.to_json()),
+        }
+    }
+}
+
+impl Serialize for Val {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Val::Nil => s.serialize_unit(),
+            Val::Bool(b) => s.serialize_bool(*b),
+            Val::Int(i) => s.serialize_i64(*i),
+            Val::Float(b) => s.serialize_f64(f64::from_bits(*b)),
+            Val::Str(n) => s.serialize_str(n),
+            Val::List(l) => {
+                let mut seq = s.serialize_seq(Some(l.len()))?;
+                for x in l.iter() {
+                    seq.serialize_element(x)?;
+                }
+                seq.end()
+            }
+            Val::Other(v) => v.serialize(s),
+        }
+    }
+}
+
+/// Reads a value straight from the JSON text, without a `serde_json::Value`
+/// in between (maps and huge integers excepted).
+impl<'de> Deserialize<'de> for Val {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Val, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Val;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Val, E> {
+                Ok(Val::Nil)
+            }
+            fn visit_none<E>(self) -> Result<Val, E> {
+                Ok(Val::Nil)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Val, E> {
+                Ok(Val::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Val, E> {
+                Ok(Val::Int(i))
+            }
+            fn visit_u64<E>(self, u: u64) -> Result<Val, E> {
+                Ok(match i64::try_from(u) {
+                    Ok(i) => Val::Int(i),
+                    Err(_) => Val::Other(Box::new(Value::from(u))),
+                })
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Val, E> {
+                Ok(Val::float(f))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Val, E> {
+                Ok(Val::str(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(x) = seq.next_element::<Val>()? {
+                    items.push(x);
+                }
+                Ok(Val::list(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Val, A::Error> {
+                let v = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Val::Other(Box::new(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sizes_stay_small() {
+        assert_eq!(std::mem::size_of::<Name>(), 8);
+        assert_eq!(std::mem::size_of::<Val>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Val>>(), 16);
+    }
+
+    #[test]
+    fn names_are_interned() {
+        let a = Name::new("read");
+        let b = Name::from(String::from("read"));
+        assert_eq!(a, b);
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
+        assert_eq!(a, "read");
+        assert_ne!(a, Name::new("write"));
+    }
+
+    #[test]
+    fn json_round_trips_exactly() {
+        for v in [
+            json!(null),
+            json!(true),
+            json!(-3),
+            json!(1.5),
+            json!("x"),
+            json!([["append", "x", 1], ["r", "y", [1, 2]]]),
+            json!({"a": [1, 2]}),
+            json!(u64::MAX),
+        ] {
+            let val = Val::from_json(&v);
+            assert_eq!(val.to_json(), v);
+            assert_eq!(val, v);
+            let parsed: Val = serde_json::from_str(&v.to_string()).unwrap();
+            assert_eq!(parsed, val, "{v}");
+            assert_eq!(serde_json::to_string(&parsed).unwrap(), v.to_string());
+            assert_eq!(parsed.to_string(), v.to_string());
+        }
+        assert_ne!(Val::from_json(&json!(1)), Val::from_json(&json!(1.0)));
+    }
+}
