@@ -23,6 +23,7 @@ fn ops(n: usize, stale: bool) -> Vec<Operation> {
     crashed_register_history(&g)
         .operations()
         .unwrap_or_else(|e| panic!("generated history pairs: {e}"))
+        .to_vec()
 }
 
 fn decide(model: &CasRegister, ops: &[Operation], which: RegisterSearch) -> bool {

@@ -60,7 +60,6 @@ fn bench(c: &mut Criterion) {
     g.bench_function("register_1m_ops_1000_keys_prepaired", |b| {
         let h = simulate_register(2, 1_000_000, 50, 1_000);
         let ops = h.operations().expect("pairs");
-        drop(h);
         b.iter(|| {
             let r = GraphRegisterChecker::new().check_ops(&ops, None, &Budget::default());
             assert_eq!(r.verdict, Verdict::Valid);

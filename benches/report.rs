@@ -14,8 +14,8 @@ use serde_json::json;
 
 /// Adds partition/heal pairs to a simulated history.
 fn with_faults(h: History) -> History {
-    let mut ops: Vec<Op> = Vec::with_capacity(h.ops.len() + 64);
-    for (i, o) in h.ops.into_iter().enumerate() {
+    let mut ops: Vec<Op> = Vec::with_capacity(h.ops().len() + 64);
+    for (i, o) in h.into_ops().into_iter().enumerate() {
         let fault = match i % 20_000 {
             5_000 => Some(("partition", json!({"target": "halves"}))),
             12_000 => Some(("heal", json!(null))),
@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&path, &page).expect("write the page");
     eprintln!(
         "report of {} events: {} bytes ({:.2} MB), written to {}",
-        history.ops.len(),
+        history.ops().len(),
         page.len(),
         page.len() as f64 / 1e6,
         path.display()

@@ -13,7 +13,7 @@
 use faultline::checker::elle::gen::{list_append, GenOptions};
 use faultline::checker::graph_register::simulate_register;
 use faultline::history::History;
-use serde_json::Value;
+use faultline::history::Val;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -26,17 +26,17 @@ fn write_jsonl(h: &History, path: &Path) -> std::io::Result<()> {
 }
 
 /// EDN text for a value: micro-op names become keywords, as Elle writes them.
-fn edn(v: &Value, out: &mut String) {
+fn edn(v: &Val, out: &mut String) {
     match v {
-        Value::Null => out.push_str("nil"),
-        Value::Array(xs) => {
+        Val::Nil => out.push_str("nil"),
+        Val::List(xs) => {
             out.push('[');
             for (i, x) in xs.iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
                 match x {
-                    Value::String(s) if i == 0 && (s == "append" || s == "r" || s == "w") => {
+                    Val::Str(s) if i == 0 && (*s == "append" || *s == "r" || *s == "w") => {
                         out.push(':');
                         out.push_str(s);
                     }
@@ -53,10 +53,10 @@ fn edn(v: &Value, out: &mut String) {
 fn write_edn(h: &History, path: &Path) -> std::io::Result<()> {
     let mut w = BufWriter::new(std::fs::File::create(path)?);
     let mut line = String::new();
-    for op in &h.ops {
+    for op in h.ops() {
         line.clear();
         line.push_str(&format!("{{:index {}", op.index));
-        if let Some(t) = op.time {
+        if let Some(t) = op.time.get() {
             line.push_str(&format!(", :time {t}"));
         }
         if let Some(p) = &op.process {

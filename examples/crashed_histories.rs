@@ -73,7 +73,7 @@ fn main() {
             eprintln!("{}: {e}", path.display());
             std::process::exit(1);
         }
-        println!("{} ({} events)", path.display(), h.ops.len());
+        println!("{} ({} events)", path.display(), h.ops().len());
         if with_compare {
             compare(&path.display().to_string(), &h);
         }

@@ -560,10 +560,10 @@ fn mib(bytes: usize) -> String {
 /// operations it is paired into once, in bytes (from the sizes of the
 /// types and the heap their lists and boxed values use).
 fn history_bytes(h: &History) -> usize {
-    let heap: usize = h.ops.iter().map(crate::history::Op::heap_bytes).sum();
-    let events = h.ops.capacity() * std::mem::size_of::<crate::history::Op>() + heap;
+    let heap: usize = h.ops().iter().map(crate::history::Op::heap_bytes).sum();
+    let events = h.ops().len() * std::mem::size_of::<crate::history::Op>() + heap;
     // Operations share their values' lists with the events (no copies).
-    let paired = h.ops.len().div_ceil(2) * std::mem::size_of::<crate::history::Operation>();
+    let paired = h.ops().len().div_ceil(2) * std::mem::size_of::<crate::history::Operation>();
     events + paired
 }
 
@@ -588,7 +588,7 @@ fn convert(a: ConvertArgs) -> anyhow::Result<i32> {
         Ok(()) => {
             eprintln!(
                 "faultline: wrote {} events to {}",
-                history.ops.len(),
+                history.ops().len(),
                 a.output.display()
             );
             Ok(0)

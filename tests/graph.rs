@@ -4,7 +4,7 @@
 
 use faultline::checker::graph_register::{self, GraphRegisterChecker};
 use faultline::checker::{Budget, Checker, Verdict};
-use faultline::history::{History, Op, OpType, Operation, Outcome, Process};
+use faultline::history::{History, Op, OpType, Operation, Outcome, Process, Val};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ fn brute_force_linearizable(ops: &[Operation]) -> bool {
     fn go(
         rel: &[&Operation],
         done: u32,
-        value: &Value,
+        value: &Val,
         required: u32,
         seen: &mut HashSet<(u32, String)>,
     ) -> bool {
@@ -71,7 +71,7 @@ fn brute_force_linearizable(ops: &[Operation]) -> bool {
         }
         false
     }
-    go(&relevant, 0, &Value::Null, required, &mut seen)
+    go(&relevant, 0, &Val::Nil, required, &mut seen)
 }
 
 /// A small random history of an atomic register with concurrent clients;
@@ -97,8 +97,8 @@ fn random_register_history(rng: &mut ChaCha8Rng, max_ops: usize, corrupt: bool) 
     let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
         let i = events.len();
         let mut o = Op::new(i as u64, Process::Id(p), t, f, v);
-        o.line = i + 1;
-        o.time = Some(i as u64 * 1_000_000);
+        o.line = (i + 1) as u32;
+        o.time = Some(i as u64 * 1_000_000).into();
         events.push(o);
     };
     loop {
@@ -185,9 +185,9 @@ fn random_register_history(rng: &mut ChaCha8Rng, max_ops: usize, corrupt: bool) 
             let i = reads[rng.gen_range(0..reads.len())];
             let choice = rng.gen_range(0..next_value + 1);
             events[i].value = if choice == 0 {
-                Value::Null
+                Val::Nil
             } else {
-                json!(choice)
+                Val::Int(choice as i64)
             };
         }
     }
@@ -248,7 +248,7 @@ fn uncorrupted_simulated_register_histories_are_linearizable() {
 /// read began. Returns the read's invoke position, or None if the history
 /// has no such read.
 fn inject_stale_read(h: &mut History, rng: &mut ChaCha8Rng) -> Option<usize> {
-    let ops = h.operations().ok()?;
+    let ops = h.operations().ok()?.to_vec();
     let mut reads: Vec<&Operation> = ops
         .iter()
         .filter(|o| o.f == "read" && o.outcome == Outcome::Ok)
@@ -271,12 +271,12 @@ fn inject_stale_read(h: &mut History, rng: &mut ChaCha8Rng) -> Option<usize> {
         };
         let older: Vec<&&Operation> = writes.iter().filter(|w| w.ret() < b.call()).collect();
         let value = if older.is_empty() {
-            Value::Null
+            Val::Nil
         } else {
             older[rng.gen_range(0..older.len())].input.clone()
         };
         let c = r.complete?;
-        h.ops[c].value = value;
+        h.ops_mut()[c].value = value;
         return Some(r.invoke);
     }
     None
@@ -335,8 +335,8 @@ fn random_set_history(rng: &mut ChaCha8Rng, n_ops: usize, clients: i64) -> Histo
     let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
         let i = events.len();
         let mut o = Op::new(i as u64, Process::Id(p), t, f, v);
-        o.line = i + 1;
-        o.time = Some(i as u64 * 500_000);
+        o.line = (i + 1) as u32;
+        o.time = Some(i as u64 * 500_000).into();
         events.push(o);
     };
     loop {
@@ -393,15 +393,23 @@ fn random_set_history(rng: &mut ChaCha8Rng, n_ops: usize, clients: i64) -> Histo
 /// A set history rewritten as list-append transactions on key "s".
 fn as_list_append(h: &History) -> History {
     let ops = h
-        .ops
+        .ops()
         .iter()
         .map(|o| {
             let mut t = o.clone();
             t.f = "txn".into();
             t.value = match (o.f.as_str(), o.op_type) {
-                ("add", _) => json!([["append", "s", o.value]]),
-                ("read", OpType::Ok) => json!([["r", "s", o.value]]),
-                _ => json!([["r", "s", null]]),
+                ("add", _) => Val::list(vec![Val::list(vec![
+                    "append".into(),
+                    "s".into(),
+                    o.value.clone(),
+                ])]),
+                ("read", OpType::Ok) => Val::list(vec![Val::list(vec![
+                    "r".into(),
+                    "s".into(),
+                    o.value.clone(),
+                ])]),
+                _ => json!([["r", "s", null]]).into(),
             };
             t
         })
@@ -423,7 +431,7 @@ fn lost_write_property_valid_then_exactly_the_dropped_element() {
         }
         // Drop one acknowledged element from every read after some read
         // that began after its acknowledgement.
-        let ops = h.operations().unwrap();
+        let ops = h.operations().unwrap().to_vec();
         let adds: Vec<&Operation> = ops
             .iter()
             .filter(|o| o.f == "add" && o.outcome == Outcome::Ok)
@@ -442,7 +450,7 @@ fn lost_write_property_valid_then_exactly_the_dropped_element() {
         for o in &later {
             if o.call() >= from {
                 let c = o.complete.unwrap();
-                let v: Vec<Value> = h.ops[c]
+                let v: Vec<Val> = h.ops()[c]
                     .value
                     .as_array()
                     .unwrap()
@@ -450,7 +458,7 @@ fn lost_write_property_valid_then_exactly_the_dropped_element() {
                     .filter(|x| **x != add.input)
                     .cloned()
                     .collect();
-                h.ops[c].value = json!(v);
+                h.ops_mut()[c].value = Val::list(v);
             }
         }
         injected += 1;
@@ -486,7 +494,7 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
         let mut h = graph_register::simulate_register(100 + seed, 1200, 5, 2);
         let r = SessionChecker::new().check(&h, &Budget::default());
         assert_eq!(r.verdict, Verdict::Valid, "seed {seed}: {}", r.explanation);
-        let ops = h.operations().unwrap();
+        let ops = h.operations().unwrap().to_vec();
         // A process's write followed by its own read of the same key.
         let mut pairs = Vec::new();
         for (i, w) in ops.iter().enumerate() {
@@ -514,8 +522,8 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
             .collect();
         let value = older
             .get(rng.gen_range(0..older.len().max(1)))
-            .map_or(Value::Null, |o| o.input.clone());
-        h.ops[read.complete.unwrap()].value = value;
+            .map_or(Val::Nil, |o| o.input.clone());
+        h.ops_mut()[read.complete.unwrap()].value = value;
         injected += 1;
         let r = SessionChecker::new().check(&h, &Budget::default());
         assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");
@@ -722,7 +730,7 @@ fn session_property_monotonic_reads_violation_at_the_injected_read() {
     let mut injected = 0;
     for seed in 0..40 {
         let mut h = graph_register::simulate_register(300 + seed, 1200, 5, 2);
-        let ops = h.operations().unwrap();
+        let ops = h.operations().unwrap().to_vec();
         // Two consecutive reads of one key by one process; the first saw a
         // written value b.
         let mut pairs = Vec::new();
@@ -755,8 +763,8 @@ fn session_property_monotonic_reads_violation_at_the_injected_read() {
             .collect();
         let value = older
             .get(rng.gen_range(0..older.len().max(1)))
-            .map_or(Value::Null, |o| o.input.clone());
-        h.ops[r2.complete.unwrap()].value = value;
+            .map_or(Val::Nil, |o| o.input.clone());
+        h.ops_mut()[r2.complete.unwrap()].value = value;
         injected += 1;
         let r = SessionChecker::new().check(&h, &Budget::default());
         assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");

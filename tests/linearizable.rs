@@ -8,7 +8,7 @@ use faultline::checker::linearizable::{
     PartitionVerdict, RegisterSearch,
 };
 use faultline::checker::{Budget, Checker, Verdict};
-use faultline::history::{Format, History, Op, OpType, Operation, Outcome, Process};
+use faultline::history::{Format, History, Op, OpType, Operation, Outcome, Process, Val};
 use faultline::model::{
     CasRegister, FifoQueue, Kv, Model, ModelConfig, ModelKind, Mutex, NilRead, Register, Set,
 };
@@ -396,7 +396,7 @@ fn hard_invalid_history(writers: i64) -> History {
     let mut idx = 0;
     let mut push = |p: i64, t: OpType, f: &str, v: Value| {
         let mut o = Op::new(idx, Process::Id(p), t, f, v);
-        o.line = idx as usize + 1;
+        o.line = (idx as usize + 1) as u32;
         ops.push(o);
         idx += 1;
     };
@@ -668,7 +668,7 @@ fn random_history(kind: Kind, rng: &mut ChaCha8Rng, max_ops: usize) -> History {
     let mut ops: Vec<Op> = Vec::new();
     let emit = |p: i64, t: OpType, f: &str, v: Value, ops: &mut Vec<Op>| {
         let mut o = Op::new(ops.len() as u64, Process::Id(p), t, f, v);
-        o.line = ops.len() + 1;
+        o.line = (ops.len() + 1) as u32;
         ops.push(o);
     };
     loop {
@@ -740,15 +740,18 @@ fn random_history(kind: Kind, rng: &mut ChaCha8Rng, max_ops: usize) -> History {
                 o.value = match kind {
                     Kind::Set => json!((0..rng.gen_range(0..3))
                         .map(|_| rng.gen_range(1..=fresh.max(1)))
-                        .collect::<Vec<_>>()),
-                    Kind::Queue => json!(rng.gen_range(1..=fresh.max(1))),
-                    Kind::Kv => json!(["", "a", "ab", "ba", "aab", "b"][rng.gen_range(0..6)]),
+                        .collect::<Vec<_>>())
+                    .into(),
+                    Kind::Queue => json!(rng.gen_range(1..=fresh.max(1))).into(),
+                    Kind::Kv => {
+                        json!(["", "a", "ab", "ba", "aab", "b"][rng.gen_range(0..6)]).into()
+                    }
                     _ => {
-                        let r = rng.gen_range(-1..3);
+                        let r: i32 = rng.gen_range(-1..3);
                         if r < 0 {
-                            Value::Null
+                            Val::Nil
                         } else {
-                            json!(r)
+                            Val::Int(i64::from(r))
                         }
                     }
                 };
@@ -862,15 +865,15 @@ fn crash_heavy_history(rng: &mut ChaCha8Rng, max_ops: usize) -> History {
     };
     let mut h = crashed_register_history(&g);
     if rng.gen_bool(0.5) {
-        let done: Vec<usize> = (0..h.ops.len())
-            .filter(|&i| matches!(h.ops[i].op_type, OpType::Ok | OpType::Fail))
+        let done: Vec<usize> = (0..h.ops().len())
+            .filter(|&i| matches!(h.ops()[i].op_type, OpType::Ok | OpType::Fail))
             .collect();
         if !done.is_empty() {
-            let o = &mut h.ops[done[rng.gen_range(0..done.len())]];
+            let o = &mut h.ops_mut()[done[rng.gen_range(0..done.len())]];
             if o.f == "read" {
-                o.value = match rng.gen_range(-1..3) {
-                    -1 => Value::Null,
-                    v => json!(v),
+                o.value = match rng.gen_range(-1i32..3) {
+                    -1 => Val::Nil,
+                    v => Val::Int(i64::from(v)),
                 };
             } else if o.op_type == OpType::Ok {
                 o.op_type = OpType::Fail;
@@ -1011,7 +1014,7 @@ fn crashed_register_histories_are_decided() {
     let h = crashed_register_history(&g);
     let r = check(&h, ModelKind::CasRegister, &cfg(), &Budget::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Invalid, "{}", r.summary);
-    let last = h.ops.len();
+    let last = h.ops().len();
     assert!(
         r.summary
             .contains(&format!("read → null (lines {}–{last})", last - 1)),
@@ -1080,7 +1083,7 @@ fn porcupine_corpus_gets_the_expected_verdicts() {
         let model: ModelKind = model.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
         let r =
             check(&h, model, &cfg, &Budget::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let want = if h.ops.is_empty() {
+        let want = if h.ops().is_empty() {
             empty += 1;
             Verdict::Valid
         } else {
@@ -1138,19 +1141,19 @@ fn generated_register_histories() {
     // Corrupt a read two thirds of the way in: make it return a value never written.
     let mut bad = h.clone();
     let target = bad
-        .ops
+        .ops()
         .iter()
         .enumerate()
-        .skip(bad.ops.len() * 2 / 3)
+        .skip(bad.ops().len() * 2 / 3)
         .find(|(_, o)| o.op_type == OpType::Ok && o.f == "read")
         .map(|(i, _)| i)
         .expect("a read to corrupt");
-    bad.ops[target].value = json!(-7);
+    bad.ops_mut()[target].value = Val::Int(-7);
     let r = check(&bad, ModelKind::Register, &cfg(), &Budget::default()).unwrap();
     assert_eq!(r.verdict, Verdict::Invalid);
     assert_eq!(
         r.details["failures"][0]["op"]["complete_line"],
-        json!(bad.ops[target].line)
+        json!(bad.ops()[target].line)
     );
     assert!(r.explanation.contains("read → -7"), "{}", r.explanation);
 }

@@ -86,13 +86,13 @@ fn assert_no_checker_says(o: &RunOutcome, bad: Verdict) {
     }
 }
 
-fn key_of(v: &Option<Value>) -> String {
+fn key_of(v: &Option<faultline::history::Val>) -> String {
     v.as_ref().map(|k| k.to_string()).unwrap_or_default()
 }
 
 /// The position of the nemesis's final `heal-all`: after it come the final reads.
 fn heal_position(h: &History) -> usize {
-    h.ops
+    h.ops()
         .iter()
         .position(|o| o.f == "heal-all" && o.process.as_ref().is_some_and(|p| p.is_nemesis()))
         .expect("the run healed its faults")
@@ -105,7 +105,7 @@ fn set_losses(h: &History) -> (usize, usize, usize) {
     let ops = h.operations().unwrap();
     let mut acked: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut finals: HashMap<String, Vec<BTreeSet<String>>> = HashMap::new();
-    for o in &ops {
+    for o in ops {
         if o.outcome != Outcome::Ok {
             continue;
         }
@@ -153,13 +153,13 @@ fn provably_stale_reads(h: &History) -> usize {
     let ops = h.operations().unwrap();
     // key → [(invoke, complete, value)] of acknowledged writes.
     let mut writes: HashMap<String, Vec<(usize, usize, String)>> = HashMap::new();
-    for o in &ops {
+    for o in ops {
         if o.outcome != Outcome::Ok {
             continue;
         }
         let v = match o.f.as_str() {
             "write" => o.input.to_string(),
-            "cas" => o.input[1].to_string(),
+            "cas" => o.input.get(1).map(ToString::to_string).unwrap_or_default(),
             _ => continue,
         };
         writes
@@ -168,7 +168,7 @@ fn provably_stale_reads(h: &History) -> usize {
             .push((o.invoke, o.complete.unwrap(), v));
     }
     let mut stale = 0;
-    for o in &ops {
+    for o in ops {
         if o.f != "read" || o.outcome != Outcome::Ok {
             continue;
         }
@@ -200,7 +200,7 @@ fn provably_stale_reads(h: &History) -> usize {
 fn assert_process_rule(h: &History, concurrency: i64) {
     let mut retired = BTreeSet::new();
     let mut seen = BTreeSet::new();
-    for o in &h.ops {
+    for o in h.ops() {
         let Some(Process::Id(p)) = o.process else {
             continue;
         };
@@ -213,7 +213,7 @@ fn assert_process_rule(h: &History, concurrency: i64) {
         }
     }
     h.operations().expect("history pairs");
-    let main_phase = &h.ops[..heal_position(h)];
+    let main_phase = &h.ops()[..heal_position(h)];
     let mut last_info_of_worker: BTreeMap<i64, i64> = BTreeMap::new();
     for o in main_phase {
         if let (Some(Process::Id(p)), OpType::Info) = (&o.process, o.op_type) {
@@ -239,7 +239,7 @@ fn assert_process_rule(h: &History, concurrency: i64) {
 }
 
 fn nemesis_faults(h: &History) -> BTreeSet<String> {
-    h.nemesis_ops().map(|o| o.f.clone()).collect()
+    h.nemesis_ops().map(|o| o.f.to_string()).collect()
 }
 
 const SEEDS: [u64; 3] = [1, 2, 3];
@@ -411,10 +411,10 @@ fn cancel_stops_heals_writes_and_checks() {
     );
     assert!(o.stats.main_seconds < 3600.0, "{}", o.stats.main_seconds);
     let h = History::read_file(&o.history_path, None).unwrap();
-    assert!(h.ops.len() > 100);
+    assert!(h.ops().len() > 100);
     // Healed and recorded; no final reads after a cancel.
     let heal = heal_position(&h);
-    assert!(h.ops[heal..]
+    assert!(h.ops()[heal..]
         .iter()
         .all(|op| op.process.as_ref().is_some_and(|p| p.is_nemesis())));
     assert!(!o.results.is_empty(), "checked what was recorded");
@@ -456,9 +456,9 @@ fn history_survives_kill_9() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let h = History::read_file(&path, None).expect("the history of a killed run parses");
-    assert!(h.ops.len() > 200, "{}", h.ops.len());
+    assert!(h.ops().len() > 200, "{}", h.ops().len());
     // Nearly everything reached the file: the last event is recent.
-    let last = Duration::from_nanos(h.ops.last().unwrap().time.unwrap());
+    let last = Duration::from_nanos(h.ops().last().unwrap().time.get().unwrap());
     assert!(
         last + Duration::from_millis(800) > recording,
         "last event at {last:?}"
@@ -479,11 +479,11 @@ fn process_protocol_with_the_in_memory_client() {
     assert_eq!(o.stats.info, 0);
     // One worker: its cas always expects what it last wrote, so they succeed.
     assert!(h
-        .ops
+        .ops()
         .iter()
         .any(|op| op.f == "cas" && op.op_type == OpType::Ok));
     assert!(h
-        .ops
+        .ops()
         .iter()
         .any(|op| op.f == "read" && op.op_type == OpType::Ok && op.value.is_i64()));
     assert_eq!(
@@ -508,15 +508,19 @@ fn process_protocol_client_crash_is_info_and_a_new_process() {
     ];
     let o = runner::run_blocking(&w, &quiet(dir.path())).unwrap();
     let h = History::read_file(&o.history_path, None).unwrap();
-    let infos: Vec<_> = h.ops.iter().filter(|o| o.op_type == OpType::Info).collect();
+    let infos: Vec<_> = h
+        .ops()
+        .iter()
+        .filter(|o| o.op_type == OpType::Info)
+        .collect();
     assert!(
         infos
             .iter()
-            .any(|o| o.error == Some(Value::String("client command exited".into()))),
+            .any(|o| o.error.as_deref() == Some(&Value::String("client command exited".into()))),
         "{infos:?}"
     );
     let procs: BTreeSet<i64> = h
-        .ops
+        .ops()
         .iter()
         .filter_map(|o| match o.process {
             Some(Process::Id(p)) => Some(p),
@@ -528,7 +532,7 @@ fn process_protocol_client_crash_is_info_and_a_new_process() {
         "{procs:?}"
     );
     let mut retired = BTreeSet::new();
-    for op in &h.ops {
+    for op in h.ops() {
         if let Some(Process::Id(p)) = op.process {
             assert!(!(op.op_type == OpType::Invoke && retired.contains(&p)));
             if op.op_type == OpType::Info {
@@ -602,7 +606,7 @@ fn process_protocol_with_real_redis() {
     assert_eq!(o.stats.info, 0, "{:?}", o.stats);
     let h = History::read_file(&o.history_path, None).unwrap();
     assert!(h
-        .ops
+        .ops()
         .iter()
         .any(|op| op.f == "read" && op.op_type == OpType::Ok && op.value.is_i64()));
     assert_eq!(

@@ -56,7 +56,7 @@ fn text(o: &Output) -> String {
 }
 
 fn client_ops(h: &History) -> usize {
-    h.ops
+    h.ops()
         .iter()
         .filter(|o| {
             o.op_type == OpType::Invoke && !o.process.as_ref().is_some_and(|p| p.is_nemesis())

@@ -753,7 +753,7 @@ impl Checker for GraphRegisterChecker {
     /// linearizability search with the register or cas-register model.
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            let r = self.check_ops(ops, Some(&history.ops), budget);
+            let r = self.check_ops(ops, Some(&history.ops()), budget);
             let fell_short = r.verdict == Verdict::Unknown && !budget.exhausted();
             if !fell_short {
                 return r;
@@ -805,9 +805,9 @@ pub fn simulate_register(seed: u64, ops: usize, clients: usize, keys: usize) -> 
         let idx = events.len();
         let mk = |t: OpType, f: &str, k: usize, v: Value| {
             let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
-            o.time = Some(idx as u64 * 1000);
+            o.time = Some(idx as u64 * 1000).into();
             o.key = Some(Val::Int(k as i64));
-            o.line = idx + 1;
+            o.line = (idx + 1) as u32;
             o
         };
         match &mut state[c] {
@@ -863,7 +863,7 @@ mod tests {
             .enumerate()
             .map(|(i, (p, t, f, v))| {
                 let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
-                o.line = i + 1;
+                o.line = (i + 1) as u32;
                 o
             })
             .collect();

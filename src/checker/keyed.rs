@@ -9,8 +9,8 @@
 //! return, without the per-key wrapping.
 
 use crate::checker::{Budget, CheckResult, Verdict};
-use crate::history::{History, Op, Operation};
 use crate::history::Val;
+use crate::history::{History, Op, Operation};
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -253,5 +253,5 @@ pub fn check_history(
     if budget.exhausted() {
         return CheckResult::new(name, Verdict::Unknown, "budget exhausted");
     }
-    crate::checker::on_operations(name, history, |ops| check(ops, &history.ops))
+    crate::checker::on_operations(name, history, |ops| check(ops, &history.ops()))
 }

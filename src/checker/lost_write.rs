@@ -346,14 +346,14 @@ fn classify_collections(
         // Known: (history position, time) of the add's ok completion or the
         // first completion of a read showing it.
         let mut known: Option<(usize, Option<u64>)> = match (op.outcome, op.complete) {
-            (Outcome::Ok, Some(c)) => Some((c, op.complete_time)),
+            (Outcome::Ok, Some(c)) => Some((c, op.complete_time.get())),
             _ => None,
         };
         for &j in &pres {
             let r = &ops[rs[j].op];
             if let Some(c) = r.complete {
                 if known.is_none_or(|k| c < k.0) {
-                    known = Some((c, r.complete_time));
+                    known = Some((c, r.complete_time.get()));
                 }
             }
         }
@@ -368,7 +368,7 @@ fn classify_collections(
             && match (known, last_absent) {
                 (Some(k), Some(la)) => {
                     let r = &ops[rs[la].op];
-                    is_stale(k, (r.invoke, r.invoke_time), timed)
+                    is_stale(k, (r.invoke, r.invoke_time.get()), timed)
                 }
                 _ => false,
             };
@@ -386,7 +386,7 @@ fn classify_collections(
         let latency = match (fate, known, last_absent) {
             (Fate::Stale, Some((kp, kt)), Some(la)) => {
                 let r = &ops[rs[la].op];
-                (time_of(call_t(r), r.invoke_time, timed) - time_of(kp as u64 + 1, kt, timed))
+                (time_of(call_t(r), r.invoke_time.get(), timed) - time_of(kp as u64 + 1, kt, timed))
                     .max(0.0)
             }
             _ => 0.0,
@@ -515,8 +515,8 @@ fn classify_registers(
             let latency = match (fate, last_absent) {
                 (Fate::Stale | Fate::Recovered | Fate::Superseded, Some(j)) => {
                     let r = &ops[reads[j].2];
-                    (time_of(reads[j].0, r.invoke_time, timed)
-                        - time_of(known, op.complete_time, timed))
+                    (time_of(reads[j].0, r.invoke_time.get(), timed)
+                        - time_of(known, op.complete_time.get(), timed))
                     .max(0.0)
                 }
                 _ => 0.0,
@@ -821,8 +821,8 @@ pub fn simulate_set(seed: u64, ops: usize, clients: usize, add_ratio: f64) -> Hi
         let idx = events.len();
         let mk = |t: OpType, f: &str, v: Value| {
             let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
-            o.time = Some(idx as u64 * 1000);
-            o.line = idx + 1;
+            o.time = Some(idx as u64 * 1000).into();
+            o.line = (idx + 1) as u32;
             o
         };
         match &mut state[c] {
@@ -868,7 +868,7 @@ impl Checker for LostWriteChecker {
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            self.check_ops(ops, Some(&history.ops), budget)
+            self.check_ops(ops, Some(&history.ops()), budget)
         })
     }
 }
@@ -885,7 +885,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, (p, t, f, v))| {
                     let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
-                    o.line = i + 1;
+                    o.line = (i + 1) as u32;
                     o
                 })
                 .collect(),

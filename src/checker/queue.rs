@@ -29,8 +29,8 @@
 
 use crate::checker::keyed::{at, per_key, KeyResult, Multiset};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome};
 use crate::history::Val;
+use crate::history::{History, Op, Operation, Outcome};
 use serde_json::{json, Map, Value};
 
 /// The checker's name in results.

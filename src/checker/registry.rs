@@ -261,7 +261,8 @@ pub fn validate(opts: &CheckOptions) -> Result<(), SelectError> {
 /// The model to use for `linearizable` when `--model` is not given: guessed
 /// from the functions in the history.
 pub fn infer_model(history: &History) -> ModelKind {
-    let has = |f: &str| history.ops.iter().any(|o| o.f == f);
+    let fs = history.functions();
+    let has = |f: &str| fs.iter().any(|n| n == f);
     if has("txn") {
         ModelKind::MultiRegister
     } else if has("cas") {
@@ -292,9 +293,8 @@ fn checker_kinds(history: &History, opts: &CheckOptions) -> Vec<CheckerKind> {
     }
     // Nothing said: transactions go to the Elle-style checker, set adds to
     // lost-write, everything else to linearizability with a guessed model.
-    let kind = if history.ops.iter().any(|o| o.f == "txn")
-        && !history.ops.iter().any(|o| o.f == "read" || o.f == "write")
-    {
+    let fs = history.functions();
+    let kind = if fs.iter().any(|f| f == "txn") && !fs.iter().any(|f| f == "read" || f == "write") {
         CheckerKind::Elle
     } else {
         match infer_model(history) {

@@ -23,8 +23,8 @@
 
 use crate::checker::keyed::{at, per_key, sorted, KeyResult};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome};
 use crate::history::Val;
+use crate::history::{History, Op, Operation, Outcome};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

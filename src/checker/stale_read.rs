@@ -19,7 +19,7 @@
 
 use crate::checker::graph_register::{by_key, call_t, disqualify, ret_t, KeyGraph, Lines};
 use crate::checker::{Budget, CheckResult, Checker, Verdict};
-use crate::history::{History, Op, Operation, Outcome, Val, Name};
+use crate::history::{History, Name, Op, Operation, Outcome, Val};
 use crate::model::ModelConfig;
 use serde::Serialize;
 use serde_json::json;
@@ -177,7 +177,7 @@ pub(crate) fn stale_reads_of_key(g: &KeyGraph, ops: &[Operation]) -> Vec<StaleRe
         }
         let read = &ops[r];
         let write = &ops[w];
-        let ms_behind = match (read.invoke_time, write.complete_time) {
+        let ms_behind = match (read.invoke_time.get(), write.complete_time.get()) {
             (Some(a), Some(b)) => Some((a as f64 - b as f64) / 1e6),
             _ => None,
         };
@@ -395,7 +395,7 @@ impl Checker for StaleReadChecker {
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            self.check_ops(ops, Some(&history.ops), budget)
+            self.check_ops(ops, Some(&history.ops()), budget)
         })
     }
 }

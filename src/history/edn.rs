@@ -20,8 +20,68 @@
 use super::{HistoryError, Op, OpType, Process, Val};
 use serde_json::{Map, Number, Value};
 
+/// Pieces smaller than this are not worth a thread.
+const PIECE: usize = 4 << 20;
+
 /// Parses an EDN history; every error names `file`, the line and the column.
+///
+/// A large stream of maps (Jepsen's `history.edn`: one map per line) is cut
+/// at lines that start a map and the pieces are read on all cores. A cut
+/// that lands inside a map that spans lines makes some piece fail to parse
+/// (the map before the cut is left open), and the whole text is then read
+/// in one piece, so the result never depends on where the cuts fell.
 pub fn parse_history(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
+    if text.len() > 2 * PIECE && text.trim_start().starts_with('{') {
+        if let Some(ops) = parse_pieces(text, file, PIECE) {
+            return Ok(ops);
+        }
+    }
+    parse_whole(text, file)
+}
+
+fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
+    use rayon::prelude::*;
+    let bytes = text.as_bytes();
+    let mut cuts = vec![(0usize, 1usize)];
+    let (mut start, mut line) = (0usize, 1usize);
+    while start + piece < bytes.len() {
+        let mut at = start + piece;
+        // The next line that starts with `{`.
+        let cut = loop {
+            let nl = at + bytes.get(at..)?.iter().position(|&b| b == b'\n')?;
+            if bytes.get(nl + 1) == Some(&b'{') {
+                break nl + 1;
+            }
+            at = nl + 1;
+        };
+        line += bytes[start..cut].iter().filter(|&&b| b == b'\n').count();
+        start = cut;
+        cuts.push((start, line));
+    }
+    let pieces: Vec<Result<Vec<Op>, HistoryError>> = cuts
+        .par_iter()
+        .enumerate()
+        .map(|(i, &(from, first_line))| {
+            let to = cuts.get(i + 1).map_or(text.len(), |c| c.0);
+            let mut p = Parser::new(&text[from..to], file);
+            p.line = first_line;
+            p.parse_stream()
+        })
+        .collect();
+    let mut ops = Vec::with_capacity(text.len() / 80);
+    for piece in pieces {
+        ops.extend(piece.ok()?);
+    }
+    // An omitted index is the event's position in the whole history.
+    for (pos, op) in ops.iter_mut().enumerate() {
+        if op.index == u64::MAX {
+            op.index = pos as u64;
+        }
+    }
+    Some(ops)
+}
+
+fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
     let mut p = Parser::new(text, file);
     // Over-estimating is cheap: pages never written are never touched.
     let mut ops = Vec::with_capacity(text.len() / 40 + 1);
@@ -69,6 +129,21 @@ pub fn parse_history(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
         },
     }
     Ok(ops)
+}
+
+impl Parser<'_> {
+    /// A stream of maps whose omitted indices are left as `u64::MAX`, for
+    /// the caller to number.
+    fn parse_stream(&mut self) -> Result<Vec<Op>, HistoryError> {
+        let mut ops = Vec::with_capacity(self.text.len() / 80 + 1);
+        loop {
+            self.skip_ws()?;
+            if self.peek().is_none() {
+                return Ok(ops);
+            }
+            ops.push(self.parse_op(usize::MAX)?);
+        }
+    }
 }
 
 /// Parses a single EDN value; anything after it (other than whitespace and
@@ -706,7 +781,7 @@ impl<'a> Parser<'a> {
         let mut index: Option<u64> = None;
         let mut op = Op {
             index: 0,
-            time: None,
+            time: super::Time::NONE,
             process: None,
             op_type: OpType::Invoke,
             f: super::Name::new(""),
@@ -714,7 +789,7 @@ impl<'a> Parser<'a> {
             value: Val::Nil,
             node: None,
             error: None,
-            line,
+            line: line as u32,
         };
         let mut has_type = false;
         let mut has_f = false;
@@ -806,7 +881,7 @@ impl<'a> Parser<'a> {
                     if name == "index" {
                         index = n;
                     } else {
-                        op.time = n;
+                        op.time = n.into();
                     }
                 }
                 "key" => op.key = Some(Val::from_json_owned(self.map_value(mline, mcol)?)),
@@ -849,7 +924,11 @@ impl<'a> Parser<'a> {
                 ));
             }
         }
-        op.index = index.unwrap_or(position as u64);
+        op.index = index.unwrap_or(if position == usize::MAX {
+            u64::MAX
+        } else {
+            position as u64
+        });
         Ok(op)
     }
 
@@ -936,6 +1015,38 @@ fn float(f: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pieces_read_like_the_whole() {
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "{{:process {}, :type :invoke, :f :txn, :value [[:append {} {i}] [:r 3 nil]]}}\n",
+                i % 7,
+                i % 11
+            ));
+            if i == 1500 {
+                // A map over several lines, one of them starting with `{`.
+                text.push_str("{:process 9, :type :info, :f :start,\n:value\n{:a 1}}\n");
+            }
+        }
+        let whole = parse_whole(&text, "w").unwrap();
+        let pieces = parse_pieces(&text, "w", 1000).unwrap();
+        assert_eq!(whole, pieces);
+        assert_eq!(whole.len(), 3001);
+        // A cut inside the multi-line map makes a piece fail: the caller
+        // then reads the text whole.
+        let at = text.find("\n:value\n{:a 1}").unwrap();
+        let failed = (1..2000).any(|n| {
+            let piece = at.saturating_sub(n);
+            parse_pieces(&text, "w", piece.max(1)).is_none()
+        });
+        assert!(failed);
+        assert_eq!(parse_history(&text, "w").unwrap(), whole);
+        let bad = format!("{text}{{:process 1, :type :nope, :f :read}}\n");
+        let e = parse_history(&bad, "w").unwrap_err().to_string();
+        assert!(e.starts_with("w:3004:"), "{e}");
+    }
     use serde_json::json;
 
     fn v(text: &str) -> Value {
@@ -1124,19 +1235,19 @@ mod tests {
         let ops = parse_history(text, "t.edn").unwrap();
         assert_eq!(ops.len(), 3);
         let a = &ops[0];
-        assert_eq!((a.index, a.time, a.line), (7, Some(1234), 1));
+        assert_eq!((a.index, a.time.get(), a.line), (7, Some(1234), 1));
         assert_eq!(a.process, Some(Process::Name("nemesis".into())));
         assert_eq!(a.op_type, OpType::Info);
         assert_eq!(a.value, json!("Cut off {:n1 #{:n2}}"));
         assert_eq!(a.node.as_deref(), Some("n1"));
-        assert_eq!(a.error, Some(json!(["timeout", "x"])));
+        assert_eq!(a.error, Some(Box::new(json!(["timeout", "x"]))));
         let b = &ops[1];
-        assert_eq!((b.index, b.time, b.line), (9, Some(2000), 2));
+        assert_eq!((b.index, b.time.get(), b.line), (9, Some(2000), 2));
         assert_eq!(b.value, json!([["append", 5, 1], ["r", 5, null]]));
         let c = &ops[2];
         assert_eq!(c.index, 2);
         assert_eq!(c.op_type, OpType::Ok);
-        assert_eq!(c.key, Some(json!("k1")));
+        assert_eq!(c.key, Some(json!("k1").into()));
         assert_eq!(c.value, json!([["append", 5, 1], ["r", 5, [1]]]));
         // Elle histories may lack :process.
         let ops = parse_history("[{:type :ok, :f :txn, :value []}]", "t.edn").unwrap();
@@ -1262,7 +1373,7 @@ mod tests {
         let ops = parse_history(&text, "gen.edn").unwrap();
         assert_eq!(ops.len(), n);
         assert_eq!(ops[n - 1].index, 2 * (n as u64 - 1));
-        assert_eq!(ops[n - 1].line, n);
+        assert_eq!(ops[n - 1].line as usize, n);
         assert_eq!(
             ops[123].value,
             json!([["append", 123 % 7, 123], ["r", 123 % 5, null]])

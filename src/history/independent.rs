@@ -69,7 +69,7 @@ fn not_a_tuple(op: &Op) -> Option<String> {
 /// True when every client event of `history` is an independent tuple.
 pub fn detect(history: &History) -> bool {
     let mut tuples = 0usize;
-    for op in history.ops.iter().filter(|o| is_client(o)) {
+    for op in history.ops().iter().filter(|o| is_client(o)) {
         if op.key.is_some() || op.f == TXN {
             return false;
         }
@@ -89,21 +89,21 @@ pub fn detect(history: &History) -> bool {
 pub fn split(history: &mut History) -> Result<usize, HistoryError> {
     let file = history.source.to_string();
     let mut keys = std::collections::HashSet::new();
-    for op in history.ops.iter_mut().filter(|o| is_client(o)) {
+    for op in history.ops_mut().iter_mut().filter(|o| is_client(o)) {
         if may_be_empty(op) {
             continue;
         }
         if op.key.is_some() {
             return Err(HistoryError::invalid(
                 &file,
-                op.line,
+                op.line as usize,
                 "--independent: this event already has a key; its value cannot also be a [key value] tuple",
             ));
         }
         if let Some(why) = not_a_tuple(op) {
             return Err(HistoryError::invalid(
                 &file,
-                op.line,
+                op.line as usize,
                 format!("--independent: {why}"),
             ));
         }
@@ -121,7 +121,7 @@ pub fn split(history: &mut History) -> Result<usize, HistoryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn h(events: &[(i64, OpType, &str, Value)]) -> History {
         let ops = events
@@ -129,7 +129,7 @@ mod tests {
             .enumerate()
             .map(|(i, (p, t, f, v))| {
                 let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
-                o.line = i + 1;
+                o.line = (i + 1) as u32;
                 o
             })
             .collect();
@@ -150,13 +150,13 @@ mod tests {
         let mut hist = tuples();
         assert!(detect(&hist));
         assert_eq!(split(&mut hist).unwrap(), 2);
-        assert_eq!(hist.ops[0].key, Some(json!(3)));
-        assert_eq!(hist.ops[0].value, Value::Null);
-        assert_eq!(hist.ops[1].value, json!([1, 2]));
-        assert_eq!(hist.ops[2].value, json!(5));
-        assert_eq!(hist.ops[3].key, None);
+        assert_eq!(hist.ops()[0].key, Some(json!(3).into()));
+        assert_eq!(hist.ops()[0].value, Value::Null);
+        assert_eq!(hist.ops()[1].value, json!([1, 2]));
+        assert_eq!(hist.ops()[2].value, json!(5));
+        assert_eq!(hist.ops()[3].key, None);
         let ops = hist.operations().unwrap();
-        assert_eq!(ops[1].key, Some(json!(4)));
+        assert_eq!(ops[1].key, Some(json!(4).into()));
         assert_eq!(ops[1].output, json!([1, 2]));
     }
 
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn keyed_txn_and_vector_keys_are_not_tuples() {
         let mut keyed = tuples();
-        keyed.ops[0].key = Some(json!("x"));
+        keyed.ops_mut()[0].key = Some(json!("x").into());
         assert!(!detect(&keyed));
         let txn = h(&[(0, OpType::Ok, "txn", json!([["r", 1]]))]);
         assert!(!detect(&txn));

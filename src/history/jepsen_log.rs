@@ -332,7 +332,7 @@ fn parse_event(
 
     let mut op = Op::new(position as u64, process, op_type, f, value);
     op.error = error.map(Box::new);
-    op.line = lineno;
+    op.line = (lineno) as u32;
     Ok(Some((op, used_lines)))
 }
 
@@ -383,7 +383,10 @@ java.lang.RuntimeException: boom
         assert_eq!(ops[1].value, json!("Cut off {:n1 #{:n2}}"));
         assert_eq!(ops[1].index, 1);
         assert_eq!(ops[2].op_type, OpType::Info);
-        assert_eq!(ops[2].error, Some(json!("indeterminate: timeout")));
+        assert_eq!(
+            ops[2].error,
+            Some(Box::new(json!("indeterminate: timeout")))
+        );
     }
 
     #[test]
@@ -496,7 +499,7 @@ Analysis invalid! (x_x)
         assert_eq!(ops[3].op_type, OpType::Info);
         assert_eq!(
             ops[3].error,
-            Some(json!("indeterminate: java.net.SocketTimeoutException: Read timed out\n\tat java.net.SocketInputStream.socketRead0(Native Method)"))
+            Some(Box::new(json!("indeterminate: java.net.SocketTimeoutException: Read timed out\n\tat java.net.SocketInputStream.socketRead0(Native Method)")))
         );
         assert_eq!(ops[4].value, json!([3]));
         assert_eq!(ops[4].line, 6);

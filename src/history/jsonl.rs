@@ -86,7 +86,10 @@ pub(crate) fn split_lines(text: &str, size: usize) -> Vec<(usize, usize)> {
 }
 
 fn memchr_from(bytes: &[u8], from: usize) -> Option<usize> {
-    bytes[from..].iter().position(|&b| b == b'\n').map(|p| from + p)
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| from + p)
 }
 
 fn parse_piece(text: &str, file: &str, first_line: usize) -> Result<Vec<Op>, HistoryError> {
@@ -102,6 +105,10 @@ fn parse_piece(text: &str, file: &str, first_line: usize) -> Result<Vec<Op>, His
 }
 
 fn parse_line(line: &str, file: &str, lineno: usize) -> Result<Op, HistoryError> {
+    if let Some(op) = fast::line(line, lineno) {
+        return Ok(op);
+    }
+    // The careful path: serde's reader, whose errors name the column.
     let l: Line = serde_json::from_str(line).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             HistoryError::parse(file, lineno, e.column(), format!("invalid JSON: {e}"))
@@ -136,14 +143,12 @@ fn parse_line(line: &str, file: &str, lineno: usize) -> Result<Op, HistoryError>
     let f = match l.f {
         Some(f) => f,
         None if super::is_txn_value(&l.value) => Name::new(super::TXN),
-        None => {
-            return Err(HistoryError::parse(
-                file,
-                lineno,
-                1,
-                "not an operation: missing field `f` (expected fields index, process, type, f, value)",
-            ))
-        }
+        None => return Err(HistoryError::parse(
+            file,
+            lineno,
+            1,
+            "not an operation: missing field `f` (expected fields index, process, type, f, value)",
+        )),
     };
     let time = match l.time {
         None | Some(-1) => None,
@@ -159,7 +164,7 @@ fn parse_line(line: &str, file: &str, lineno: usize) -> Result<Op, HistoryError>
     Ok(Op {
         index: l.index.unwrap_or(u64::MAX),
         // Jepsen's "no time" is -1.
-        time,
+        time: time.into(),
         process: l.process,
         op_type,
         f,
@@ -167,8 +172,268 @@ fn parse_line(line: &str, file: &str, lineno: usize) -> Result<Op, HistoryError>
         value: l.value,
         node: l.node,
         error: l.error.map(Box::new),
-        line: lineno,
+        line: lineno as u32,
     })
+}
+
+/// A reader for the lines faultline and Jepsen write: flat objects whose
+/// fields are integers, short strings and small lists. It gives up
+/// (`None`) on anything unusual — escapes in keys, duplicate or missing
+/// fields, malformed text — and the careful path then reads the line and
+/// names what is wrong, so the two agree on every line they both accept.
+mod fast {
+    use super::super::{Name, Op, OpType, Process, Val};
+
+    struct Cursor<'a> {
+        s: &'a str,
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn ws(&mut self) {
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b' ' || c == b'\t' || c == b'\r' || c == b'\n' {
+                    self.i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        fn eat(&mut self, c: u8) -> Option<()> {
+            self.ws();
+            (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+        }
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.b.get(self.i).copied()
+        }
+        /// A string without escapes (escaped strings go the careful way).
+        fn plain_str(&mut self) -> Option<&'a str> {
+            self.eat(b'"')?;
+            let start = self.i;
+            let rest = &self.b[start..];
+            let len = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+            if rest[len] != b'"' || rest[..len].iter().any(|&c| c < 0x20) {
+                return None;
+            }
+            self.i = start + len + 1;
+            // Both ends are ASCII quotes, so these are char boundaries.
+            self.s.get(start..start + len)
+        }
+        fn literal(&mut self, word: &[u8]) -> Option<()> {
+            self.b[self.i..]
+                .starts_with(word)
+                .then(|| self.i += word.len())
+        }
+        fn number(&mut self) -> Option<Val> {
+            self.ws();
+            let start = self.i;
+            let neg = self.b.get(self.i) == Some(&b'-');
+            if neg {
+                self.i += 1;
+            }
+            let digits = self.i;
+            let mut n: i64 = 0;
+            let mut overflow = false;
+            while let Some(&c) = self.b.get(self.i) {
+                if !c.is_ascii_digit() {
+                    break;
+                }
+                match n
+                    .checked_mul(10)
+                    .and_then(|m| m.checked_sub(i64::from(c - b'0')))
+                {
+                    Some(m) => n = m,
+                    None => overflow = true,
+                }
+                self.i += 1;
+            }
+            let len = self.i - digits;
+            if len == 0 || (len > 1 && self.b[digits] == b'0') {
+                return None;
+            }
+            if matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E')) || overflow {
+                // Floats and huge integers: serde_json's own reading.
+                while let Some(&c) = self.b.get(self.i) {
+                    if c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-') {
+                        self.i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let v: serde_json::Value = serde_json::from_str(self.s.get(start..self.i)?).ok()?;
+                return Some(Val::from_json_owned(v));
+            }
+            // Accumulated negatively so that i64::MIN fits.
+            if neg {
+                Some(Val::Int(n))
+            } else {
+                n.checked_neg().map(Val::Int)
+            }
+        }
+        fn value(&mut self, depth: usize) -> Option<Val> {
+            if depth > 64 {
+                return None;
+            }
+            match self.peek()? {
+                b'n' => self.literal(b"null").map(|_| Val::Nil),
+                b't' => self.literal(b"true").map(|_| Val::Bool(true)),
+                b'f' => self.literal(b"false").map(|_| Val::Bool(false)),
+                b'"' => self.plain_str().map(Val::str),
+                b'[' => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    if self.eat(b']').is_some() {
+                        return Some(Val::list(items));
+                    }
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        if self.eat(b',').is_some() {
+                            continue;
+                        }
+                        self.eat(b']')?;
+                        return Some(Val::list(items));
+                    }
+                }
+                b'{' => {
+                    // Maps are rare in histories: kept exactly, as JSON.
+                    let start = self.i;
+                    self.skip_object(depth)?;
+                    let v: serde_json::Value =
+                        serde_json::from_str(self.s.get(start..self.i)?).ok()?;
+                    Some(Val::Other(Box::new(v)))
+                }
+                _ => self.number(),
+            }
+        }
+        fn skip_object(&mut self, depth: usize) -> Option<()> {
+            self.eat(b'{')?;
+            if self.eat(b'}').is_some() {
+                return Some(());
+            }
+            loop {
+                self.plain_str()?;
+                self.eat(b':')?;
+                self.value(depth + 1)?;
+                if self.eat(b',').is_some() {
+                    continue;
+                }
+                return self.eat(b'}');
+            }
+        }
+    }
+
+    /// Reads one line, or `None` for the careful path to decide.
+    pub(super) fn line(text: &str, lineno: usize) -> Option<Op> {
+        let mut c = Cursor {
+            s: text,
+            b: text.as_bytes(),
+            i: 0,
+        };
+        c.eat(b'{')?;
+        let mut index = None;
+        let mut time = None;
+        let mut process = None;
+        let mut op_type = None;
+        let mut f = None;
+        let mut key = None;
+        let mut value = None;
+        let mut node = None;
+        let mut error = None;
+        let mut seen = 0u16;
+        if c.eat(b'}').is_none() {
+            loop {
+                let k = c.plain_str()?;
+                c.eat(b':')?;
+                let bit = match k {
+                    "index" => 1,
+                    "time" => 2,
+                    "process" => 4,
+                    "type" => 8,
+                    "f" => 16,
+                    "key" => 32,
+                    "value" => 64,
+                    "node" => 128,
+                    "error" => 256,
+                    _ => 512,
+                };
+                if bit != 512 && seen & bit != 0 {
+                    return None;
+                }
+                seen |= bit;
+                match bit {
+                    1 => index = Some(c.number()?.as_u64()?),
+                    2 => {
+                        time = match c.number()?.as_i64()? {
+                            -1 => None,
+                            t => Some(u64::try_from(t).ok()?),
+                        }
+                    }
+                    4 => {
+                        process = match c.value(0)? {
+                            Val::Nil => None,
+                            Val::Int(i) => Some(Process::Id(i)),
+                            Val::Str(n) => Some(Process::Name(n)),
+                            _ => return None,
+                        }
+                    }
+                    8 => op_type = Some(OpType::parse(c.plain_str()?)?),
+                    16 => f = Some(Name::new(c.plain_str()?)),
+                    32 => {
+                        key = match c.value(0)? {
+                            Val::Nil => None,
+                            k => Some(k),
+                        }
+                    }
+                    64 => value = Some(c.value(0)?),
+                    128 => {
+                        node = match c.value(0)? {
+                            Val::Nil => None,
+                            Val::Str(n) => Some(n),
+                            _ => return None,
+                        }
+                    }
+                    256 => {
+                        error = match c.value(0)? {
+                            Val::Nil => None,
+                            e => Some(Box::new(e.to_json())),
+                        }
+                    }
+                    _ => {
+                        c.value(0)?;
+                    }
+                }
+                if c.eat(b',').is_some() {
+                    continue;
+                }
+                c.eat(b'}')?;
+                break;
+            }
+        }
+        c.ws();
+        if c.i != c.b.len() {
+            return None;
+        }
+        let value = value.unwrap_or_default();
+        let f = match f {
+            Some(f) => f,
+            None if super::super::is_txn_value(&value) => Name::new(super::super::TXN),
+            None => return None,
+        };
+        Some(Op {
+            index: index.unwrap_or(u64::MAX),
+            time: time.into(),
+            process,
+            op_type: op_type?,
+            f,
+            key,
+            value,
+            node,
+            error,
+            line: lineno as u32,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +476,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("c.jsonl:1:"), "{e}");
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_serde() {
+        let lines = [
+            r#"{"index":3,"time":12,"process":4,"type":"ok","f":"read","key":"x","value":[1,2,3],"node":"n1"}"#,
+            r#"{"process":"nemesis","type":"info","f":"start","value":{"target":["n1"]},"error":["timeout", 3]}"#,
+            r#"{"type":"ok","value":[["append","x",1],["r","y",[1,2]]]}"#,
+            r#" { "process" : -7 , "type" : "invoke" , "f" : "write" , "value" : -9223372036854775808 } "#,
+            r#"{"process":1,"type":"ok","f":"w","value":1.5e3,"extra":{"a":[1,{"b":null}]}}"#,
+            r#"{"process":1,"type":"ok","f":"w","value":18446744073709551615}"#,
+            r#"{"process":1,"type":"ok","f":"w","value":"a\"b"}"#,
+            r#"{"process":1,"type":"ok","f":"w","value":true,"time":-1}"#,
+        ];
+        for (i, l) in lines.iter().enumerate() {
+            let careful = parse(l, "x").unwrap().remove(0);
+            if let Some(mut fast) = fast::line(l, 1) {
+                if fast.index == u64::MAX {
+                    fast.index = 0;
+                }
+                assert_eq!(fast, careful, "line {i}: {l}");
+            }
+        }
+        // The unusual ones are left to the careful reader.
+        assert!(fast::line(lines[6], 1).is_none());
+        assert!(fast::line(r#"{"process":1,"process":2,"type":"ok","f":"w"}"#, 1).is_none());
+        assert!(fast::line(r#"{"process":1,"type":"ok","f":"w","value":01}"#, 1).is_none());
+        assert!(fast::line(r#"{"process":1,"type":"ok","f":"w"} x"#, 1).is_none());
     }
 
     #[test]

@@ -33,7 +33,6 @@ pub use value::{List, Name, Val};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -145,8 +144,8 @@ pub struct Op {
     /// Position in the history: unique and increasing (may be sparse).
     pub index: u64,
     /// Nanoseconds since the run started, when the recorder knew it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<u64>,
+    #[serde(default, skip_serializing_if = "Time::is_none")]
+    pub time: Time,
     /// The logical process; absent in some Elle histories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
@@ -168,7 +167,7 @@ pub struct Op {
     pub error: Option<Box<Value>>,
     /// Source line (1-based) the event was read from; not serialized.
     #[serde(skip)]
-    pub line: usize,
+    pub line: u32,
 }
 
 impl Op {
@@ -176,14 +175,23 @@ impl Op {
     pub fn heap_bytes(&self) -> usize {
         self.value.heap_bytes()
             + self.key.as_ref().map_or(0, Val::heap_bytes)
-            + self.error.as_ref().map_or(0, |e| 64 + e.to_string().len() * 2)
+            + self
+                .error
+                .as_ref()
+                .map_or(0, |e| 64 + e.to_string().len() * 2)
     }
 
     /// A new event with only the required fields set.
-    pub fn new(index: u64, process: Process, op_type: OpType, f: &str, value: impl Into<Val>) -> Op {
+    pub fn new(
+        index: u64,
+        process: Process,
+        op_type: OpType,
+        f: &str,
+        value: impl Into<Val>,
+    ) -> Op {
         Op {
             index,
-            time: None,
+            time: Time::NONE,
             process: Some(process),
             op_type,
             f: Name::new(f),
@@ -193,6 +201,54 @@ impl Op {
             error: None,
             line: 0,
         }
+    }
+}
+
+/// An event's time in nanoseconds, or none: an `Option<u64>` in 8 bytes
+/// (`u64::MAX` is "no time"; no run lasts 584 years).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Time(u64);
+
+impl Time {
+    pub const NONE: Time = Time(u64::MAX);
+    pub fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+    pub fn is_none(&self) -> bool {
+        self.0 == u64::MAX
+    }
+    pub fn is_some(&self) -> bool {
+        self.0 != u64::MAX
+    }
+}
+
+impl Default for Time {
+    fn default() -> Time {
+        Time::NONE
+    }
+}
+
+impl From<Option<u64>> for Time {
+    fn from(t: Option<u64>) -> Time {
+        Time(t.filter(|&t| t != u64::MAX).unwrap_or(u64::MAX))
+    }
+}
+
+impl fmt::Debug for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Time, D::Error> {
+        Ok(Time::from(Option::<u64>::deserialize(d)?))
     }
 }
 
@@ -229,8 +285,8 @@ pub struct Operation {
     pub outcome: Outcome,
     pub node: Option<Name>,
     /// Time of the invoke and of the completion, in ns, when recorded.
-    pub invoke_time: Option<u64>,
-    pub complete_time: Option<u64>,
+    pub invoke_time: Time,
+    pub complete_time: Time,
 }
 
 impl Operation {
@@ -324,12 +380,14 @@ impl HistoryError {
 /// A history: the events in the order they were recorded.
 ///
 /// Its client operations are paired once, on first use, and every checker
-/// reads the same [`Operation`]s ([`History::operations`]). Code that
-/// changes `ops` after that must call [`History::forget_operations`].
+/// reads the same [`Operation`]s ([`History::operations`]). The events are
+/// reached through [`History::ops`]; changing them ([`History::ops_mut`])
+/// forgets the pairing, so no checker ever reads operations of events that
+/// are no longer there.
 #[derive(Debug, Default)]
 pub struct History {
     pub source: Source,
-    pub ops: Vec<Op>,
+    events: Vec<Op>,
     paired: OnceLock<Result<Vec<Operation>, HistoryError>>,
 }
 
@@ -338,7 +396,7 @@ impl Clone for History {
     fn clone(&self) -> History {
         History {
             source: self.source.clone(),
-            ops: self.ops.clone(),
+            events: self.events.clone(),
             paired: OnceLock::new(),
         }
     }
@@ -416,10 +474,12 @@ pub const TXN: &str = "txn";
 /// transaction, whatever its `:f`.
 pub fn is_txn_value(value: &Val) -> bool {
     match value {
-        Val::List(mops) => !mops.is_empty()
-            && mops.iter().all(
-                |m| matches!(m, Val::List(parts) if parts.first().is_some_and(Val::is_string)),
-            ),
+        Val::List(mops) => {
+            !mops.is_empty()
+                && mops.iter().all(
+                    |m| matches!(m, Val::List(parts) if parts.first().is_some_and(Val::is_string)),
+                )
+        }
         _ => false,
     }
 }
@@ -454,9 +514,40 @@ impl History {
     pub fn new(ops: Vec<Op>) -> History {
         History {
             source: Source::default(),
-            ops,
+            events: ops,
             paired: OnceLock::new(),
         }
+    }
+
+    /// The events, in history order.
+    pub fn ops(&self) -> &[Op] {
+        &self.events
+    }
+
+    /// The events, to change them; the pairing is redone on next use.
+    pub fn ops_mut(&mut self) -> &mut Vec<Op> {
+        self.paired = OnceLock::new();
+        &mut self.events
+    }
+
+    /// The events, taken out of the history.
+    pub fn into_ops(self) -> Vec<Op> {
+        self.events
+    }
+
+    /// The distinct functions (`:f`) of the events, in order of first use.
+    pub fn functions(&self) -> Vec<Name> {
+        let mut fs: Vec<Name> = Vec::new();
+        let mut last: Option<Name> = None;
+        for op in self.ops() {
+            if last != Some(op.f) {
+                last = Some(op.f);
+                if !fs.contains(&op.f) {
+                    fs.push(op.f);
+                }
+            }
+        }
+        fs
     }
 
     /// Drops the cached pairing, after `ops` changed.
@@ -543,11 +634,11 @@ impl History {
 
     /// Indices must be strictly increasing.
     fn check_indices(&self) -> Result<(), HistoryError> {
-        for w in self.ops.windows(2) {
+        for w in self.ops().windows(2) {
             if w[1].index <= w[0].index {
                 return Err(HistoryError::invalid(
                     &self.file(),
-                    w[1].line,
+                    w[1].line as usize,
                     format!(
                         "index {} does not increase (the event before it has index {})",
                         w[1].index, w[0].index
@@ -560,7 +651,7 @@ impl History {
 
     /// The nemesis's events (faults), in order.
     pub fn nemesis_ops(&self) -> impl Iterator<Item = &Op> {
-        self.ops
+        self.ops()
             .iter()
             .filter(|o| o.process.as_ref().is_some_and(|p| p.is_nemesis()))
     }
@@ -594,20 +685,20 @@ impl History {
         let file = self.file();
         let client = |o: &&Op| !o.process.as_ref().is_some_and(Process::is_nemesis);
         if !self
-            .ops
+            .ops()
             .iter()
             .filter(client)
             .any(|o| o.op_type == OpType::Invoke)
         {
             return Ok(self.completions_only());
         }
-        let mut pending: HashMap<&Process, usize> = HashMap::new();
-        let mut retired: HashMap<&Process, usize> = HashMap::new();
+        let mut pending: crate::checker::fast_hash::FastMap<Process, usize> = Default::default();
+        let mut retired: crate::checker::fast_hash::FastMap<Process, usize> = Default::default();
         // The pending invoke of the stream of events without a process.
         let mut anonymous_pending: Option<usize> = None;
         let mut anonymous = 0usize;
-        let mut out: Vec<Operation> = Vec::with_capacity(self.ops.len() / 2 + 1);
-        for (pos, op) in self.ops.iter().enumerate() {
+        let mut out: Vec<Operation> = Vec::with_capacity(self.ops().len() / 2 + 1);
+        for (pos, op) in self.ops().iter().enumerate() {
             let process = op.process.as_ref();
             if process.is_some_and(Process::is_nemesis) {
                 continue;
@@ -619,7 +710,7 @@ impl History {
                             if let Some(&line) = retired.get(process) {
                                 return Err(HistoryError::invalid(
                                     &file,
-                                    op.line,
+                                    op.line as usize,
                                     format!(
                                         "process {process} invokes again after its operation ended `info` on line {line}; a crashed process must continue under a new id"
                                     ),
@@ -628,24 +719,24 @@ impl History {
                             if let Some(&p) = pending.get(process) {
                                 return Err(HistoryError::invalid(
                                     &file,
-                                    op.line,
+                                    op.line as usize,
                                     format!(
                                         "process {process} invokes while its invoke on line {} is still pending",
-                                        self.ops[out[p].invoke].line
+                                        self.ops()[out[p].invoke].line
                                     ),
                                 ));
                             }
-                            pending.insert(process, out.len());
-                            process.clone()
+                            pending.insert(*process, out.len());
+                            *process
                         }
                         None => {
                             if let Some(p) = anonymous_pending {
                                 return Err(HistoryError::invalid(
                                     &file,
-                                    op.line,
+                                    op.line as usize,
                                     format!(
                                         "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
-                                        self.ops[out[p].invoke].line
+                                        self.ops()[out[p].invoke].line
                                     ),
                                 ));
                             }
@@ -665,7 +756,7 @@ impl History {
                         outcome: Outcome::Info,
                         node: op.node.clone(),
                         invoke_time: op.time,
-                        complete_time: None,
+                        complete_time: Time::NONE,
                     });
                 }
                 t => {
@@ -673,7 +764,7 @@ impl History {
                         Some(process) => pending.remove(process).ok_or_else(|| {
                             HistoryError::invalid(
                                 &file,
-                                op.line,
+                                op.line as usize,
                                 format!(
                                     "`{t}` completion from process {process} with no pending invoke"
                                 ),
@@ -682,7 +773,7 @@ impl History {
                         None => anonymous_pending.take().ok_or_else(|| {
                             HistoryError::invalid(
                                 &file,
-                                op.line,
+                                op.line as usize,
                                 format!(
                                     "`{t}` completion without a :process, and no invoke without a :process is pending"
                                 ),
@@ -696,10 +787,12 @@ impl History {
                     if o.f != op.f {
                         return Err(HistoryError::invalid(
                             &file,
-                            op.line,
+                            op.line as usize,
                             format!(
                                 "completion of `{}` {who} answers an invoke of `{}` (line {})",
-                                op.f, o.f, self.ops[o.invoke].line
+                                op.f,
+                                o.f,
+                                self.ops()[o.invoke].line
                             ),
                         ));
                     }
@@ -707,10 +800,10 @@ impl History {
                         if a != b {
                             return Err(HistoryError::invalid(
                                 &file,
-                                op.line,
+                                op.line as usize,
                                 format!(
                                     "completion {who} is for key {b}, but its invoke (line {}) is for key {a}",
-                                    self.ops[o.invoke].line
+                                    self.ops()[o.invoke].line
                                 ),
                             ));
                         }
@@ -730,7 +823,7 @@ impl History {
                     }
                     if t == OpType::Info {
                         if let Some(process) = process {
-                            retired.insert(process, op.line);
+                            retired.insert(*process, op.line as usize);
                         }
                     }
                 }
@@ -756,21 +849,21 @@ impl History {
                 ops[p].process = Some(Process::anonymous(named));
             }
         };
-        for pos in 0..self.ops.len() {
-            if self.ops[pos].process.is_some() {
+        for pos in 0..self.ops().len() {
+            if self.ops()[pos].process.is_some() {
                 continue;
             }
-            if self.ops[pos].op_type != OpType::Invoke {
+            if self.ops()[pos].op_type != OpType::Invoke {
                 if let Some(inv) = pending.take() {
-                    name(&mut self.ops, &[inv, pos]);
+                    name(&mut self.ops_mut(), &[inv, pos]);
                 }
             } else if let Some(inv) = pending {
                 return Err(HistoryError::invalid(
                     &self.file(),
-                    self.ops[pos].line,
+                    self.ops()[pos].line as usize,
                     format!(
                         "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
-                        self.ops[inv].line
+                        self.ops()[inv].line
                     ),
                 ));
             } else {
@@ -778,7 +871,7 @@ impl History {
             }
         }
         if let Some(inv) = pending {
-            name(&mut self.ops, &[inv]);
+            name(&mut self.ops_mut(), &[inv]);
         }
         Ok(())
     }
@@ -786,7 +879,7 @@ impl History {
     /// One operation per client completion of a history without invokes.
     fn completions_only(&self) -> Vec<Operation> {
         let mut anonymous = 0usize;
-        self.ops
+        self.ops()
             .iter()
             .enumerate()
             .filter(|(_, o)| !o.process.as_ref().is_some_and(Process::is_nemesis))
@@ -803,7 +896,7 @@ impl History {
                 output: op.value.clone(),
                 outcome: outcome_of(op.op_type),
                 node: op.node.clone(),
-                invoke_time: None,
+                invoke_time: Time::NONE,
                 complete_time: op.time,
             })
             .collect()
@@ -811,7 +904,7 @@ impl History {
 
     /// Writes the history as JSON Lines.
     pub fn write_jsonl(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        for op in &self.ops {
+        for op in self.ops() {
             serde_json::to_writer(&mut *w, op)?;
             w.write_all(b"\n")?;
         }
@@ -827,7 +920,7 @@ mod tests {
     fn h(ops: Vec<Op>) -> History {
         let mut ops = ops;
         for (i, o) in ops.iter_mut().enumerate() {
-            o.line = i + 1;
+            o.line = (i + 1) as u32;
         }
         History::new(ops)
     }
@@ -919,7 +1012,7 @@ mod tests {
     #[test]
     fn completions_only_are_concurrent_with_everything() {
         let mut bare = anonymous(OpType::Ok, "txn", json!([["append", "x", 1]]));
-        bare.time = Some(5);
+        bare.time = Some(5).into();
         let hist = h(vec![
             bare,
             Op::new(
@@ -944,10 +1037,10 @@ mod tests {
         assert_eq!(ops[0].process, Process::anonymous(1));
         assert_eq!(ops[1].process, Process::Id(3));
         assert_eq!(ops[2].outcome, Outcome::Fail);
-        assert_eq!(ops[0].complete_time, Some(5));
+        assert_eq!(ops[0].complete_time.get(), Some(5));
         // A history with an invoke is not completions-only.
         let mut with_invoke = hist.clone();
-        with_invoke.ops.push(Op::new(
+        with_invoke.ops_mut().push(Op::new(
             3,
             Process::Id(4),
             OpType::Invoke,
@@ -960,9 +1053,9 @@ mod tests {
     #[test]
     fn refuses_completion_for_another_key() {
         let mut a = Op::new(0, Process::Id(0), OpType::Invoke, "read", Value::Null);
-        a.key = Some(json!(1));
+        a.key = Some(json!(1).into());
         let mut b = Op::new(1, Process::Id(0), OpType::Ok, "read", json!(3));
-        b.key = Some(json!(2));
+        b.key = Some(json!(2).into());
         let e = h(vec![a, b]).operations().unwrap_err().to_string();
         assert!(
             e.contains(":2:") && e.contains("key 2") && e.contains("key 1"),
@@ -974,13 +1067,16 @@ mod tests {
     fn txn_without_f_and_time_minus_one() {
         let edn = "[{:type :invoke, :value [[:append :x 1] [:r :y nil]], :time -1}\n {:type :ok, :value [[:append :x 1] [:r :y [2]]], :time 7}]";
         let hist = History::parse_str(edn, "t.edn", None).unwrap();
-        assert_eq!(hist.ops[0].f, TXN);
-        assert_eq!(hist.ops[0].time, None);
-        assert_eq!(hist.ops[1].time, Some(7));
-        assert_eq!(hist.ops[1].line, 2);
+        assert_eq!(hist.ops()[0].f, TXN);
+        assert_eq!(hist.ops()[0].time.get(), None);
+        assert_eq!(hist.ops()[1].time.get(), Some(7));
+        assert_eq!(hist.ops()[1].line, 2);
         let jsonl = "{\"type\":\"ok\",\"value\":[[\"append\",\"x\",1]],\"time\":-1}\n";
         let hist = History::parse_str(jsonl, "t.jsonl", None).unwrap();
-        assert_eq!((hist.ops[0].f.as_str(), hist.ops[0].time), (TXN, None));
+        assert_eq!(
+            (hist.ops()[0].f.as_str(), hist.ops()[0].time.get()),
+            (TXN, None)
+        );
         // Without :f and without micro-ops, it is still an error.
         let e = History::parse_str("[{:type :ok, :value 3}]", "n.edn", None)
             .unwrap_err()
@@ -1002,8 +1098,8 @@ mod tests {
         let text = "1\t:invoke\t:read\t[7 nil]\n1\t:ok\t:read\t[7 2]\n";
         let mut hist = History::parse_str(text, "h.txt", None).unwrap();
         let r = hist.interpret(&Interpretation::default()).unwrap();
-        assert_eq!(hist.ops[1].key, Some(json!(7)));
-        assert_eq!(hist.ops[1].value, json!(2));
+        assert_eq!(hist.ops()[1].key, Some(json!(7).into()));
+        assert_eq!(hist.ops()[1].value, json!(2));
         assert!(r.notes[0].contains("independent"), "{r:?}");
         assert!(r.warnings.is_empty());
         let ambiguous =
@@ -1016,7 +1112,7 @@ mod tests {
         // per operation; bare completions keep none.
         let alternating = "[{:type :invoke, :f :read}\n{:type :ok, :f :read, :value 1}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}\n{:type :ok, :f :read}\n{:type :invoke, :f :write, :value 2}]";
         let alt = History::parse_str(alternating, "b.edn", None).unwrap();
-        let procs: Vec<Option<Process>> = alt.ops.iter().map(|o| o.process.clone()).collect();
+        let procs: Vec<Option<Process>> = alt.ops().iter().map(|o| o.process.clone()).collect();
         let a = |n| Some(Process::anonymous(n));
         assert_eq!(procs, vec![a(1), a(1), a(2), a(2), None, a(3)]);
         let mut hist = History::parse_str(text, "h.txt", None).unwrap();
@@ -1025,7 +1121,7 @@ mod tests {
             order: Order::Index,
         };
         assert_eq!(hist.interpret(&how).unwrap(), Remarks::default());
-        assert_eq!(hist.ops[1].key, None);
+        assert_eq!(hist.ops()[1].key, None);
     }
 
     #[test]
@@ -1097,7 +1193,7 @@ mod tests {
         let console = "[main] starting\n{:nodes [\"n1\"]}\nINFO [2020-06-02 15:33:51,841] jepsen worker 1 - jepsen.util 1 :invoke :read nil\n";
         assert_eq!(Format::detect(console), Format::Edn);
         let h = History::parse_str(console, "c.log", None).unwrap();
-        assert_eq!((h.ops.len(), h.ops[0].line), (1, 3));
+        assert_eq!((h.ops().len(), h.ops()[0].line), (1, 3));
         let e = History::parse_str("[{:type :ok", "u.edn", None)
             .unwrap_err()
             .to_string();

@@ -76,14 +76,14 @@ pub fn time_order(ops: &[Op]) -> TimeOrder {
             t.client_events += 1;
             if op.time.is_none() {
                 t.untimed += 1;
-                t.first_untimed_line.get_or_insert(op.line);
+                t.first_untimed_line.get_or_insert(op.line as usize);
             }
         }
-        if let Some(time) = op.time {
+        if let Some(time) = op.time.get() {
             match latest {
                 Some(l) if time < l => {
                     t.out_of_order += 1;
-                    t.first_line.get_or_insert(op.line);
+                    t.first_line.get_or_insert(op.line as usize);
                 }
                 _ => latest = Some(time),
             }
@@ -95,7 +95,7 @@ pub fn time_order(ops: &[Op]) -> TimeOrder {
 /// Puts `history`'s events in the order `order` asks for and returns the
 /// warning to show when the file is not in time order.
 pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, HistoryError> {
-    let t = time_order(&history.ops);
+    let t = time_order(&history.ops());
     let all_timed = t.untimed == 0 && t.client_events > 0;
     let by_time = match order {
         Order::Index => false,
@@ -119,7 +119,7 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
     }
     let first = t.first_line.unwrap_or(0);
     let how = if by_time {
-        sort_by_time(&mut history.ops);
+        sort_by_time(&mut history.ops_mut());
         "checked in time order (--order index to use the file's order)".to_string()
     } else if order == Order::Index {
         "checked in the file's order as asked (--order index); time order may show violations this check cannot see".to_string()
@@ -149,7 +149,7 @@ fn sort_by_time(ops: &mut Vec<Op>) {
     let mut keyed: Vec<(u64, Op)> = std::mem::take(ops)
         .into_iter()
         .map(|op| {
-            if let Some(t) = op.time {
+            if let Some(t) = op.time.get() {
                 last = t;
             }
             (last, op)
@@ -163,18 +163,19 @@ fn sort_by_time(ops: &mut Vec<Op>) {
 mod tests {
     use super::*;
     use crate::history::OpType;
+    use crate::history::Time;
     use serde_json::json;
 
     fn ev(p: i64, t: OpType, f: &str, v: serde_json::Value, time: Option<u64>) -> Op {
         let mut op = Op::new(0, Process::Id(p), t, f, v);
-        op.time = time;
+        op.time = time.into();
         op
     }
 
     fn hist(ops: Vec<Op>) -> History {
         let mut ops = ops;
         for (i, o) in ops.iter_mut().enumerate() {
-            o.line = i + 1;
+            o.line = (i + 1) as u32;
             o.index = i as u64;
         }
         History::new(ops)
@@ -194,7 +195,7 @@ mod tests {
 
     #[test]
     fn counts_events_out_of_time_order() {
-        let t = time_order(&swapped().ops);
+        let t = time_order(&swapped().ops());
         assert_eq!(t.out_of_order, 1);
         assert_eq!(t.first_line, Some(4));
         assert_eq!(t.untimed, 0);
@@ -211,7 +212,7 @@ mod tests {
                 "{w}"
             );
             assert_eq!(
-                h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+                h.ops().iter().map(|o| o.line).collect::<Vec<_>>(),
                 vec![1, 2, 4, 3, 5, 6]
             );
         }
@@ -219,7 +220,7 @@ mod tests {
         let w = apply(&mut h, Order::Index).unwrap().expect("a warning");
         assert!(w.contains("--order index"), "{w}");
         assert_eq!(
-            h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+            h.ops().iter().map(|o| o.line).collect::<Vec<_>>(),
             vec![1, 2, 3, 4, 5, 6]
         );
     }
@@ -227,26 +228,26 @@ mod tests {
     #[test]
     fn in_order_files_get_no_warning() {
         let mut h = swapped();
-        h.ops.swap(2, 3);
+        h.ops_mut().swap(2, 3);
         assert_eq!(apply(&mut h, Order::Auto).unwrap(), None);
     }
 
     #[test]
     fn untimed_events_fall_back_to_file_order_or_refuse_time() {
         let mut h = swapped();
-        h.ops[5].time = None;
+        h.ops_mut()[5].time = Time::NONE;
         let w = apply(&mut h, Order::Auto).unwrap().expect("a warning");
         assert!(w.contains("no :time") && w.contains("line 6"), "{w}");
-        assert_eq!(h.ops[2].line, 3);
+        assert_eq!(h.ops()[2].line, 3);
         let mut h = swapped();
-        h.ops[5].time = None;
+        h.ops_mut()[5].time = Time::NONE;
         let e = apply(&mut h, Order::Time).unwrap_err().to_string();
         assert!(e.contains(":6:") && e.contains("no :time"), "{e}");
     }
 
     #[test]
     fn untimed_nemesis_events_stay_after_their_predecessor() {
-        let mut ops = swapped().ops;
+        let mut ops = swapped().into_ops();
         let mut n = Op::new(
             9,
             Process::Name("nemesis".into()),
@@ -254,12 +255,12 @@ mod tests {
             "start",
             json!(null),
         );
-        n.line = 7;
+        n.line = (7) as u32;
         ops.insert(3, n);
         let mut h = History::new(ops);
         apply(&mut h, Order::Auto).unwrap();
         assert_eq!(
-            h.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+            h.ops().iter().map(|o| o.line).collect::<Vec<_>>(),
             vec![1, 2, 4, 3, 7, 5, 6]
         );
     }

@@ -39,7 +39,8 @@ static INTERNED: Mutex<Option<HashMap<&'static str, &'static Box<str>>>> = Mutex
 thread_local! {
     /// Names this thread has already looked up: most lookups never take
     /// the global lock (parsing threads intern the same few names).
-    static SEEN: RefCell<HashMap<Box<str>, Name>> = RefCell::new(HashMap::new());
+    static SEEN: RefCell<crate::checker::fast_hash::FastMap<Box<str>, Name>> =
+        RefCell::new(Default::default());
 }
 
 impl Name {
@@ -193,7 +194,10 @@ pub struct List(triomphe::ThinArc<(), Val>);
 
 impl List {
     pub fn new(items: Vec<Val>) -> List {
-        List(triomphe::ThinArc::from_header_and_iter((), items.into_iter()))
+        List(triomphe::ThinArc::from_header_and_iter(
+            (),
+            items.into_iter(),
+        ))
     }
     pub fn as_slice(&self) -> &[Val] {
         &self.0.slice
@@ -350,9 +354,7 @@ impl Val {
         match v {
             Value::Array(xs) => Val::list(xs.into_iter().map(Val::from_json_owned).collect()),
             Value::Object(_) => Val::Other(Box::new(v)),
-            Value::Number(ref n) if n.as_i64().is_none() && !n.is_f64() => {
-                Val::Other(Box::new(v))
-            }
+            Value::Number(ref n) if n.as_i64().is_none() && !n.is_f64() => Val::Other(Box::new(v)),
             other => Val::from_json(&other),
         }
     }
@@ -363,8 +365,9 @@ impl Val {
             Val::Nil => Value::Null,
             Val::Bool(b) => Value::Bool(*b),
             Val::Int(i) => Value::from(*i),
-            Val::Float(b) => serde_json::Number::from_f64(f64::from_bits(*b))
-                .map_or(Value::Null, Value::Number),
+            Val::Float(b) => {
+                serde_json::Number::from_f64(f64::from_bits(*b)).map_or(Value::Null, Value::Number)
+            }
             Val::Str(n) => Value::String(n.to_string()),
             Val::List(l) => Value::Array(l.iter().map(Val::to_json).collect()),
             Val::Other(v) => (**v).clone(),
@@ -410,7 +413,9 @@ impl PartialEq<Value> for Val {
             (Val::Nil, Value::Null) => true,
             (Val::Bool(a), Value::Bool(b)) => a == b,
             (Val::Int(a), Value::Number(n)) => n.as_i64() == Some(*a),
-            (Val::Float(a), Value::Number(n)) => n.is_f64() && n.as_f64() == Some(f64::from_bits(*a)),
+            (Val::Float(a), Value::Number(n)) => {
+                n.is_f64() && n.as_f64() == Some(f64::from_bits(*a))
+            }
             (Val::Str(a), Value::String(b)) => a == b,
             (Val::List(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
@@ -567,6 +572,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<Name>(), 8);
         assert_eq!(std::mem::size_of::<Val>(), 16);
         assert_eq!(std::mem::size_of::<Option<Val>>(), 16);
+        // An event of a register history, all inline; its operation.
+        assert!(std::mem::size_of::<super::super::Op>() <= 96);
+        assert!(std::mem::size_of::<super::super::Operation>() <= 128);
     }
 
     #[test]

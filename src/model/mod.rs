@@ -237,7 +237,7 @@ pub(crate) fn test_op(f: &str, input: Value, output: Value, outcome: Outcome) ->
         output: output.into(),
         outcome,
         node: None,
-        invoke_time: None,
-        complete_time: None,
+        invoke_time: crate::history::Time::NONE,
+        complete_time: crate::history::Time::NONE,
     }
 }

@@ -74,7 +74,9 @@ impl Model for FifoQueue {
             }
             "dequeue" => Ok(match reported(op) {
                 None => QueueOp::DequeueMaybe,
-                Some(crate::history::Val::Nil) if self.nil_read == NilRead::Unknown => QueueOp::DequeueUnknown,
+                Some(crate::history::Val::Nil) if self.nil_read == NilRead::Unknown => {
+                    QueueOp::DequeueUnknown
+                }
                 Some(crate::history::Val::Nil) => QueueOp::DequeueEmpty,
                 Some(v) => QueueOp::Dequeue(Val::of(v)),
             }),

@@ -48,7 +48,7 @@ impl Recorder {
     ) {
         let op = Op {
             index: 0,
-            time: Some(self.now()),
+            time: Some(self.now()).into(),
             process: Some(process),
             op_type,
             f: f.into(),
@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(ops.len(), 10);
         let h = crate::history::History::read_file(&path, None).unwrap();
         assert_eq!(
-            h.ops.iter().map(|o| o.index).collect::<Vec<_>>(),
+            h.ops().iter().map(|o| o.index).collect::<Vec<_>>(),
             (0..10).collect::<Vec<_>>()
         );
     }

@@ -103,8 +103,8 @@ pub fn shrink_history_file(
         failure: None,
         before: clients(&history),
         after: clients(&history),
-        events_before: history.ops.len(),
-        events_after: history.ops.len(),
+        events_before: history.ops().len(),
+        events_after: history.ops().len(),
         checks: 1,
         timed_out: false,
         result: None,
@@ -120,7 +120,7 @@ pub fn shrink_history_file(
         .write_jsonl(&mut f)
         .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
     report.after = clients(&s.history);
-    report.events_after = s.history.ops.len();
+    report.events_after = s.history.ops().len();
     report.checks += s.checks;
     report.timed_out = s.timed_out;
     report.result = s.result;
@@ -152,7 +152,7 @@ pub fn shrink_history(
         .iter()
         .map(|o| std::iter::once(o.invoke).chain(o.complete).collect())
         .collect();
-    for (i, op) in history.ops.iter().enumerate() {
+    for (i, op) in history.ops().iter().enumerate() {
         if op.process.as_ref().is_some_and(|p| p.is_nemesis()) {
             units.push(vec![i]);
         }
@@ -170,7 +170,7 @@ pub fn shrink_history(
     let build = |units: &[Vec<usize>]| -> History {
         let mut pos: Vec<usize> = units.iter().flatten().copied().collect();
         pos.sort_unstable();
-        let mut h = History::new(pos.into_iter().map(|i| history.ops[i].clone()).collect());
+        let mut h = History::new(pos.into_iter().map(|i| history.ops()[i].clone()).collect());
         h.source = history.source.clone();
         h
     };

@@ -19,8 +19,8 @@
 //! compares integers, not JSON values.
 
 use super::ElleKind;
-use crate::history::{History, OpType, Process};
 use crate::history::Val;
+use crate::history::{History, OpType, Process};
 use std::collections::HashMap;
 
 pub use crate::checker::fast_hash::{FastHasher, FastMap};
@@ -41,7 +41,7 @@ impl Txns {
     /// The micro-ops of transaction `t` as recorded in `history`.
     pub fn raw<'h>(&self, history: &'h History, t: u32) -> &'h Val {
         history
-            .ops
+            .ops()
             .get(self.txns[t as usize].raw_pos)
             .map(|o| &o.value)
             .unwrap_or(&Val::Nil)
@@ -170,7 +170,7 @@ pub fn detect_kind(history: &History) -> Result<ElleKind, TxnError> {
     let mut write = false;
     let mut list_read = false;
     let mut scalar_read = false;
-    for op in &history.ops {
+    for op in history.ops() {
         if op.f != "txn" {
             continue;
         }
@@ -301,10 +301,10 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
     };
     let mut keys = Interner::default();
     let mut elems = Interner::default();
-    let mut txns: Vec<Txn> = Vec::with_capacity(history.ops.len() / 2 + 1);
+    let mut txns: Vec<Txn> = Vec::with_capacity(history.ops().len() / 2 + 1);
     let mut pending: HashMap<Process, std::collections::VecDeque<Pending>> = HashMap::new();
     let mut skipped = 0usize;
-    for (pos, op) in history.ops.iter().enumerate() {
+    for (pos, op) in history.ops().iter().enumerate() {
         if op.process.as_ref().is_some_and(Process::is_nemesis) {
             continue;
         }
@@ -341,13 +341,20 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
                     Some(i) if status == Status::Info && !op.value.is_array() => i.pos,
                     _ => pos,
                 };
-                let value = &history.ops[raw_pos].value;
+                let value = &history.ops()[raw_pos].value;
                 let known = status == Status::Ok;
-                let mops =
-                    parse_mops(value, kind, known, &mut keys, &mut elems, op.line, op.index)?;
+                let mops = parse_mops(
+                    value,
+                    kind,
+                    known,
+                    &mut keys,
+                    &mut elems,
+                    op.line as usize,
+                    op.index,
+                )?;
                 txns.push(Txn {
                     index: op.index,
-                    line: op.line,
+                    line: op.line as usize,
                     process: op.process.clone(),
                     status,
                     invoke_pos: inv.map(|i| i.pos),
@@ -410,11 +417,19 @@ fn unfinished(
     keys: &mut Interner,
     elems: &mut Interner,
 ) -> Result<Txn, TxnError> {
-    let op = &history.ops[pos];
-    let mops = parse_mops(&op.value, kind, false, keys, elems, op.line, op.index)?;
+    let op = &history.ops()[pos];
+    let mops = parse_mops(
+        &op.value,
+        kind,
+        false,
+        keys,
+        elems,
+        op.line as usize,
+        op.index,
+    )?;
     Ok(Txn {
         index: op.index,
-        line: op.line,
+        line: op.line as usize,
         process: op.process.clone(),
         status: Status::Info,
         invoke_pos: Some(pos),

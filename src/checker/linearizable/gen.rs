@@ -103,7 +103,7 @@ pub fn crashed_register_history(g: &CrashedRegister) -> History {
     let mut invoked = 0usize;
     let push = |events: &mut Vec<Op>, pid: i64, t: OpType, f: &str, v: Value| {
         let mut o = Op::new(events.len() as u64, Process::Id(pid), t, f, v);
-        o.line = events.len() + 1;
+        o.line = (events.len() + 1) as u32;
         events.push(o);
     };
     let window = 10 * clients;
@@ -206,8 +206,11 @@ mod tests {
                 .any(|p| p.process == o.process && p.invoke > o.invoke));
         }
         let last = ops.last().expect("ops");
-        assert_eq!((last.f.as_str(), &last.output), ("read", &Value::Null));
+        assert_eq!(
+            (last.f.as_str(), &last.output),
+            ("read", &crate::history::Val::Nil)
+        );
         // Same seed, same history.
-        assert_eq!(crashed_register_history(&g).ops.len(), h.ops.len());
+        assert_eq!(crashed_register_history(&g).ops().len(), h.ops().len());
     }
 }

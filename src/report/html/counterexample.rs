@@ -202,8 +202,8 @@ const OVERLAPPING_SHOWN: usize = 30;
 /// An operation of the history as the linearizable checker's details spell
 /// one, so graph anomalies draw like search counterexamples.
 fn op_value(history: &History, s: &Span) -> Value {
-    let inv = &history.ops[s.invoke];
-    let done = s.complete.map(|c| &history.ops[c]);
+    let inv = &history.ops()[s.invoke];
+    let done = s.complete.map(|c| &history.ops()[c]);
     json!({
         "process": inv.process,
         "type": outcome_class(s.outcome),
@@ -243,13 +243,13 @@ pub fn graph_anomaly(history: &History, view: &View, a: &Value) -> Markup {
         .map(|s| s.complete.unwrap_or(s.invoke))
         .max()
         .unwrap_or(0);
-    let key = involved.first().map(|s| &history.ops[s.invoke].key);
+    let key = involved.first().map(|s| &history.ops()[s.invoke].key);
     let overlapping: Vec<&Span> = view
         .spans
         .iter()
         .take_while(|s| s.invoke <= hi)
         .filter(|s| s.complete.unwrap_or(usize::MAX) >= lo)
-        .filter(|s| Some(&history.ops[s.invoke].key) == key)
+        .filter(|s| Some(&history.ops()[s.invoke].key) == key)
         .filter(|s| !events.contains(&s.invoke))
         .take(OVERLAPPING_SHOWN)
         .collect();

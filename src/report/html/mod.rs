@@ -534,7 +534,7 @@ mod tests {
         let mut push = |p: Process, ty: OpType, f: &str, v: Value| {
             let i = ops.len() as u64;
             let mut o = Op::new(i, p, ty, f, v);
-            o.time = Some(i * 10_000_000);
+            o.time = Some(i * 10_000_000).into();
             ops.push(o);
         };
         push(Process::Id(0), OpType::Invoke, "write", json!(1));

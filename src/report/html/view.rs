@@ -154,18 +154,29 @@ impl View {
 
     /// The position of the event whose `index` field is `index`.
     pub fn position_of(history: &History, index: u64) -> Option<usize> {
-        history.ops.binary_search_by_key(&index, |o| o.index).ok()
+        history.ops().binary_search_by_key(&index, |o| o.index).ok()
     }
 
     pub fn build(history: &History) -> View {
-        let timed = !history.ops.is_empty() && history.ops.iter().all(|o| o.time.is_some());
+        let timed = !history.ops().is_empty() && history.ops().iter().all(|o| o.time.is_some());
         let t0 = if timed {
-            history.ops.iter().filter_map(|o| o.time).min().unwrap_or(0)
+            history
+                .ops()
+                .iter()
+                .filter_map(|o| o.time.get())
+                .min()
+                .unwrap_or(0)
         } else {
             0
         };
         let span_ns = if timed {
-            history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) - t0
+            history
+                .ops()
+                .iter()
+                .filter_map(|o| o.time.get())
+                .max()
+                .unwrap_or(0)
+                - t0
         } else {
             0
         };
@@ -176,15 +187,20 @@ impl View {
             .unwrap_or(1.0);
         let x_of = |pos: usize| -> f64 {
             if timed {
-                history.ops[pos].time.unwrap_or(t0).saturating_sub(t0) as f64 / unit_ns
+                history.ops()[pos]
+                    .time
+                    .get()
+                    .unwrap_or(t0)
+                    .saturating_sub(t0) as f64
+                    / unit_ns
             } else {
                 pos as f64
             }
         };
-        let x_end = if history.ops.is_empty() {
+        let x_end = if history.ops().is_empty() {
             1.0
         } else {
-            let last = (0..history.ops.len()).map(x_of).fold(0.0, f64::max);
+            let last = (0..history.ops().len()).map(x_of).fold(0.0, f64::max);
             if last > 0.0 {
                 last
             } else {
@@ -198,15 +214,15 @@ impl View {
                     .map(|o| {
                         let start = x_of(o.invoke);
                         let end = o.complete.map(x_of).unwrap_or(x_end);
-                        let latency_ms = match (o.invoke_time, o.complete_time) {
+                        let latency_ms = match (o.invoke_time.get(), o.complete_time.get()) {
                             (Some(a), Some(b)) if o.complete.is_some() => {
                                 Some(b.saturating_sub(a) as f64 / 1e6)
                             }
                             _ => None,
                         };
-                        let done = o.complete.map(|c| &history.ops[c]);
+                        let done = o.complete.map(|c| &history.ops()[c]);
                         let text = describe(
-                            &history.ops[o.invoke],
+                            &history.ops()[o.invoke],
                             done,
                             o.outcome,
                             latency_ms,
@@ -238,7 +254,7 @@ impl View {
             lanes: Vec::new(),
             x_end,
             pairing_error,
-            events: history.ops.len(),
+            events: history.ops().len(),
             nemesis_events: 0,
         };
         view.assign_lanes();
@@ -297,7 +313,7 @@ impl View {
         // Bands closed by the previous nemesis event, so that the paired
         // completion of the same heal extends them to when it finished.
         let mut just_closed: Option<(Name, Vec<usize>)> = None;
-        for (pos, op) in history.ops.iter().enumerate() {
+        for (pos, op) in history.ops().iter().enumerate() {
             if !op.process.as_ref().is_some_and(|p| p.is_nemesis()) {
                 continue;
             }
@@ -405,7 +421,9 @@ pub fn short(v: &impl ShortText, max: usize) -> String {
 
 fn fault_text(op: &Op) -> String {
     let target = match &op.value {
-        Val::Other(m) => m.get("target").map_or_else(|| op.value.clone(), Val::from_json),
+        Val::Other(m) => m
+            .get("target")
+            .map_or_else(|| op.value.clone(), Val::from_json),
         v => v.clone(),
     };
     if target.is_null() {
@@ -481,7 +499,7 @@ mod tests {
 
     fn ev(i: u64, t: u64, p: Process, ty: OpType, f: &str, v: Value) -> Op {
         let mut o = Op::new(i, p, ty, f, v);
-        o.time = Some(t);
+        o.time = Some(t).into();
         o
     }
 
