@@ -268,6 +268,15 @@ pub struct SimConfig {
     pub clock_skew_ms: f64,
     /// Multiplies every time above; 0 makes the network instantaneous.
     pub time_scale: f64,
+    /// Each message between nodes is delayed by its link's latency plus a
+    /// random extra of 0 to `jitter_ms` (links stay in order, like TCP).
+    pub jitter_ms: f64,
+    /// Probability that a message between nodes is lost (0 to 0.9); the
+    /// protocols retransmit, so only time is lost.
+    pub drop_rate: f64,
+    /// `[min, max]`: before each operation a client waits a random time in
+    /// this range (after the `rate` pacing).
+    pub think_time_ms: [f64; 2],
 }
 
 impl Default for SimConfig {
@@ -282,6 +291,9 @@ impl Default for SimConfig {
             replication_interval_ms: 5.0,
             clock_skew_ms: 5.0,
             time_scale: 1.0,
+            jitter_ms: 0.0,
+            drop_rate: 0.0,
+            think_time_ms: [0.0, 0.0],
         }
     }
 }
@@ -730,6 +742,9 @@ fn validate_sim(file: &str, s: &SimConfig) -> Result<(), WorkloadError> {
         ("sim.replication_interval_ms", s.replication_interval_ms),
         ("sim.clock_skew_ms", s.clock_skew_ms),
         ("sim.time_scale", s.time_scale),
+        ("sim.jitter_ms", s.jitter_ms),
+        ("sim.think_time_ms", s.think_time_ms[0]),
+        ("sim.think_time_ms", s.think_time_ms[1]),
     ];
     for (name, v) in times {
         if !v.is_finite() || !(0.0..=60_000.0).contains(&v) {
@@ -748,6 +763,20 @@ fn validate_sim(file: &str, s: &SimConfig) -> Result<(), WorkloadError> {
         if v < 0.1 {
             return Err(invalid(file, name, "must be at least 0.1 ms"));
         }
+    }
+    if s.think_time_ms[0] > s.think_time_ms[1] {
+        return Err(invalid(
+            file,
+            "sim.think_time_ms",
+            "give [min, max] with min <= max",
+        ));
+    }
+    if !(0.0..=0.9).contains(&s.drop_rate) {
+        return Err(invalid(
+            file,
+            "sim.drop_rate",
+            format!("{} is out of range (0 to 0.9)", s.drop_rate),
+        ));
     }
     if s.election_timeout_ms < 2.0 * s.heartbeat_ms {
         return Err(invalid(
@@ -952,5 +981,41 @@ serializable = false
                 ..Overrides::default()
             })
             .is_err());
+    }
+
+    #[test]
+    fn sim_unreliable_links_and_think_time_are_validated() {
+        let base = "db = \"sim\"\nworkload = \"register\"\nrate = 10\n[sim]\n";
+        let w = parse(
+            &format!("{base}jitter_ms = 2\ndrop_rate = 0.1\nthink_time_ms = [1, 3.5]\n"),
+            "w.toml",
+            "w",
+        )
+        .unwrap();
+        assert_eq!(
+            (w.sim.jitter_ms, w.sim.drop_rate, w.sim.think_time_ms),
+            (2.0, 0.1, [1.0, 3.5])
+        );
+        let d = parse(base, "w.toml", "w").unwrap();
+        assert_eq!(
+            (d.sim.jitter_ms, d.sim.drop_rate, d.sim.think_time_ms),
+            (0.0, 0.0, [0.0, 0.0])
+        );
+        for (line, field) in [
+            ("drop_rate = 0.95", "sim.drop_rate"),
+            ("drop_rate = -0.1", "sim.drop_rate"),
+            ("jitter_ms = -1", "sim.jitter_ms"),
+            ("think_time_ms = [3, 1]", "sim.think_time_ms"),
+            ("think_time_ms = [0, 70000]", "sim.think_time_ms"),
+        ] {
+            let e = parse(&format!("{base}{line}\n"), "w.toml", "w")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("`{field}`")), "{line}: {e}");
+        }
+        let e = parse(&format!("{base}think_time_ms = 3\n"), "w.toml", "w")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("think_time_ms"), "{e}");
     }
 }

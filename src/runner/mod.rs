@@ -360,11 +360,12 @@ pub async fn run_with(
     drop(rec);
     let ops = writer.finish()?;
     // The simulator's own invariants (see crate::sim::invariants).
-    let invariant_violations: Option<Vec<String>> = backend
+    let sim_cluster = backend
         .keep_alive
         .as_ref()
-        .and_then(|k| (**k).downcast_ref::<crate::sim::SimCluster>())
-        .map(|c| c.invariant_violations());
+        .and_then(|k| (**k).downcast_ref::<crate::sim::SimCluster>());
+    let invariant_violations: Option<Vec<String>> = sim_cluster.map(|c| c.invariant_violations());
+    let dropped_messages: Option<u64> = sim_cluster.map(|c| c.dropped_messages());
     let main_seconds = result?;
     if let Some(db) = &backend.db {
         let db = db.clone();
@@ -434,6 +435,7 @@ pub async fn run_with(
         "stats": run_stats,
         "history": "history.jsonl",
         "sim_invariant_violations": invariant_violations,
+        "sim_dropped_messages": dropped_messages,
         "results": results,
     });
     std::fs::write(&results_path, serde_json::to_vec_pretty(&doc)?)
@@ -818,6 +820,14 @@ async fn worker(ctx: WorkerCtx, mut gen: Generator) -> (u64, i64) {
             } else if now.duration_since(next) > iv * 4 {
                 // Do not build up a burst after a stall.
                 next = now;
+            }
+        }
+        let think = client.think_time();
+        if !think.is_zero() {
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until((tokio::time::Instant::now() + think).min(ctx.deadline)) => {}
+                _ = ctx.stop.cancelled() => {}
             }
         }
         if ctx.stop.is_cancelled() || tokio::time::Instant::now() >= ctx.deadline {

@@ -506,6 +506,21 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
             },
         );
     }
+    // Reliable links and clients that do not think: fewer random choices
+    // between the reader and the failure.
+    if w.db == DbKind::Sim {
+        if w.sim.drop_rate > 0.0 {
+            push("no lost messages".to_string(), &|c| c.sim.drop_rate = 0.0);
+        }
+        if w.sim.jitter_ms > 0.0 {
+            push("no link jitter".to_string(), &|c| c.sim.jitter_ms = 0.0);
+        }
+        if w.sim.think_time_ms[1] > 0.0 {
+            push("no think time".to_string(), &|c| {
+                c.sim.think_time_ms = [0.0, 0.0]
+            });
+        }
+    }
     if w.concurrency > 1 {
         let half = w.concurrency / 2;
         push(format!("clients {} -> {half}", w.concurrency), &move |c| {
@@ -641,9 +656,15 @@ pub fn workload_toml(w: &Workload) -> String {
         ("replication_interval_ms", s.replication_interval_ms),
         ("clock_skew_ms", s.clock_skew_ms),
         ("time_scale", s.time_scale),
+        ("jitter_ms", s.jitter_ms),
+        ("drop_rate", s.drop_rate),
     ] {
         st.insert(k.into(), f(v));
     }
+    st.insert(
+        "think_time_ms".into(),
+        T::Array(s.think_time_ms.iter().map(|x| f(*x)).collect()),
+    );
     t.insert("sim".into(), T::Table(st));
     let body = toml::to_string(&t).unwrap_or_default();
     format!(
@@ -682,12 +703,18 @@ mod tests {
 
     #[test]
     fn every_candidate_is_smaller_and_valid() {
-        let w = crate::workload::load(
+        let mut w = crate::workload::load(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/sim-failover-unsafe.toml"),
         )
         .unwrap();
+        w.sim.drop_rate = 0.1;
+        w.sim.jitter_ms = 2.0;
+        w.sim.think_time_ms = [1.0, 3.0];
         let c = candidates(&w);
-        assert!(c.len() >= 8, "{}", c.len());
+        assert!(c.len() >= 11, "{}", c.len());
+        for what in ["no lost messages", "no link jitter", "no think time"] {
+            assert!(c.iter().any(|(w, _)| w == what), "{what}");
+        }
         for (what, cw) in &c {
             let text = workload_toml(cw);
             crate::workload::parse(&text, "c.toml", "c").unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -700,7 +727,10 @@ mod tests {
                 || cw.final_reads != w.final_reads
                 || cw.quiesce < w.quiesce
                 || cw.ops_per_key != w.ops_per_key
-                || cw.sim.election_timeout_ms < w.sim.election_timeout_ms;
+                || cw.sim.election_timeout_ms < w.sim.election_timeout_ms
+                || cw.sim.drop_rate < w.sim.drop_rate
+                || cw.sim.jitter_ms < w.sim.jitter_ms
+                || cw.sim.think_time_ms[1] < w.sim.think_time_ms[1];
             assert!(smaller, "{what} removes nothing");
         }
     }

@@ -36,6 +36,8 @@ pub struct SimCluster {
     net: Arc<net::Net>,
     ctls: Vec<mpsc::UnboundedSender<Ctl>>,
     client_latency: Duration,
+    think_time: (Duration, Duration),
+    seed: u64,
 }
 
 fn ms(v: f64) -> Duration {
@@ -73,7 +75,15 @@ impl SimCluster {
             inbox_tx.push(tx);
             inbox_rx.push(rx);
         }
-        let net = net::Net::new(inbox_tx, latency);
+        let net = net::Net::new(
+            inbox_tx,
+            latency,
+            net::Unreliable {
+                jitter: ms(s.jitter_ms * scale),
+                drop_rate: s.drop_rate,
+                seed: w.seed,
+            },
+        );
         let monitor = Arc::new(invariants::Monitor::default());
         let params = Arc::new(Params {
             strategy: s.strategy,
@@ -100,6 +110,8 @@ impl SimCluster {
             net,
             ctls,
             client_latency: ms(s.latency_client_ms * scale),
+            think_time: (ms(s.think_time_ms[0]), ms(s.think_time_ms[1])),
+            seed: w.seed,
         }
     }
 
@@ -130,17 +142,24 @@ impl SimCluster {
         self.monitor.violations()
     }
 
+    /// Messages between nodes lost to `drop_rate` so far.
+    pub fn dropped_messages(&self) -> u64 {
+        self.net.dropped()
+    }
+
     /// A handle clients use to reach the nodes.
     pub fn client_factory(
         &self,
         kind: crate::workload::WorkloadKind,
     ) -> crate::client::sim::SimClientFactory {
-        crate::client::sim::SimClientFactory::new(
-            self.nodes.clone(),
-            self.net.clone(),
-            self.client_latency,
+        crate::client::sim::SimClientFactory {
+            nodes: self.nodes.clone(),
+            net: self.net.clone(),
+            latency: self.client_latency,
+            think_time: self.think_time,
+            seed: self.seed,
             kind,
-        )
+        }
     }
 
     /// The nemesis acting on this cluster.
