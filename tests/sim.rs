@@ -285,6 +285,11 @@ fn shrink_case(file: &str, checker: &str) {
     assert!(out.contains(&format!("still {checker} invalid")), "{out}");
     assert!(out.contains("operations") && out.contains("->"), "{out}");
     let shrunk = run_dir.join("shrunk");
+    // Every shipped failing workload has three nodes and fails with two
+    // (a leader and a replica, or two writers).
+    let small = workload::load(shrunk.join("workload.toml")).unwrap();
+    assert_eq!(small.nodes.len(), 2, "{file}\n{out}");
+    assert!(out.contains("nodes        3 -> 2"), "{out}");
     let h = History::read_file(&shrunk.join("history.jsonl"), None).unwrap();
     let n = client_ops(&h);
     assert!(n <= 50 && n > 0, "{file}: {n} operations\n{out}");
@@ -327,6 +332,69 @@ fn shrink_active_active_lww_to_a_few_operations() {
 #[test]
 fn shrink_failover_unsafe_to_a_few_operations() {
     shrink_case("sim-failover-unsafe.toml", "lost-write");
+}
+
+/// Shrinking removes nodes while the failure stays, and keeps what the
+/// remaining faults need: a region split keeps two regions.
+#[test]
+fn shrink_removes_nodes_but_keeps_two_regions_for_a_region_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("five.toml");
+    std::fs::write(
+        &file,
+        r#"db = "sim"
+nodes = ["n1", "n2", "n3", "n4", "n5"]
+regions = { n1 = "us", n2 = "us", n3 = "eu", n4 = "eu", n5 = "ap" }
+workload = "register"
+keys = 4
+concurrency = 10
+rate = 2000
+duration = 2
+timeout = 0.5
+[mix]
+read = 0.5
+write = 0.5
+[nemesis]
+faults = ["region-split"]
+interval = 0.5
+[sim]
+strategy = "read-local"
+"#,
+    )
+    .unwrap();
+    let runs = dir.path().join("runs");
+    let o = faultline(&[
+        "test",
+        file.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let run_dir = std::fs::canonicalize(runs.join("latest")).unwrap();
+    let o = faultline(&["shrink", run_dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let small = workload::load(run_dir.join("shrunk/workload.toml")).unwrap();
+    let n = small.nodes.len();
+    assert!((1..5).contains(&n), "{n} nodes\n{out}");
+    assert!(out.contains(&format!("nodes        5 -> {n}")), "{out}");
+    assert!(
+        out.contains("nodes 5 -> 4 (without"),
+        "each step is listed: {out}"
+    );
+    let splits = small
+        .nemesis
+        .as_ref()
+        .is_some_and(|nm| nm.faults.contains(&workload::FaultKind::RegionSplit));
+    let regions: std::collections::BTreeSet<&String> = small.regions.values().collect();
+    assert!(!splits || regions.len() >= 2, "{:?}\n{out}", small.regions);
+    assert_eq!(
+        small.regions.len(),
+        n,
+        "every remaining node keeps its region"
+    );
+    // The stale read needs a replica: never down to one node.
+    assert!(n >= 2, "{out}");
 }
 
 #[test]
