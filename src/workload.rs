@@ -38,7 +38,7 @@ pub enum WorkloadError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DbKind {
-    /// The embedded simulated store ([`crate::sim`]).
+    /// The embedded simulated store ([`crate::systems::sim`]).
     Sim,
     Etcd,
     Redis,
@@ -214,7 +214,7 @@ fn one() -> f64 {
     1.0
 }
 
-/// Replication strategies of the simulated store (see [`crate::sim`]).
+/// Replication strategies of the simulated store (see [`crate::systems::sim`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {

@@ -76,5 +76,3 @@ pub trait ClientFactory: Send + Sync {
     /// A new client for `process`, talking to `node`.
     async fn open(&self, node: &str, process: i64) -> anyhow::Result<Box<dyn Client>>;
 }
-
-pub mod sim;

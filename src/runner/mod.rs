@@ -14,7 +14,7 @@
 //!
 //! Time: real stores run on a multi-threaded runtime and real time. The
 //! simulated store (`db = "sim"`) runs on a current-thread runtime whose
-//! clock is paused ([`sim_runtime`]): time only moves when every task waits,
+//! clock is paused ([`crate::systems::runtime_for`]): time only moves when every task waits,
 //! and then jumps to the next timer. Tasks are spawned in a fixed order,
 //! every `select!` on this path is `biased`, every random choice comes from
 //! generators seeded by the workload seed, and the recorder stamps events
@@ -35,7 +35,7 @@ use crate::generator::nemesis::FaultSchedule;
 use crate::generator::{final_reads, GenSpec, Generator};
 use crate::history::{History, OpType, Process};
 use crate::nemesis::{Fault, Nemesis};
-use crate::workload::{DbKind, Workload};
+use crate::workload::Workload;
 use anyhow::Context;
 use progress::{ProgressMode, Stats};
 use recorder::Recorder;
@@ -167,7 +167,7 @@ impl RunOutcome {
 /// A simulated run always gets its own deterministic runtime (on a blocking
 /// thread), whatever runtime the caller is on.
 pub async fn run(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    if workload.db == DbKind::Sim {
+    if crate::systems::virtual_time(workload.db) {
         let (w, o) = (workload.clone(), opts.clone());
         return tokio::task::spawn_blocking(move || run_blocking(&w, &o))
             .await
@@ -177,23 +177,12 @@ pub async fn run(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOu
     run_with(workload, opts, backend).await
 }
 
-/// The runtime of a simulated run: one thread, clock paused at start and
-/// advanced only when every task waits (tokio's auto-advance), so a run
-/// depends on nothing but its inputs and takes only the CPU time it needs.
-pub fn sim_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .context("cannot start the simulation runtime")
-}
-
 /// Like [`run`], on a fresh runtime: multi-threaded and real time for real
-/// stores, [`sim_runtime`] for the simulator.
+/// stores, virtual time for the simulator ([`crate::systems::runtime_for`]).
 pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    if workload.db == DbKind::Sim {
+    if crate::systems::virtual_time(workload.db) {
         workload.check_virtual_time()?;
-        let rt = sim_runtime()?;
+        let rt = crate::systems::runtime_for(workload.db)?;
         // The progress display would tick in virtual time; a simulated run
         // is short in wall time anyway.
         let opts = RunOptions {
@@ -205,11 +194,7 @@ pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<Ru
             run_with(workload, &opts, backend).await
         });
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
-    rt.block_on(run(workload, opts))
+    crate::systems::runtime_for(workload.db)?.block_on(run(workload, opts))
 }
 
 /// The command that replays a run of `w` exactly (for the simulator) or
@@ -226,7 +211,7 @@ pub fn replay_command(w: &Workload) -> Option<String> {
         w.concurrency,
         w.rate.unwrap_or(0.0)
     );
-    if w.db != DbKind::Sim {
+    if !crate::systems::virtual_time(w.db) {
         cmd.push_str("  # same seed and schedule; a real store's timing differs");
     }
     Some(cmd)
@@ -359,13 +344,11 @@ pub async fn run_with(
     }
     drop(rec);
     let ops = writer.finish()?;
-    // The simulator's own invariants (see crate::sim::invariants).
-    let sim_cluster = backend
-        .keep_alive
-        .as_ref()
-        .and_then(|k| (**k).downcast_ref::<crate::sim::SimCluster>());
-    let invariant_violations: Option<Vec<String>> = sim_cluster.map(|c| c.invariant_violations());
-    let dropped_messages: Option<u64> = sim_cluster.map(|c| c.dropped_messages());
+    // What the simulator saw of itself (its own invariants, lost messages).
+    let self_report = crate::systems::self_report(&backend);
+    let invariant_violations: Option<Vec<String>> =
+        self_report.as_ref().map(|r| r.invariant_violations.clone());
+    let dropped_messages: Option<u64> = self_report.as_ref().map(|r| r.dropped_messages);
     let main_seconds = result?;
     if let Some(db) = &backend.db {
         let db = db.clone();
@@ -419,7 +402,7 @@ pub async fn run_with(
         "strategy": if w.db == crate::workload::DbKind::Sim { Some(w.sim.strategy.as_str()) } else { None },
         "workload_kind": w.workload.as_str(),
         "seed": w.seed,
-        "deterministic": w.db == DbKind::Sim,
+        "deterministic": crate::systems::virtual_time(w.db),
         "replay": replay_command(w),
         // What the command line may have changed from the file: with
         // `workload.toml` (the file's copy) this is the exact run.
@@ -947,8 +930,8 @@ async fn nemesis_loop(
 pub fn bench_sim(path: &Path, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
     let mut w = crate::workload::load(path)?;
     anyhow::ensure!(
-        w.db == DbKind::Sim,
-        "{}: not a sim workload",
+        crate::systems::virtual_time(w.db),
+        "{}: not a simulated workload",
         path.display()
     );
     w.duration = Duration::from_secs_f64(seconds);

@@ -1,7 +1,7 @@
 //! `faultline shrink`: from a failure to the smallest failure we can find.
 //!
 //! A failing simulated run is a workload plus a seed, and replaying it is
-//! deterministic ([`crate::runner::sim_runtime`]), so a smaller failing run
+//! deterministic ([`crate::systems::sim::runtime`]), so a smaller failing run
 //! can be searched for by running smaller workloads: shorter, slower, with
 //! fewer nodes, clients, keys and faults ([`shrink_run`]). Each candidate removes
 //! one thing; it is kept when the run still fails *the same way*: the same
@@ -321,7 +321,7 @@ fn recorded_results(results: &Value) -> Vec<CheckResult> {
 /// Shrinks the failing simulated run in `run_dir`; writes `run_dir/shrunk/`.
 pub fn shrink_run(run_dir: &Path, opts: &ShrinkOptions) -> anyhow::Result<ShrinkReport> {
     let (w, results) = load_run(run_dir)?;
-    if w.db != DbKind::Sim {
+    if !crate::systems::virtual_time(w.db) {
         bail!(
             "{}: a `{}` run cannot be replayed (only db = \"sim\" runs are deterministic); shrink its history instead: faultline shrink {}/history.jsonl --workload {}",
             run_dir.display(),

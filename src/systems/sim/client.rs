@@ -1,13 +1,13 @@
-//! The client of the simulated store ([`crate::sim`]).
+//! The client of the simulated store.
 //!
 //! It turns an [`Invocation`] into a store command, hands it to its node and
 //! waits. A dropped request (the node crashed) is `info`: the command may
 //! have been applied; a refusal (no leader, no quorum, failed cas) is `fail`.
 
-use super::{Client, ClientFactory, Completion, Invocation};
-use crate::sim::net::Net;
-use crate::sim::node::{Envelope, Msg};
-use crate::sim::store::{Cmd, Micro};
+use super::net::Net;
+use super::node::{Envelope, Msg};
+use super::store::{Cmd, Micro};
+use crate::client::{Client, ClientFactory, Completion, Invocation};
 use crate::workload::WorkloadKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// Opens [`SimClient`]s bound to nodes of a running [`crate::sim::SimCluster`].
+/// Opens [`SimClient`]s bound to nodes of a running [`super::SimCluster`].
 pub struct SimClientFactory {
     pub nodes: Vec<String>,
     pub net: Arc<Net>,

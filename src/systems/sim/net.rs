@@ -196,7 +196,7 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::node::Msg;
+    use crate::systems::sim::node::Msg;
 
     /// Sends 1000 numbered messages from node 0 to node 1 over a 1 ms link
     /// and returns the numbers node 1 received, in order, and how many the
