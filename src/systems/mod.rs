@@ -8,9 +8,9 @@
 //! system is a new folder and one line there.
 //!
 //! The runner knows systems only through [`Backend`] (and, for the
-//! simulator, [`virtual_time`], [`runtime_for`] and [`self_report`]): the generic traits
-//! ([`ClientFactory`], [`Db`], [`Nemesis`]) live in `client`, `db` and
-//! `nemesis`, which import nothing from here.
+//! simulator, [`virtual_time`], [`runtime_for`] and [`self_report`]): the
+//! generic traits ([`ClientFactory`], [`Db`], [`Nemesis`]) live in
+//! `client`, `db` and `nemesis`, which import nothing from here.
 
 pub mod daemon;
 pub mod etcd;

@@ -25,6 +25,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod config;
 pub mod invariants;
 pub mod net;
 pub mod node;
