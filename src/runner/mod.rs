@@ -14,13 +14,13 @@
 //!
 //! Time: real stores run on a multi-threaded runtime and real time. The
 //! simulated store (`db = "sim"`) runs on a current-thread runtime whose
-//! clock is paused ([`crate::systems::runtime_for`]): time only moves when every task waits,
-//! and then jumps to the next timer. Tasks are spawned in a fixed order,
-//! every `select!` on this path is `biased`, every random choice comes from
-//! generators seeded by the workload seed, and the recorder stamps events
-//! with the runtime's clock, so the same workload, seed and overrides give
-//! a byte-identical `history.jsonl` on any machine, as fast as the CPU
-//! allows. [`replay_command`] is printed and recorded with every run.
+//! clock is paused ([`crate::systems::runtime_for`]): time only moves when
+//! every task waits, and then jumps to the next timer. Tasks are spawned in
+//! a fixed order, every `select!` on this path is `biased`, every random
+//! choice comes from generators seeded by the workload seed, and the
+//! recorder stamps events with the runtime's clock, so the same workload,
+//! seed and overrides give a byte-identical `history.jsonl` on any machine,
+//! as fast as the CPU allows. [`replay_command`] is printed and recorded with every run.
 
 pub mod explore;
 pub mod progress;
@@ -805,11 +805,13 @@ async fn worker(ctx: WorkerCtx, mut gen: Generator) -> (u64, i64) {
                 next = now;
             }
         }
+        // A client's think time (simulated clients) comes on top.
         let think = client.think_time();
         if !think.is_zero() {
+            let until = (tokio::time::Instant::now() + think).min(ctx.deadline);
             tokio::select! {
                 biased;
-                _ = tokio::time::sleep_until((tokio::time::Instant::now() + think).min(ctx.deadline)) => {}
+                _ = tokio::time::sleep_until(until) => {}
                 _ = ctx.stop.cancelled() => {}
             }
         }
