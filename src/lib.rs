@@ -32,6 +32,5 @@ pub mod report;
 pub mod runner;
 pub mod serve;
 pub mod shrink;
-pub mod sim;
 pub mod systems;
 pub mod workload;

@@ -38,7 +38,7 @@ pub enum WorkloadError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DbKind {
-    /// The embedded simulated store ([`crate::sim`]).
+    /// The embedded simulated store ([`crate::systems::sim`]).
     Sim,
     Etcd,
     Redis,
@@ -214,77 +214,8 @@ fn one() -> f64 {
     1.0
 }
 
-/// Replication strategies of the simulated store (see [`crate::sim`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    /// Reads and writes through a fixed leader, acknowledged by a majority.
-    LeaderQuorum,
-    /// Writes to the leader, reads from the local replica, async replication.
-    ReadLocal,
-    /// Every node accepts writes; last-writer-wins merge.
-    ActiveActiveLww,
-    /// Add-wins sets merged by union.
-    Crdt,
-    /// Async replication; a replica promotes itself without catching up.
-    FailoverUnsafe,
-    /// Majority acks, elections of caught-up replicas, epoch fencing.
-    FailoverFenced,
-}
-
-impl Strategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::LeaderQuorum => "leader-quorum",
-            Strategy::ReadLocal => "read-local",
-            Strategy::ActiveActiveLww => "active-active-lww",
-            Strategy::Crdt => "crdt",
-            Strategy::FailoverUnsafe => "failover-unsafe",
-            Strategy::FailoverFenced => "failover-fenced",
-        }
-    }
-}
-
-/// The `[sim]` table: how the simulated store replicates and how slow its
-/// links are. Times in milliseconds; every time is multiplied by `time_scale`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimConfig {
-    pub strategy: Strategy,
-    /// One-way latency between nodes of the same region.
-    pub latency_local_ms: f64,
-    /// One-way latency between regions.
-    pub latency_region_ms: f64,
-    /// Between a client and its node.
-    pub latency_client_ms: f64,
-    /// Leader heartbeats and follower failure detection.
-    pub heartbeat_ms: f64,
-    /// A follower that hears nothing from its leader this long (randomised
-    /// up to twice that) starts a failover, when the strategy has one.
-    pub election_timeout_ms: f64,
-    /// Period of asynchronous replication / anti-entropy rounds.
-    pub replication_interval_ms: f64,
-    /// Maximum clock skew between nodes (last-writer-wins timestamps).
-    pub clock_skew_ms: f64,
-    /// Multiplies every time above; 0 makes the network instantaneous.
-    pub time_scale: f64,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            strategy: Strategy::LeaderQuorum,
-            latency_local_ms: 0.2,
-            latency_region_ms: 2.0,
-            latency_client_ms: 0.0,
-            heartbeat_ms: 10.0,
-            election_timeout_ms: 100.0,
-            replication_interval_ms: 5.0,
-            clock_skew_ms: 5.0,
-            time_scale: 1.0,
-        }
-    }
-}
+// The `[sim]` table and the strategies belong to the simulator's folder.
+pub use crate::systems::sim::config::{SimConfig, Strategy};
 
 /// The `[process]` table: the command each worker starts.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -568,7 +499,7 @@ fn resolve(raw: RawWorkload, file: &str, stem: &str) -> Result<Workload, Workloa
     }
     let sim = raw.sim.unwrap_or_default();
     if raw.db == DbKind::Sim {
-        validate_sim(file, &sim)?;
+        crate::systems::sim::config::validate(file, &sim)?;
     }
     if raw.db == DbKind::Process {
         match &raw.process {
@@ -716,45 +647,6 @@ fn validate_nemesis(
                 ));
             }
         }
-    }
-    Ok(())
-}
-
-fn validate_sim(file: &str, s: &SimConfig) -> Result<(), WorkloadError> {
-    let times = [
-        ("sim.latency_local_ms", s.latency_local_ms),
-        ("sim.latency_region_ms", s.latency_region_ms),
-        ("sim.latency_client_ms", s.latency_client_ms),
-        ("sim.heartbeat_ms", s.heartbeat_ms),
-        ("sim.election_timeout_ms", s.election_timeout_ms),
-        ("sim.replication_interval_ms", s.replication_interval_ms),
-        ("sim.clock_skew_ms", s.clock_skew_ms),
-        ("sim.time_scale", s.time_scale),
-    ];
-    for (name, v) in times {
-        if !v.is_finite() || !(0.0..=60_000.0).contains(&v) {
-            return Err(invalid(
-                file,
-                name,
-                format!("{v} is out of range (0 to 60000)"),
-            ));
-        }
-    }
-    for (name, v) in [
-        ("sim.heartbeat_ms", s.heartbeat_ms),
-        ("sim.election_timeout_ms", s.election_timeout_ms),
-        ("sim.replication_interval_ms", s.replication_interval_ms),
-    ] {
-        if v < 0.1 {
-            return Err(invalid(file, name, "must be at least 0.1 ms"));
-        }
-    }
-    if s.election_timeout_ms < 2.0 * s.heartbeat_ms {
-        return Err(invalid(
-            file,
-            "sim.election_timeout_ms",
-            "must be at least twice sim.heartbeat_ms",
-        ));
     }
     Ok(())
 }

@@ -60,6 +60,12 @@ impl Completion {
 #[async_trait::async_trait]
 pub trait Client: Send {
     async fn invoke(&mut self, op: &Invocation) -> Completion;
+    /// How long the worker waits before its next operation, on top of the
+    /// workload's rate pacing: a simulated client's random think time.
+    /// Real clients answer zero (the rate alone paces them).
+    fn think_time(&mut self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
     /// Releases the connection (best effort).
     async fn close(&mut self) {}
 }
@@ -70,5 +76,3 @@ pub trait ClientFactory: Send + Sync {
     /// A new client for `process`, talking to `node`.
     async fn open(&self, node: &str, process: i64) -> anyhow::Result<Box<dyn Client>>;
 }
-
-pub mod sim;

@@ -10,7 +10,7 @@
 
 use super::{replay_command, run_blocking, Cancel, RunOptions};
 use crate::checker::Verdict;
-use crate::workload::{DbKind, Workload};
+use crate::workload::Workload;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +78,7 @@ pub fn explore(
     opts: &RunOptions,
     mut on_line: impl FnMut(&SeedRun),
 ) -> Vec<SeedRun> {
-    let threads = if w.db == DbKind::Sim {
+    let threads = if crate::systems::virtual_time(w.db) {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)

@@ -14,13 +14,13 @@
 //!
 //! Time: real stores run on a multi-threaded runtime and real time. The
 //! simulated store (`db = "sim"`) runs on a current-thread runtime whose
-//! clock is paused ([`sim_runtime`]): time only moves when every task waits,
-//! and then jumps to the next timer. Tasks are spawned in a fixed order,
-//! every `select!` on this path is `biased`, every random choice comes from
-//! generators seeded by the workload seed, and the recorder stamps events
-//! with the runtime's clock, so the same workload, seed and overrides give
-//! a byte-identical `history.jsonl` on any machine, as fast as the CPU
-//! allows. [`replay_command`] is printed and recorded with every run.
+//! clock is paused ([`crate::systems::runtime_for`]): time only moves when
+//! every task waits, and then jumps to the next timer. Tasks are spawned in
+//! a fixed order, every `select!` on this path is `biased`, every random
+//! choice comes from generators seeded by the workload seed, and the
+//! recorder stamps events with the runtime's clock, so the same workload,
+//! seed and overrides give a byte-identical `history.jsonl` on any machine,
+//! as fast as the CPU allows. [`replay_command`] is printed and recorded with every run.
 
 pub mod explore;
 pub mod progress;
@@ -35,7 +35,7 @@ use crate::generator::nemesis::FaultSchedule;
 use crate::generator::{final_reads, GenSpec, Generator};
 use crate::history::{History, OpType, Process};
 use crate::nemesis::{Fault, Nemesis};
-use crate::workload::{DbKind, Workload};
+use crate::workload::Workload;
 use anyhow::Context;
 use progress::{ProgressMode, Stats};
 use recorder::Recorder;
@@ -167,7 +167,7 @@ impl RunOutcome {
 /// A simulated run always gets its own deterministic runtime (on a blocking
 /// thread), whatever runtime the caller is on.
 pub async fn run(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    if workload.db == DbKind::Sim {
+    if crate::systems::virtual_time(workload.db) {
         let (w, o) = (workload.clone(), opts.clone());
         return tokio::task::spawn_blocking(move || run_blocking(&w, &o))
             .await
@@ -177,23 +177,12 @@ pub async fn run(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOu
     run_with(workload, opts, backend).await
 }
 
-/// The runtime of a simulated run: one thread, clock paused at start and
-/// advanced only when every task waits (tokio's auto-advance), so a run
-/// depends on nothing but its inputs and takes only the CPU time it needs.
-pub fn sim_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .context("cannot start the simulation runtime")
-}
-
 /// Like [`run`], on a fresh runtime: multi-threaded and real time for real
-/// stores, [`sim_runtime`] for the simulator.
+/// stores, virtual time for the simulator ([`crate::systems::runtime_for`]).
 pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    if workload.db == DbKind::Sim {
+    if crate::systems::virtual_time(workload.db) {
         workload.check_virtual_time()?;
-        let rt = sim_runtime()?;
+        let rt = crate::systems::runtime_for(workload.db)?;
         // The progress display would tick in virtual time; a simulated run
         // is short in wall time anyway.
         let opts = RunOptions {
@@ -205,11 +194,7 @@ pub fn run_blocking(workload: &Workload, opts: &RunOptions) -> anyhow::Result<Ru
             run_with(workload, &opts, backend).await
         });
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
-    rt.block_on(run(workload, opts))
+    crate::systems::runtime_for(workload.db)?.block_on(run(workload, opts))
 }
 
 /// The command that replays a run of `w` exactly (for the simulator) or
@@ -226,7 +211,7 @@ pub fn replay_command(w: &Workload) -> Option<String> {
         w.concurrency,
         w.rate.unwrap_or(0.0)
     );
-    if w.db != DbKind::Sim {
+    if !crate::systems::virtual_time(w.db) {
         cmd.push_str("  # same seed and schedule; a real store's timing differs");
     }
     Some(cmd)
@@ -359,12 +344,11 @@ pub async fn run_with(
     }
     drop(rec);
     let ops = writer.finish()?;
-    // The simulator's own invariants (see crate::sim::invariants).
-    let invariant_violations: Option<Vec<String>> = backend
-        .keep_alive
-        .as_ref()
-        .and_then(|k| (**k).downcast_ref::<crate::sim::SimCluster>())
-        .map(|c| c.invariant_violations());
+    // What the simulator saw of itself (its own invariants, lost messages).
+    let self_report = crate::systems::self_report(&backend);
+    let invariant_violations: Option<Vec<String>> =
+        self_report.as_ref().map(|r| r.invariant_violations.clone());
+    let dropped_messages: Option<u64> = self_report.as_ref().map(|r| r.dropped_messages);
     let main_seconds = result?;
     if let Some(db) = &backend.db {
         let db = db.clone();
@@ -418,7 +402,7 @@ pub async fn run_with(
         "strategy": if w.db == crate::workload::DbKind::Sim { Some(w.sim.strategy.as_str()) } else { None },
         "workload_kind": w.workload.as_str(),
         "seed": w.seed,
-        "deterministic": w.db == DbKind::Sim,
+        "deterministic": crate::systems::virtual_time(w.db),
         "replay": replay_command(w),
         // What the command line may have changed from the file: with
         // `workload.toml` (the file's copy) this is the exact run.
@@ -434,6 +418,7 @@ pub async fn run_with(
         "stats": run_stats,
         "history": "history.jsonl",
         "sim_invariant_violations": invariant_violations,
+        "sim_dropped_messages": dropped_messages,
         "results": results,
     });
     std::fs::write(&results_path, serde_json::to_vec_pretty(&doc)?)
@@ -820,6 +805,16 @@ async fn worker(ctx: WorkerCtx, mut gen: Generator) -> (u64, i64) {
                 next = now;
             }
         }
+        // A client's think time (simulated clients) comes on top.
+        let think = client.think_time();
+        if !think.is_zero() {
+            let until = (tokio::time::Instant::now() + think).min(ctx.deadline);
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(until) => {}
+                _ = ctx.stop.cancelled() => {}
+            }
+        }
         if ctx.stop.is_cancelled() || tokio::time::Instant::now() >= ctx.deadline {
             break;
         }
@@ -937,8 +932,8 @@ async fn nemesis_loop(
 pub fn bench_sim(path: &Path, seconds: f64, runs_dir: &Path) -> anyhow::Result<RunStats> {
     let mut w = crate::workload::load(path)?;
     anyhow::ensure!(
-        w.db == DbKind::Sim,
-        "{}: not a sim workload",
+        crate::systems::virtual_time(w.db),
+        "{}: not a simulated workload",
         path.display()
     );
     w.duration = Duration::from_secs_f64(seconds);

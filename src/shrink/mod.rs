@@ -1,9 +1,9 @@
 //! `faultline shrink`: from a failure to the smallest failure we can find.
 //!
 //! A failing simulated run is a workload plus a seed, and replaying it is
-//! deterministic ([`crate::runner::sim_runtime`]), so a smaller failing run
+//! deterministic ([`crate::systems::sim::runtime`]), so a smaller failing run
 //! can be searched for by running smaller workloads: shorter, slower, with
-//! fewer clients, keys and faults ([`shrink_run`]). Each candidate removes
+//! fewer nodes, clients, keys and faults ([`shrink_run`]). Each candidate removes
 //! one thing; it is kept when the run still fails *the same way*: the same
 //! checker says `invalid` and, where the checker names kinds of anomaly
 //! (Elle's anomaly types, session guarantees, lost/duplicated elements), at
@@ -127,6 +127,7 @@ impl Default for ShrinkOptions {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSize {
     pub ops: u64,
+    pub nodes: usize,
     pub concurrency: usize,
     pub keys: usize,
     pub faults: Vec<String>,
@@ -139,6 +140,7 @@ impl RunSize {
     fn of(w: &Workload, ops: u64) -> RunSize {
         RunSize {
             ops,
+            nodes: w.nodes.len(),
             concurrency: w.concurrency,
             keys: w.keys,
             faults: fault_names(w),
@@ -210,6 +212,7 @@ impl ShrinkReport {
             }
         };
         out.push_str(&line("operations", b.ops.to_string(), a.ops.to_string()));
+        out.push_str(&line("nodes", b.nodes.to_string(), a.nodes.to_string()));
         out.push_str(&line(
             "clients",
             b.concurrency.to_string(),
@@ -318,7 +321,7 @@ fn recorded_results(results: &Value) -> Vec<CheckResult> {
 /// Shrinks the failing simulated run in `run_dir`; writes `run_dir/shrunk/`.
 pub fn shrink_run(run_dir: &Path, opts: &ShrinkOptions) -> anyhow::Result<ShrinkReport> {
     let (w, results) = load_run(run_dir)?;
-    if w.db != DbKind::Sim {
+    if !crate::systems::virtual_time(w.db) {
         bail!(
             "{}: a `{}` run cannot be replayed (only db = \"sim\" runs are deterministic); shrink its history instead: faultline shrink {}/history.jsonl --workload {}",
             run_dir.display(),
@@ -483,6 +486,9 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
             });
         }
     }
+    for (what, smaller) in fewer_nodes(w) {
+        push(what, &move |c| *c = smaller.clone());
+    }
     if let Some(r) = w.rate {
         if r >= 2.0 {
             push(format!("rate {r} -> {} ops/s", r / 2.0), &|c| {
@@ -505,6 +511,21 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
                 c.sim.heartbeat_ms = h / 2.0;
             },
         );
+    }
+    // Reliable links and clients that do not think: fewer random choices
+    // between the reader and the failure.
+    if w.db == DbKind::Sim {
+        if w.sim.drop_rate > 0.0 {
+            push("no lost messages".to_string(), &|c| c.sim.drop_rate = 0.0);
+        }
+        if w.sim.jitter_ms > 0.0 {
+            push("no link jitter".to_string(), &|c| c.sim.jitter_ms = 0.0);
+        }
+        if w.sim.think_time_ms[1] > 0.0 {
+            push("no think time".to_string(), &|c| {
+                c.sim.think_time_ms = [0.0, 0.0]
+            });
+        }
     }
     if w.concurrency > 1 {
         let half = w.concurrency / 2;
@@ -553,6 +574,47 @@ fn candidates(w: &Workload) -> Vec<(String, Workload)> {
             ),
             &move |c| c.ops_per_key = needed,
         );
+    }
+    out
+}
+
+/// The workload without one node: for each region (the most populous
+/// first), its last node. A candidate must still be a valid workload (each
+/// fault kind keeps the nodes it needs, `region-split` keeps two regions),
+/// so what the failure needs stays; whether the strategy still fails with
+/// fewer replicas is for the run to say.
+fn fewer_nodes(w: &Workload) -> Vec<(String, Workload)> {
+    if w.db != DbKind::Sim || w.nodes.len() < 2 {
+        return Vec::new();
+    }
+    let mut regions: Vec<(&str, Vec<&String>)> = Vec::new();
+    for n in &w.nodes {
+        let r = w.region_of(n);
+        match regions.iter_mut().find(|(name, _)| *name == r) {
+            Some((_, members)) => members.push(n),
+            None => regions.push((r, vec![n])),
+        }
+    }
+    // Most nodes first; ties in the order the regions first appear.
+    regions.sort_by_key(|(_, members)| std::cmp::Reverse(members.len()));
+    let mut out = Vec::new();
+    for (_, members) in regions {
+        let Some(gone) = members.last() else { continue };
+        let mut c = w.clone();
+        c.nodes.retain(|n| n != *gone);
+        c.regions.remove(gone.as_str());
+        // The file's validation decides what the faults still allow.
+        if crate::workload::parse(&workload_toml(&c), "candidate", &c.stem).is_err() {
+            continue;
+        }
+        out.push((
+            format!(
+                "nodes {} -> {} (without {gone})",
+                w.nodes.len(),
+                c.nodes.len()
+            ),
+            c,
+        ));
     }
     out
 }
@@ -641,9 +703,15 @@ pub fn workload_toml(w: &Workload) -> String {
         ("replication_interval_ms", s.replication_interval_ms),
         ("clock_skew_ms", s.clock_skew_ms),
         ("time_scale", s.time_scale),
+        ("jitter_ms", s.jitter_ms),
+        ("drop_rate", s.drop_rate),
     ] {
         st.insert(k.into(), f(v));
     }
+    st.insert(
+        "think_time_ms".into(),
+        T::Array(s.think_time_ms.iter().map(|x| f(*x)).collect()),
+    );
     t.insert("sim".into(), T::Table(st));
     let body = toml::to_string(&t).unwrap_or_default();
     format!(
@@ -681,17 +749,73 @@ mod tests {
     }
 
     #[test]
-    fn every_candidate_is_smaller_and_valid() {
+    fn fewer_nodes_keeps_what_the_faults_need() {
         let w = crate::workload::load(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/sim-failover-fenced.toml"),
+        )
+        .unwrap();
+        let c = fewer_nodes(&w);
+        // us-east and us-west have two nodes each, eu-west one: one
+        // candidate per region, the larger regions first.
+        let gone: Vec<Vec<String>> = c
+            .iter()
+            .map(|(_, cw)| {
+                w.nodes
+                    .iter()
+                    .filter(|n| !cw.nodes.contains(n))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        assert_eq!(gone, vec![vec!["n2"], vec!["n4"], vec!["n5"]], "{c:?}");
+        for (what, cw) in &c {
+            assert_eq!(cw.nodes.len(), 4, "{what}");
+            assert_eq!(cw.regions.len(), 4, "{what}: regions follow the nodes");
+            assert!(what.contains("nodes 5 -> 4"), "{what}");
+        }
+
+        // Two regions of one node and a region split: removing either node
+        // would leave nothing to split, so no candidate.
+        let two = crate::workload::parse(
+            "db = \"sim\"\nnodes = [\"a\", \"b\"]\nregions = { a = \"x\", b = \"y\" }\nworkload = \"register\"\nrate = 10\n[nemesis]\nfaults = [\"region-split\"]\n",
+            "two.toml",
+            "two",
+        )
+        .unwrap();
+        assert!(fewer_nodes(&two).is_empty());
+        // Without faults one node may go.
+        let mut calm = two.clone();
+        calm.nemesis = None;
+        assert_eq!(fewer_nodes(&calm).len(), 2);
+        // Bridge needs three nodes.
+        let mut bridge = w.clone();
+        bridge.nodes.truncate(3);
+        bridge
+            .regions
+            .retain(|n, _| ["n1", "n2", "n3"].contains(&n.as_str()));
+        bridge.nemesis.as_mut().unwrap().faults = vec![crate::workload::FaultKind::Bridge];
+        assert!(fewer_nodes(&bridge).is_empty());
+    }
+
+    #[test]
+    fn every_candidate_is_smaller_and_valid() {
+        let mut w = crate::workload::load(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/sim-failover-unsafe.toml"),
         )
         .unwrap();
+        w.sim.drop_rate = 0.1;
+        w.sim.jitter_ms = 2.0;
+        w.sim.think_time_ms = [1.0, 3.0];
         let c = candidates(&w);
-        assert!(c.len() >= 8, "{}", c.len());
+        assert!(c.len() >= 11, "{}", c.len());
+        for what in ["no lost messages", "no link jitter", "no think time"] {
+            assert!(c.iter().any(|(w, _)| w == what), "{what}");
+        }
         for (what, cw) in &c {
             let text = workload_toml(cw);
             crate::workload::parse(&text, "c.toml", "c").unwrap_or_else(|e| panic!("{what}: {e}"));
             let smaller = cw.duration < w.duration
+                || cw.nodes.len() < w.nodes.len()
                 || cw.concurrency < w.concurrency
                 || cw.keys < w.keys
                 || cw.rate < w.rate
@@ -700,7 +824,10 @@ mod tests {
                 || cw.final_reads != w.final_reads
                 || cw.quiesce < w.quiesce
                 || cw.ops_per_key != w.ops_per_key
-                || cw.sim.election_timeout_ms < w.sim.election_timeout_ms;
+                || cw.sim.election_timeout_ms < w.sim.election_timeout_ms
+                || cw.sim.drop_rate < w.sim.drop_rate
+                || cw.sim.jitter_ms < w.sim.jitter_ms
+                || cw.sim.think_time_ms[1] < w.sim.think_time_ms[1];
             assert!(smaller, "{what} removes nothing");
         }
     }

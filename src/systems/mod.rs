@@ -7,15 +7,17 @@
 //! from a workload's `db` to the system's `backend` function: adding a
 //! system is a new folder and one line there.
 //!
-//! The runner knows systems only through [`Backend`]: the generic traits
-//! ([`ClientFactory`], [`Db`], [`Nemesis`]) live in `client`, `db` and
-//! `nemesis`, which import nothing from here.
+//! The runner knows systems only through [`Backend`] (and, for the
+//! simulator, [`virtual_time`], [`runtime_for`] and [`self_report`]): the
+//! generic traits ([`ClientFactory`], [`Db`], [`Nemesis`]) live in
+//! `client`, `db` and `nemesis`, which import nothing from here.
 
 pub mod daemon;
 pub mod etcd;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod sim;
 
 use crate::client::ClientFactory;
 use crate::control::Remote;
@@ -54,7 +56,7 @@ pub trait Provocation: Send + Sync {
 /// called inside a tokio runtime (the simulated store spawns its nodes).
 pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
     match w.db {
-        DbKind::Sim => sim_backend(w),
+        DbKind::Sim => sim::backend(w),
         DbKind::Process => process::backend(w),
         DbKind::Etcd => etcd::backend(w),
         DbKind::Postgres => postgres::backend(w),
@@ -62,16 +64,28 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
     }
 }
 
-/// The embedded simulated store (its code lives in `crate::sim`).
-fn sim_backend(w: &Workload) -> anyhow::Result<Backend> {
-    let cluster = crate::sim::SimCluster::start(w);
-    Ok(Backend {
-        clients: Arc::new(cluster.client_factory(w.workload)),
-        nemesis: Some(Arc::new(cluster.nemesis())),
-        db: None,
-        keep_alive: Some(Box::new(cluster)),
-        provocation: None,
-    })
+/// Whether runs of `db` are simulated in virtual time (deterministic: the
+/// same workload and seed give the same history) rather than real time.
+pub fn virtual_time(db: DbKind) -> bool {
+    matches!(db, DbKind::Sim)
+}
+
+/// The runtime a run of `db` needs: the simulator's virtual-time runtime
+/// ([`sim::runtime`]), else a multi-threaded one on real time.
+pub fn runtime_for(db: DbKind) -> anyhow::Result<tokio::runtime::Runtime> {
+    if virtual_time(db) {
+        return sim::runtime();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow!("cannot start the tokio runtime: {e}"))
+}
+
+/// What a simulated system saw of itself during the run (its invariants,
+/// the messages its network lost); `None` for real systems.
+pub fn self_report(backend: &Backend) -> Option<sim::SelfReport> {
+    sim::self_report(backend)
 }
 
 /// The nodes file to use: `explicit` (a system table's `nodes_file`), else

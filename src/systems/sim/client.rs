@@ -1,41 +1,41 @@
-//! The client of the simulated store ([`crate::sim`]).
+//! The client of the simulated store.
 //!
 //! It turns an [`Invocation`] into a store command, hands it to its node and
 //! waits. A dropped request (the node crashed) is `info`: the command may
 //! have been applied; a refusal (no leader, no quorum, failed cas) is `fail`.
 
-use super::{Client, ClientFactory, Completion, Invocation};
-use crate::sim::net::Net;
-use crate::sim::node::{Envelope, Msg};
-use crate::sim::store::{Cmd, Micro};
+use super::net::Net;
+use super::node::{Envelope, Msg};
+use super::store::{Cmd, Micro};
+use crate::client::{Client, ClientFactory, Completion, Invocation};
 use crate::workload::WorkloadKind;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// Opens [`SimClient`]s bound to nodes of a running [`crate::sim::SimCluster`].
+/// Opens [`SimClient`]s bound to nodes of a running [`super::SimCluster`].
 pub struct SimClientFactory {
-    nodes: Vec<String>,
-    net: Arc<Net>,
-    latency: Duration,
-    kind: WorkloadKind,
+    pub nodes: Vec<String>,
+    pub net: Arc<Net>,
+    /// One way, between a client and its node.
+    pub latency: Duration,
+    /// `[min, max]` pause before each operation.
+    pub think_time: (Duration, Duration),
+    /// The run's seed: each process's think times come from a generator
+    /// derived from it and the process id.
+    pub seed: u64,
+    pub kind: WorkloadKind,
 }
 
-impl SimClientFactory {
-    pub fn new(nodes: Vec<String>, net: Arc<Net>, latency: Duration, kind: WorkloadKind) -> Self {
-        SimClientFactory {
-            nodes,
-            net,
-            latency,
-            kind,
-        }
-    }
-}
+/// The generator stream of process `p`'s think times.
+const THINK_STREAM: u64 = 0x7417_0000_0000;
 
 #[async_trait::async_trait]
 impl ClientFactory for SimClientFactory {
-    async fn open(&self, node: &str, _process: i64) -> anyhow::Result<Box<dyn Client>> {
+    async fn open(&self, node: &str, process: i64) -> anyhow::Result<Box<dyn Client>> {
         let idx = self
             .nodes
             .iter()
@@ -45,6 +45,11 @@ impl ClientFactory for SimClientFactory {
             node: idx,
             net: self.net.clone(),
             latency: self.latency,
+            think_time: self.think_time,
+            rng: ChaCha8Rng::seed_from_u64(crate::generator::derive_seed(
+                self.seed,
+                THINK_STREAM.wrapping_add(process as u64),
+            )),
             kind: self.kind,
         }))
     }
@@ -54,6 +59,8 @@ pub struct SimClient {
     node: usize,
     net: Arc<Net>,
     latency: Duration,
+    think_time: (Duration, Duration),
+    rng: ChaCha8Rng,
     kind: WorkloadKind,
 }
 
@@ -139,6 +146,14 @@ impl SimClient {
 
 #[async_trait::async_trait]
 impl Client for SimClient {
+    fn think_time(&mut self) -> Duration {
+        let (lo, hi) = self.think_time;
+        if hi.is_zero() {
+            return Duration::ZERO;
+        }
+        lo + (hi - lo).mul_f64(self.rng.gen::<f64>())
+    }
+
     async fn invoke(&mut self, op: &Invocation) -> Completion {
         let cmd = match to_cmd(op) {
             Ok(c) => Arc::new(c),

@@ -1,29 +1,11 @@
-//! The embedded simulated store (`db = "sim"`).
-//!
-//! A replicated key-value store that runs inside the test process: one tokio
-//! task per node, nodes grouped in regions, messages over simulated links
-//! with (small) delays. It runs on the runner's paused-clock runtime
-//! ([`crate::runner::sim_runtime`]), so those delays are virtual: a run is
-//! reproducible from its seed and takes only the CPU time it needs. It exists so that `faultline test` can show,
-//! without any cluster, what multi-region replication strategies do under
-//! partitions, crashes and pauses: each strategy in [`crate::workload::Strategy`]
-//! is implemented as the actual mechanism (see [`node`]), and the checkers
-//! judge the history it produces like any other.
-//!
-//! Faults arrive through the same [`Nemesis`] trait real clusters use: a
-//! partition's [`crate::net::Grudge`] cuts links, `kill` crashes a node
-//! (it loses what was in memory, keeps its log), `pause` stops it from
-//! processing messages until resumed.
+//! The simulated cluster: starts the node tasks and the links, hands out
+//! clients, and is the nemesis's handle on the nodes.
 
-pub mod invariants;
-pub mod net;
-pub mod node;
-pub mod store;
-
+use super::node::{Ctl, Envelope, Node, NodeStatus, Params};
+use super::{client, invariants, net};
 use crate::nemesis::{Fault, Nemesis};
 use crate::workload::Workload;
 use anyhow::{anyhow, Context};
-use node::{Ctl, Envelope, Node, NodeStatus, Params};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +18,8 @@ pub struct SimCluster {
     net: Arc<net::Net>,
     ctls: Vec<mpsc::UnboundedSender<Ctl>>,
     client_latency: Duration,
+    think_time: (Duration, Duration),
+    seed: u64,
 }
 
 fn ms(v: f64) -> Duration {
@@ -73,7 +57,15 @@ impl SimCluster {
             inbox_tx.push(tx);
             inbox_rx.push(rx);
         }
-        let net = net::Net::new(inbox_tx, latency);
+        let net = net::Net::new(
+            inbox_tx,
+            latency,
+            net::Unreliable {
+                jitter: ms(s.jitter_ms * scale),
+                drop_rate: s.drop_rate,
+                seed: w.seed,
+            },
+        );
         let monitor = Arc::new(invariants::Monitor::default());
         let params = Arc::new(Params {
             strategy: s.strategy,
@@ -100,6 +92,8 @@ impl SimCluster {
             net,
             ctls,
             client_latency: ms(s.latency_client_ms * scale),
+            think_time: (ms(s.think_time_ms[0]), ms(s.think_time_ms[1])),
+            seed: w.seed,
         }
     }
 
@@ -130,17 +124,21 @@ impl SimCluster {
         self.monitor.violations()
     }
 
+    /// Messages between nodes lost to `drop_rate` so far.
+    pub fn dropped_messages(&self) -> u64 {
+        self.net.dropped()
+    }
+
     /// A handle clients use to reach the nodes.
-    pub fn client_factory(
-        &self,
-        kind: crate::workload::WorkloadKind,
-    ) -> crate::client::sim::SimClientFactory {
-        crate::client::sim::SimClientFactory::new(
-            self.nodes.clone(),
-            self.net.clone(),
-            self.client_latency,
+    pub fn client_factory(&self, kind: crate::workload::WorkloadKind) -> client::SimClientFactory {
+        client::SimClientFactory {
+            nodes: self.nodes.clone(),
+            net: self.net.clone(),
+            latency: self.client_latency,
+            think_time: self.think_time,
+            seed: self.seed,
             kind,
-        )
+        }
     }
 
     /// The nemesis acting on this cluster.
