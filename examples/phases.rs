@@ -7,6 +7,20 @@ use faultline::checker::Budget;
 use faultline::history::{History, Interpretation};
 use std::time::Instant;
 
+/// Current and peak resident memory, from /proc (Linux).
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    format!("rss {} MB, peak {} MB", field("VmRSS:"), field("VmHWM:"))
+}
+
 fn main() {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: phases FILE");
@@ -15,9 +29,11 @@ fn main() {
     let t = Instant::now();
     let text = std::fs::read_to_string(&path).expect("read");
     let read = t.elapsed();
+    eprintln!("read: {}", rss());
     let t = Instant::now();
     let mut h = History::parse_str(&text, &path, None).expect("parse");
     let parse = t.elapsed();
+    eprintln!("parsed: {}", rss());
     drop(text);
     let t = Instant::now();
     h.interpret(&Interpretation::default()).expect("interpret");
@@ -25,9 +41,11 @@ fn main() {
     let t = Instant::now();
     let n = h.operations().map(|o| o.len()).unwrap_or(0);
     let pair = t.elapsed();
+    eprintln!("paired: {}", rss());
     let t = Instant::now();
     let results = run_checks(&h, &CheckOptions::default(), &Budget::default()).expect("check");
     let check = t.elapsed();
+    eprintln!("checked: {}", rss());
     println!(
         "{path}: {} events, {n} ops; read {read:?}, parse {parse:?}, interpret {interpret:?}, pair {pair:?}, check {check:?}",
         h.ops().len()

@@ -40,20 +40,33 @@ const PIECE: usize = 4 << 20;
 
 /// Parses JSON Lines text; errors name `file`, the line and the column.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
-    let pieces = split_lines(text, PIECE);
-    let parsed: Vec<Result<Vec<Op>, HistoryError>> = pieces
-        .par_iter()
-        .map(|&(start, first_line)| {
-            let end = pieces
-                .iter()
-                .find(|p| p.0 > start)
-                .map_or(text.len(), |p| p.0);
-            parse_piece(&text[start..end], file, first_line)
+    // Each piece is read straight into its own part of one vector, so the
+    // events are never copied (a copy of a million events is 100 MB).
+    let starts = split_lines(text, PIECE);
+    let pieces: Vec<(&str, usize)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, first_line))| {
+            let end = starts.get(i + 1).map_or(text.len(), |p| p.0);
+            (&text[start..end], first_line)
         })
         .collect();
-    let mut ops = Vec::with_capacity(text.len() / 90);
-    for piece in parsed {
-        ops.extend(piece?);
+    let counts: Vec<usize> = pieces.par_iter().map(|(t, _)| count_events(t)).collect();
+    let mut ops = vec![Op::default(); counts.iter().sum()];
+    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(pieces.len());
+    let mut rest: &mut [Op] = &mut ops;
+    for &n in &counts {
+        let (part, tail) = rest.split_at_mut(n);
+        parts.push(part);
+        rest = tail;
+    }
+    let results: Vec<Result<(), HistoryError>> = pieces
+        .par_iter()
+        .zip(parts.into_par_iter())
+        .map(|(&(t, first_line), out)| fill_piece(t, file, first_line, out))
+        .collect();
+    for r in results {
+        r?;
     }
     // An omitted index is the event's position in the whole file.
     for (pos, op) in ops.iter_mut().enumerate() {
@@ -61,7 +74,6 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
             op.index = pos as u64;
         }
     }
-    ops.shrink_to_fit();
     Ok(ops)
 }
 
@@ -92,20 +104,53 @@ fn memchr_from(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|p| from + p)
 }
 
+#[cfg(test)]
 fn parse_piece(text: &str, file: &str, first_line: usize) -> Result<Vec<Op>, HistoryError> {
-    let mut ops = Vec::with_capacity(text.len() / 90 + 1);
+    let mut ops = Vec::with_capacity(count_events(text));
+    let mut names = fast::Names::default();
     for (i, line) in text.lines().enumerate() {
         let lineno = first_line + i;
         if line.trim().is_empty() {
             continue;
         }
-        ops.push(parse_line(line, file, lineno)?);
+        ops.push(parse_line(line, file, lineno, &mut names)?);
     }
     Ok(ops)
 }
 
-fn parse_line(line: &str, file: &str, lineno: usize) -> Result<Op, HistoryError> {
-    if let Some(op) = fast::line(line, lineno) {
+/// The number of lines of `text` that are not blank.
+fn count_events(text: &str) -> usize {
+    text.lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+/// Reads a piece into `out`, which has room for exactly its events.
+fn fill_piece(
+    text: &str,
+    file: &str,
+    first_line: usize,
+    out: &mut [Op],
+) -> Result<(), HistoryError> {
+    let mut names = fast::Names::default();
+    let mut slots = out.iter_mut();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let op = parse_line(line, file, first_line + i, &mut names)?;
+        if let Some(slot) = slots.next() {
+            *slot = op;
+        }
+    }
+    Ok(())
+}
+
+fn parse_line(
+    line: &str,
+    file: &str,
+    lineno: usize,
+    names: &mut fast::Names,
+) -> Result<Op, HistoryError> {
+    if let Some(op) = fast::line_with(line, lineno, names) {
         return Ok(op);
     }
     // The careful path: serde's reader, whose errors name the column.
@@ -213,7 +258,7 @@ mod fast {
             self.eat(b'"')?;
             let start = self.i;
             let rest = &self.b[start..];
-            let len = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+            let len = memchr::memchr2(b'"', b'\\', rest)?;
             if rest[len] != b'"' || rest[..len].iter().any(|&c| c < 0x20) {
                 return None;
             }
@@ -324,8 +369,32 @@ mod fast {
         }
     }
 
+    /// The names a piece of history repeats (functions, nodes), looked up
+    /// once: comparing a few short strings beats hashing every event's.
+    #[derive(Default)]
+    pub(super) struct Names(Vec<Name>);
+
+    impl Names {
+        fn get(&mut self, s: &str) -> Name {
+            if let Some(n) = self.0.iter().find(|n| n.as_str() == s) {
+                return *n;
+            }
+            let n = Name::new(s);
+            if self.0.len() < 32 {
+                self.0.push(n);
+            }
+            n
+        }
+    }
+
     /// Reads one line, or `None` for the careful path to decide.
+    #[cfg(test)]
     pub(super) fn line(text: &str, lineno: usize) -> Option<Op> {
+        line_with(text, lineno, &mut Names::default())
+    }
+
+    /// [`line`], with the piece's names at hand.
+    pub(super) fn line_with(text: &str, lineno: usize, names: &mut Names) -> Option<Op> {
         let mut c = Cursor {
             s: text,
             b: text.as_bytes(),
@@ -379,7 +448,7 @@ mod fast {
                         }
                     }
                     8 => op_type = Some(OpType::parse(c.plain_str()?)?),
-                    16 => f = Some(Name::new(c.plain_str()?)),
+                    16 => f = Some(names.get(c.plain_str()?)),
                     32 => {
                         key = match c.value(0)? {
                             Val::Nil => None,
@@ -388,10 +457,11 @@ mod fast {
                     }
                     64 => value = Some(c.value(0)?),
                     128 => {
-                        node = match c.value(0)? {
-                            Val::Nil => None,
-                            Val::Str(n) => Some(n),
-                            _ => return None,
+                        node = if c.peek()? == b'"' {
+                            Some(names.get(c.plain_str()?))
+                        } else {
+                            c.literal(b"null")?;
+                            None
                         }
                     }
                     256 => {

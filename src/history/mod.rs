@@ -38,10 +38,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The type of an event: an invocation or one of the three completions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpType {
     /// The client is about to perform the operation.
+    #[default]
     Invoke,
     /// The operation took effect.
     Ok,
@@ -139,7 +140,7 @@ impl fmt::Display for Process {
 ///
 /// Compact (about 100 bytes, no allocation for register and counter
 /// events): names are interned [`Name`]s, values are [`Val`]s.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Op {
     /// Position in the history: unique and increasing (may be sparse).
     pub index: u64,

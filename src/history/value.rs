@@ -76,6 +76,13 @@ impl Name {
     }
 }
 
+impl Default for Name {
+    /// The empty name.
+    fn default() -> Name {
+        Name::new("")
+    }
+}
+
 impl std::ops::Deref for Name {
     type Target = str;
     fn deref(&self) -> &str {
