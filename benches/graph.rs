@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
         let h = simulate_register(2, 1_000_000, 50, 1_000);
         let ops = h.operations().expect("pairs");
         b.iter(|| {
-            let r = GraphRegisterChecker::new().check_ops(&ops, None, &Budget::default());
+            let r = GraphRegisterChecker::new().check_ops(ops, None, &Budget::default());
             assert_eq!(r.verdict, Verdict::Valid);
         })
     });

@@ -31,7 +31,7 @@ fn compare(name: &str, h: &History) {
     for which in [RegisterSearch::Crashed, RegisterSearch::Plain] {
         let budget = Budget::with_time_limit(Some(Duration::from_secs(60)));
         let start = Instant::now();
-        let verdict = match check_register_ops(&model, &ops, &budget, which) {
+        let verdict = match check_register_ops(&model, ops, &budget, which) {
             Ok(r) => match r.verdict {
                 PartitionVerdict::Linearizable { .. } => format!("valid, {} states", r.states),
                 PartitionVerdict::NotLinearizable(_) => format!("invalid, {} states", r.states),

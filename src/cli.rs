@@ -561,7 +561,7 @@ fn mib(bytes: usize) -> String {
 /// types and the heap their lists and boxed values use).
 fn history_bytes(h: &History) -> usize {
     let heap: usize = h.ops().iter().map(crate::history::Op::heap_bytes).sum();
-    let events = h.ops().len() * std::mem::size_of::<crate::history::Op>() + heap;
+    let events = std::mem::size_of_val(h.ops()) + heap;
     // Operations share their values' lists with the events (no copies).
     let paired = h.ops().len().div_ceil(2) * std::mem::size_of::<crate::history::Operation>();
     events + paired

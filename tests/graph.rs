@@ -187,7 +187,7 @@ fn random_register_history(rng: &mut ChaCha8Rng, max_ops: usize, corrupt: bool) 
             events[i].value = if choice == 0 {
                 Val::Nil
             } else {
-                Val::Int(choice as i64)
+                Val::Int(choice)
             };
         }
     }
@@ -201,8 +201,8 @@ fn graph_register_agrees_with_brute_force_on_random_small_histories() {
     for case in 0..8000 {
         let h = random_register_history(&mut rng, 8, case % 4 != 0);
         let ops = h.operations().expect("generated history pairs");
-        assert!(graph_register::qualifies(&ops));
-        let want = brute_force_linearizable(&ops);
+        assert!(graph_register::qualifies(ops));
+        let want = brute_force_linearizable(ops);
         let got = GraphRegisterChecker::new().check(&h, &Budget::default());
         let want_v = if want {
             Verdict::Valid

@@ -769,8 +769,8 @@ fn compare_with_brute_force<M: Model>(model: &M, kind: Kind, seed: u64, n: usize
     for case in 0..n {
         let h = random_history(kind, &mut rng, 8);
         let ops = h.operations().expect("generated histories pair");
-        let expected = brute_force(model, &ops);
-        let got = check_ops(model, &ops, &Budget::default()).expect("generated ops fit");
+        let expected = brute_force(model, ops);
+        let got = check_ops(model, ops, &Budget::default()).expect("generated ops fit");
         match &got.verdict {
             PartitionVerdict::Linearizable { order } => {
                 assert!(
@@ -778,7 +778,7 @@ fn compare_with_brute_force<M: Model>(model: &M, kind: Kind, seed: u64, n: usize
                     "{kind:?} case {case}: search says linearizable, brute force says not\n{}",
                     dump(&h)
                 );
-                assert_witness(model, &ops, order);
+                assert_witness(model, ops, order);
                 valid += 1;
             }
             PartitionVerdict::NotLinearizable(c) => {
@@ -902,16 +902,16 @@ fn compare_crashed<const CAS: bool>(
             .iter()
             .filter(|o| o.outcome == Outcome::Info && o.f != "read")
             .count();
-        let expected = brute_force(model, &ops);
+        let expected = brute_force(model, ops);
         let budget = Budget::default();
-        let crashed = check_register_ops(model, &ops, &budget, RegisterSearch::Crashed)
+        let crashed = check_register_ops(model, ops, &budget, RegisterSearch::Crashed)
             .expect("generated ops fit");
-        let plain = check_register_ops(model, &ops, &budget, RegisterSearch::Plain)
+        let plain = check_register_ops(model, ops, &budget, RegisterSearch::Plain)
             .expect("generated ops fit");
         let what = format!("case {case}");
         assert_agrees(
             model,
-            &ops,
+            ops,
             &crashed,
             expected,
             &format!("{what} (crashed search)"),
@@ -919,7 +919,7 @@ fn compare_crashed<const CAS: bool>(
         );
         assert_agrees(
             model,
-            &ops,
+            ops,
             &plain,
             expected,
             &format!("{what} (plain search)"),
@@ -972,7 +972,7 @@ fn crashed_search_agrees_with_the_plain_search_on_longer_histories() {
         let h = crash_heavy_history(&mut rng, 40);
         let ops = h.operations().expect("pairs");
         let budget = Budget::with_time_limit(Some(Duration::from_secs(20)));
-        let plain = check_register_ops(&model, &ops, &budget, RegisterSearch::Plain).expect("fits");
+        let plain = check_register_ops(&model, ops, &budget, RegisterSearch::Plain).expect("fits");
         let expected = match plain.verdict {
             PartitionVerdict::Linearizable { .. } => true,
             PartitionVerdict::NotLinearizable(_) => false,
@@ -981,10 +981,10 @@ fn crashed_search_agrees_with_the_plain_search_on_longer_histories() {
             }
         };
         let crashed =
-            check_register_ops(&model, &ops, &budget, RegisterSearch::Crashed).expect("fits");
+            check_register_ops(&model, ops, &budget, RegisterSearch::Crashed).expect("fits");
         if assert_agrees(
             &model,
-            &ops,
+            ops,
             &crashed,
             expected,
             &format!("case {case}"),

@@ -143,7 +143,7 @@ fn every_kv_file_is_read_as_edn_with_keys() {
             }
         }
         let clients: std::collections::BTreeSet<_> =
-            ops.iter().map(|o| o.process.clone()).collect();
+            ops.iter().map(|o| o.process).collect();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())

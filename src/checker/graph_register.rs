@@ -753,7 +753,7 @@ impl Checker for GraphRegisterChecker {
     /// linearizability search with the register or cas-register model.
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            let r = self.check_ops(ops, Some(&history.ops()), budget);
+            let r = self.check_ops(ops, Some(history.ops()), budget);
             let fell_short = r.verdict == Verdict::Unknown && !budget.exhausted();
             if !fell_short {
                 return r;
@@ -949,8 +949,8 @@ mod tests {
             (0, K, "cas", json!([1, 2])),
         ]);
         let ops = h.operations().unwrap();
-        assert!(!qualifies(&ops));
-        let direct = GraphRegisterChecker::new().check_ops(&ops, None, &Budget::default());
+        assert!(!qualifies(ops));
+        let direct = GraphRegisterChecker::new().check_ops(ops, None, &Budget::default());
         assert_eq!(direct.verdict, Verdict::Unknown);
         // A cas from 1 on an initial null register cannot succeed.
         let r = GraphRegisterChecker::new().check(&h, &Budget::default());
@@ -990,7 +990,7 @@ mod tests {
         // A write of the initial value makes reads ambiguous: not qualifying.
         let ops = h.operations().unwrap();
         assert!(!qualifies_with(
-            &ops,
+            ops,
             &ModelConfig {
                 initial: json!(1),
                 nil_read: NilRead::Absent

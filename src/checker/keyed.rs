@@ -253,5 +253,5 @@ pub fn check_history(
     if budget.exhausted() {
         return CheckResult::new(name, Verdict::Unknown, "budget exhausted");
     }
-    crate::checker::on_operations(name, history, |ops| check(ops, &history.ops()))
+    crate::checker::on_operations(name, history, |ops| check(ops, history.ops()))
 }

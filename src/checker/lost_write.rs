@@ -868,7 +868,7 @@ impl Checker for LostWriteChecker {
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            self.check_ops(ops, Some(&history.ops()), budget)
+            self.check_ops(ops, Some(history.ops()), budget)
         })
     }
 }

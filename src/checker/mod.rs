@@ -103,7 +103,7 @@ pub fn on_operations(
     check: impl FnOnce(&[crate::history::Operation]) -> CheckResult,
 ) -> CheckResult {
     match history.operations() {
-        Ok(ops) => check(&ops),
+        Ok(ops) => check(ops),
         Err(e) => CheckResult::new(
             name,
             Verdict::Unknown,

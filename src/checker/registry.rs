@@ -348,7 +348,7 @@ fn check_linearizable(
         let ops = history
             .operations()
             .map_err(|e| SelectError(e.to_string()))?;
-        if graph_register::qualifies_with(&ops, &opts.model_config) {
+        if graph_register::qualifies_with(ops, &opts.model_config) {
             let mut r =
                 graph_register::GraphRegisterChecker::with_config(opts.model_config.clone())
                     .check(history, budget);

@@ -391,7 +391,7 @@ impl Checker for SessionChecker {
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            self.check_ops(ops, Some(&history.ops()), budget)
+            self.check_ops(ops, Some(history.ops()), budget)
         })
     }
 }

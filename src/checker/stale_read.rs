@@ -186,7 +186,7 @@ pub(crate) fn stale_reads_of_key(g: &KeyGraph, ops: &[Operation]) -> Vec<StaleRe
             event: read.invoke,
             key: read.key.clone(),
             process: read.process.to_string(),
-            node: read.node.clone(),
+            node: read.node,
             value: read.output.clone(),
             versions_behind: n,
             missed_write: w,
@@ -395,7 +395,7 @@ impl Checker for StaleReadChecker {
     }
     fn check(&self, history: &History, budget: &Budget) -> CheckResult {
         crate::checker::on_operations(NAME, history, |ops| {
-            self.check_ops(ops, Some(&history.ops()), budget)
+            self.check_ops(ops, Some(history.ops()), budget)
         })
     }
 }

@@ -673,8 +673,9 @@ impl History {
     /// - a history with no client invoke at all ("completions only") gives
     ///   one operation per completion, with no real-time order between them
     ///   (see [`Operation::is_completion_only`]).
-    /// The client operations, paired once (on first use) and shared by
-    /// every caller.
+    ///
+    /// The operations are paired once, on first use, and shared by every
+    /// caller (every checker of a `check` or a `test`).
     pub fn operations(&self) -> Result<&[Operation], HistoryError> {
         match self.paired.get_or_init(|| self.pair()) {
             Ok(ops) => Ok(ops),
@@ -750,12 +751,12 @@ impl History {
                         invoke: pos,
                         complete: None,
                         process: owner,
-                        f: op.f.clone(),
+                        f: op.f,
                         key: op.key.clone(),
                         input: op.value.clone(),
                         output: op.value.clone(),
                         outcome: Outcome::Info,
-                        node: op.node.clone(),
+                        node: op.node,
                         invoke_time: op.time,
                         complete_time: Time::NONE,
                     });
@@ -820,7 +821,7 @@ impl History {
                         o.key = op.key.clone();
                     }
                     if o.node.is_none() {
-                        o.node = op.node.clone();
+                        o.node = op.node;
                     }
                     if t == OpType::Info {
                         if let Some(process) = process {
@@ -856,7 +857,7 @@ impl History {
             }
             if self.ops()[pos].op_type != OpType::Invoke {
                 if let Some(inv) = pending.take() {
-                    name(&mut self.ops_mut(), &[inv, pos]);
+                    name(self.ops_mut(), &[inv, pos]);
                 }
             } else if let Some(inv) = pending {
                 return Err(HistoryError::invalid(
@@ -872,7 +873,7 @@ impl History {
             }
         }
         if let Some(inv) = pending {
-            name(&mut self.ops_mut(), &[inv]);
+            name(self.ops_mut(), &[inv]);
         }
         Ok(())
     }
@@ -887,16 +888,16 @@ impl History {
             .map(|(pos, op)| Operation {
                 invoke: pos,
                 complete: Some(pos),
-                process: op.process.clone().unwrap_or_else(|| {
+                process: op.process.unwrap_or_else(|| {
                     anonymous += 1;
                     Process::anonymous(anonymous)
                 }),
-                f: op.f.clone(),
+                f: op.f,
                 key: op.key.clone(),
                 input: op.value.clone(),
                 output: op.value.clone(),
                 outcome: outcome_of(op.op_type),
-                node: op.node.clone(),
+                node: op.node,
                 invoke_time: Time::NONE,
                 complete_time: op.time,
             })
@@ -1113,7 +1114,7 @@ mod tests {
         // per operation; bare completions keep none.
         let alternating = "[{:type :invoke, :f :read}\n{:type :ok, :f :read, :value 1}\n{:type :invoke, :f :read}\n{:type :ok, :f :read}\n{:type :ok, :f :read}\n{:type :invoke, :f :write, :value 2}]";
         let alt = History::parse_str(alternating, "b.edn", None).unwrap();
-        let procs: Vec<Option<Process>> = alt.ops().iter().map(|o| o.process.clone()).collect();
+        let procs: Vec<Option<Process>> = alt.ops().iter().map(|o| o.process).collect();
         let a = |n| Some(Process::anonymous(n));
         assert_eq!(procs, vec![a(1), a(1), a(2), a(2), None, a(3)]);
         let mut hist = History::parse_str(text, "h.txt", None).unwrap();

@@ -95,7 +95,7 @@ pub fn time_order(ops: &[Op]) -> TimeOrder {
 /// Puts `history`'s events in the order `order` asks for and returns the
 /// warning to show when the file is not in time order.
 pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, HistoryError> {
-    let t = time_order(&history.ops());
+    let t = time_order(history.ops());
     let all_timed = t.untimed == 0 && t.client_events > 0;
     let by_time = match order {
         Order::Index => false,
@@ -119,7 +119,7 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
     }
     let first = t.first_line.unwrap_or(0);
     let how = if by_time {
-        sort_by_time(&mut history.ops_mut());
+        sort_by_time(history.ops_mut());
         "checked in time order (--order index to use the file's order)".to_string()
     } else if order == Order::Index {
         "checked in the file's order as asked (--order index); time order may show violations this check cannot see".to_string()
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn counts_events_out_of_time_order() {
-        let t = time_order(&swapped().ops());
+        let t = time_order(swapped().ops());
         assert_eq!(t.out_of_order, 1);
         assert_eq!(t.first_line, Some(4));
         assert_eq!(t.untimed, 0);
@@ -255,7 +255,7 @@ mod tests {
             "start",
             json!(null),
         );
-        n.line = (7) as u32;
+        n.line = 7_u32;
         ops.insert(3, n);
         let mut h = History::new(ops);
         apply(&mut h, Order::Auto).unwrap();

@@ -31,9 +31,14 @@ use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 /// An interned string: 8 bytes, `Copy`, equal when the text is equal.
+///
+/// A `&Box<str>` rather than a `&str` on purpose: the box holds the length,
+/// so the reference is one thin pointer (a `&str` would be two words).
 #[derive(Clone, Copy)]
+#[allow(clippy::borrowed_box)]
 pub struct Name(&'static Box<str>);
 
+#[allow(clippy::borrowed_box)]
 static INTERNED: Mutex<Option<HashMap<&'static str, &'static Box<str>>>> = Mutex::new(None);
 
 thread_local! {
@@ -55,6 +60,7 @@ impl Name {
             match set.get(s) {
                 Some(&b) => Name(b),
                 None => {
+                    #[allow(clippy::borrowed_box)]
                     let leaked: &'static Box<str> = Box::leak(Box::new(Box::from(s)));
                     set.insert(&**leaked, leaked);
                     Name(leaked)

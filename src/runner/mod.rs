@@ -866,7 +866,7 @@ fn fault_target(fault: &Fault) -> Value {
 async fn apply_fault(n: &Arc<dyn Nemesis>, rec: &Recorder, fault: &Fault, kind: &str) -> bool {
     let nemesis = Process::Name("nemesis".into());
     rec.record(
-        nemesis.clone(),
+        nemesis,
         OpType::Info,
         fault.name(),
         None,

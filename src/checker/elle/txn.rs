@@ -318,7 +318,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
             OpType::Invoke => {
                 if let Some(p) = &op.process {
                     pending
-                        .entry(p.clone())
+                        .entry(*p)
                         .or_default()
                         .push_back(Pending { pos });
                 }
@@ -355,7 +355,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
                 txns.push(Txn {
                     index: op.index,
                     line: op.line as usize,
-                    process: op.process.clone(),
+                    process: op.process,
                     status,
                     invoke_pos: inv.map(|i| i.pos),
                     complete_pos: if status == Status::Info {
@@ -430,7 +430,7 @@ fn unfinished(
     Ok(Txn {
         index: op.index,
         line: op.line as usize,
-        process: op.process.clone(),
+        process: op.process,
         status: Status::Info,
         invoke_pos: Some(pos),
         complete_pos: None,

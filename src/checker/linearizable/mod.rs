@@ -339,13 +339,13 @@ fn check_partitions<M: Model>(
     engine: Engine<M>,
 ) -> Result<CheckResult, LinError> {
     let ops = history.operations()?;
-    let parts = partition(&ops);
+    let parts = partition(ops);
 
     // Convert every op first, so a misfit is reported (the earliest one)
     // before any search starts.
     // One key (the common case) runs on this thread: handing work to the
     // pool only adds latency when there is nothing to run beside it.
-    let prepare = |p: &Partition| search::prepare(model, &ops, &p.members);
+    let prepare = |p: &Partition| search::prepare(model, ops, &p.members);
     let prepared: Vec<Result<Prepared<M>, (usize, String)>> = if parts.len() == 1 {
         parts.iter().map(prepare).collect()
     } else {
@@ -406,7 +406,7 @@ fn check_partitions<M: Model>(
     };
     results.sort_by_key(|(i, _)| *i);
 
-    Ok(report(model, history, &ops, &parts, &results))
+    Ok(report(model, history, ops, &parts, &results))
 }
 
 /// Where an op is in the file: its invoke line and completion line.
