@@ -15,6 +15,11 @@
 //! postmaster (the first line of `data/postmaster.pid`, when its command
 //! line names this data directory) and the postmaster's children.
 //!
+//! A primary cut off from its standbys cannot finish a shutdown until its
+//! WAL senders give up on them, so `wal_sender_timeout` is short (5 s):
+//! Patroni's demotion of an isolated primary then completes within
+//! seconds rather than after the default minute.
+//!
 //! The configuration is written as JSON (which YAML reads as it is), so no
 //! value needs YAML quoting. Authentication is `trust`: these are throwaway
 //! clusters on private addresses.
@@ -221,6 +226,12 @@ impl PatroniDb {
                             "max_replication_slots": 10,
                             "max_connections": 200,
                             "wal_keep_size": "128MB",
+                            // A primary shutting down waits for its WAL
+                            // senders to hand every record to the standbys;
+                            // cut off from them, it would wait for the
+                            // default 60 s before Patroni can demote it.
+                            "wal_sender_timeout": "5s",
+                            "wal_receiver_timeout": "5s",
                         },
                     },
                 },

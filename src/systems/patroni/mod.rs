@@ -134,7 +134,7 @@ impl PatroniTable {
     /// How long setup and healing wait for the cluster to settle: a
     /// bootstrap, base backups and, after a partition, a rewind.
     pub fn settle_timeout(&self) -> Duration {
-        Duration::from_secs(60 + 4 * u64::from(self.ttl))
+        Duration::from_secs(90 + 6 * u64::from(self.ttl))
     }
 }
 
