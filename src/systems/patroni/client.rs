@@ -211,11 +211,7 @@ impl PatroniClient {
                 Ok(Ok(c)) => c,
                 // Nothing was sent.
                 Ok(Err(e)) => return Err(Outcome::Refused(format!("connecting to {what}: {e}"))),
-                Err(_) => {
-                    return Err(Outcome::Refused(format!(
-                        "connecting to {what} timed out"
-                    )))
-                }
+                Err(_) => return Err(Outcome::Refused(format!("connecting to {what} timed out"))),
             };
             if local {
                 self.local = Some(c);
@@ -250,10 +246,8 @@ impl PatroniClient {
                 // (a refused write may mean this node is no longer primary).
                 *slot = None;
                 let db = e.as_db_error();
-                let may = write_may_have_applied(
-                    db.map(|d| d.severity()),
-                    db.map(|d| d.code().code()),
-                );
+                let may =
+                    write_may_have_applied(db.map(|d| d.severity()), db.map(|d| d.code().code()));
                 Err(match stmt {
                     Stmt::Write if may => Outcome::Unknown(describe(&e)),
                     _ => Outcome::Refused(describe(&e)),

@@ -293,8 +293,11 @@ impl PatroniDb {
 
     fn start_patroni(&self, node: &str) -> anyhow::Result<()> {
         let conf = format!("{}/patroni.yml", self.node_dir(node));
-        self.daemon(node)
-            .start(self.remote(node)?, &["patroni".into(), conf], MISSING_PATRONI)
+        self.daemon(node).start(
+            self.remote(node)?,
+            &["patroni".into(), conf],
+            MISSING_PATRONI,
+        )
     }
 
     /// A shell prelude that sets `$pm` to the postmaster's pid (empty when
@@ -321,11 +324,7 @@ impl PatroniDb {
             "{}for p in $pm $kids; do kill -{sig} \"$p\" 2>/dev/null || true; done\n",
             self.find_postmaster(node)
         );
-        script(
-            self.remote(node)?,
-            &format!("kill -{sig} PostgreSQL"),
-            &s,
-        )?;
+        script(self.remote(node)?, &format!("kill -{sig} PostgreSQL"), &s)?;
         Ok(())
     }
 
@@ -459,9 +458,7 @@ impl Db for PatroniDb {
             Err(p) => *p.into_inner() = nodes.to_vec(),
         }
         self.teardown(nodes)?;
-        self.dcs
-            .setup(nodes)
-            .context("starting etcd for Patroni")?;
+        self.dcs.setup(nodes).context("starting etcd for Patroni")?;
         crate::systems::on_all_nodes(nodes, |n| {
             self.prepare(n)?;
             self.start_patroni(n)
@@ -583,7 +580,10 @@ mod tests {
         assert_eq!(unsettled(&ok, &nodes).unwrap(), "n2 is 512 bytes behind");
         ok[1].lag = Some(0);
         assert_eq!(unsettled(&ok[..2], &nodes[..2]), None);
-        assert_eq!(unsettled(&ok[..2], &nodes).unwrap(), "n3 is not a member yet");
+        assert_eq!(
+            unsettled(&ok[..2], &nodes).unwrap(),
+            "n3 is not a member yet"
+        );
         let two = [
             member("n1", "leader", "running", None),
             member("n2", "leader", "running", None),
