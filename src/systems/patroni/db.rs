@@ -139,6 +139,11 @@ impl PatroniDb {
                 work_dir: format!("{work_dir}/patroni-dcs"),
                 client_port: t.etcd_client_port,
                 peer_port: t.etcd_peer_port,
+                // etcd 3.5 and later do this by default; without it a member
+                // rejoining after a partition forces an election, and the
+                // store stops answering for a moment just as the partition
+                // heals (Patroni's current leader then demotes itself).
+                extra_args: vec!["--pre-vote=true".into()],
                 ..EtcdOptions::default()
             },
         );
@@ -215,6 +220,10 @@ impl PatroniDb {
                     "maximum_lag_on_failover": 1_048_576,
                     "synchronous_mode": sync,
                     "synchronous_mode_strict": sync,
+                    // With synchronous replication a primary's shutdown can
+                    // wait for standbys that never confirm; Patroni kills
+                    // it after this long (only in synchronous mode).
+                    "primary_stop_timeout": 10,
                     "postgresql": {
                         "use_pg_rewind": true,
                         "use_slots": true,
