@@ -29,7 +29,7 @@
 //! (`GET /cluster`) and which timeline each node is on (`GET /patroni`).
 //! They are asked from the controlling host, which reaches every node.
 
-use super::{PatroniTable, Replication};
+use super::{EtcdApi, PatroniTable, Replication};
 use crate::control::{on_all, shell_quote, Remote};
 use crate::db::Db;
 use crate::systems::daemon::{script, Daemon};
@@ -143,7 +143,10 @@ impl PatroniDb {
                 // rejoining after a partition forces an election, and the
                 // store stops answering for a moment just as the partition
                 // heals (Patroni's current leader then demotes itself).
-                extra_args: vec!["--pre-vote=true".into()],
+                extra_args: match t.etcd_api {
+                    EtcdApi::V2 => vec!["--pre-vote=true".into(), "--enable-v2=true".into()],
+                    EtcdApi::V3 => vec!["--pre-vote=true".into()],
+                },
                 ..EtcdOptions::default()
             },
         );
@@ -198,6 +201,10 @@ impl PatroniDb {
             hosts.push(format!("{}:{}", self.address(&m)?, t.etcd_client_port));
         }
         let sync = t.replication == Replication::Sync;
+        let section = match t.etcd_api {
+            EtcdApi::V2 => "etcd",
+            EtcdApi::V3 => "etcd3",
+        };
         let hba = [
             "local all all trust",
             "host replication all 0.0.0.0/0 trust",
@@ -211,7 +218,7 @@ impl PatroniDb {
                 "listen": format!("{addr}:{}", t.rest_port),
                 "connect_address": format!("{addr}:{}", t.rest_port),
             },
-            "etcd3": { "hosts": hosts },
+            (section): { "hosts": hosts },
             "bootstrap": {
                 "dcs": {
                     "ttl": t.ttl,
@@ -619,9 +626,10 @@ mod tests {
         assert_eq!(c["name"], "n2");
         assert_eq!(c["restapi"]["listen"], "10.9.0.2:8008");
         assert_eq!(
-            c["etcd3"]["hosts"],
+            c["etcd"]["hosts"],
             json!(["10.9.0.1:2479", "10.9.0.2:2479", "10.9.0.3:2479"])
         );
+        assert!(c.get("etcd3").is_none());
         assert_eq!(c["postgresql"]["data_dir"], "/w/n2/patroni/data");
         assert_eq!(c["bootstrap"]["dcs"]["synchronous_mode_strict"], true);
         assert_eq!(c["bootstrap"]["dcs"]["ttl"], 8);

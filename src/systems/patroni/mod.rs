@@ -1,6 +1,7 @@
 //! PostgreSQL 15 managed by Patroni (Debian's `patroni` 3.0): one primary
-//! and streaming replicas, etcd (v3 API) as the distributed configuration
-//! store, failover when the primary loses the store.
+//! and streaming replicas, etcd as the distributed configuration store
+//! (through its v2 API by default, see [`EtcdApi`]), failover when the
+//! primary loses the store.
 //!
 //! [`db`] deploys and controls it: an etcd member and a Patroni on every
 //! node (Patroni starts and stops PostgreSQL itself). [`client`] finds the
@@ -26,6 +27,7 @@
 //! [patroni]
 //! replication = "async"        # or "sync": synchronous_mode + synchronous_mode_strict
 //! reads = "primary"            # or "local": reads from the worker's own node
+//! etcd_api = "v2"              # or "v3" (see [`EtcdApi`])
 //! ttl = 8                      # Patroni's leader key TTL, seconds
 //! loop_wait = 1
 //! retry_timeout = 3
@@ -64,6 +66,21 @@ pub enum Replication {
     Sync,
 }
 
+/// Which etcd API Patroni uses for its store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EtcdApi {
+    /// Patroni's `etcd` section (etcd's v2 API, which etcd 3.4 serves with
+    /// `--enable-v2`): the leader key is renewed with a compare-and-swap
+    /// on its value.
+    V2,
+    /// Patroni's `etcd3` section. In Patroni 3.0.2 a node that believes it
+    /// holds the leader key (from reads that may be stale) renews it with
+    /// an unconditional put, which can take the key from a newer leader;
+    /// upstream made it conditional in 3.0.3.
+    V3,
+}
+
 /// Where reads go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -80,6 +97,7 @@ pub enum ReadsFrom {
 pub struct PatroniTable {
     pub replication: Replication,
     pub reads: ReadsFrom,
+    pub etcd_api: EtcdApi,
     /// Seconds the leader key lives without renewal.
     pub ttl: u32,
     /// Seconds between Patroni's cycles.
@@ -100,6 +118,7 @@ impl Default for PatroniTable {
         PatroniTable {
             replication: Replication::Async,
             reads: ReadsFrom::Primary,
+            etcd_api: EtcdApi::V2,
             ttl: 8,
             loop_wait: 1,
             retry_timeout: 3,
@@ -231,10 +250,13 @@ mod tests {
 
     #[test]
     fn table_is_strict_and_checks_timeouts() {
-        let t: toml::Table = toml::from_str("replication = \"sync\"\nreads = \"local\"").unwrap();
+        let t: toml::Table =
+            toml::from_str("replication = \"sync\"\nreads = \"local\"\netcd_api = \"v3\"").unwrap();
         let p: PatroniTable = crate::systems::parse_table("patroni", Some(&t)).unwrap();
         assert_eq!(p.replication, Replication::Sync);
         assert_eq!(p.reads, ReadsFrom::Local);
+        assert_eq!(p.etcd_api, EtcdApi::V3);
+        assert_eq!(PatroniTable::default().etcd_api, EtcdApi::V2);
         assert_eq!(p.ttl, 8);
         p.validate().unwrap();
         let bad: toml::Table = toml::from_str("replication = \"semi-sync\"").unwrap();
