@@ -121,6 +121,8 @@ check_verdict workloads/pg-failover-sync.toml provoked valid
 expect 1 workloads/pg-failover-replica-reads.toml
 check_verdict workloads/pg-failover-replica-reads.toml stale-read invalid
 check_verdict workloads/pg-failover-replica-reads.toml provoked valid
+expect 2 workloads/pg-failover-no-failover.toml
+check_verdict workloads/pg-failover-no-failover.toml provoked unknown
 
 echo "== cluster down"
 "$BIN" cluster down --dir "$DIR"

@@ -154,6 +154,12 @@ fn the_patroni_workloads_parse_with_their_fault_and_settings() {
             ReadsFrom::Local,
             workload::WorkloadKind::Register,
         ),
+        (
+            "pg-failover-no-failover.toml",
+            Replication::Async,
+            ReadsFrom::Primary,
+            workload::WorkloadKind::Set,
+        ),
     ] {
         let w = workload::load(root.join(f)).unwrap();
         assert_eq!(w.db, workload::DbKind::Patroni, "{f}");
@@ -162,6 +168,9 @@ fn the_patroni_workloads_parse_with_their_fault_and_settings() {
         assert_eq!(faults, &[workload::FaultKind::IsolatePrimary], "{f}");
         let t: PatroniTable = systems::parse_table("patroni", w.patroni.as_ref()).unwrap();
         assert_eq!((t.replication, t.reads), (replication, reads), "{f}");
+        // The default store API: the one whose leader-key renewal is a
+        // compare-and-swap in Patroni 3.0.2 (see docs/systems.md).
+        assert_eq!(t.etcd_api, faultline::systems::patroni::EtcdApi::V2, "{f}");
         t.validate().unwrap();
     }
     // Transactions are the plain `postgres` system's.
