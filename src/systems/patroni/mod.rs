@@ -31,7 +31,7 @@
 //! ttl = 8                      # Patroni's leader key TTL, seconds
 //! loop_wait = 1
 //! retry_timeout = 3
-//! port = 5432                  # PostgreSQL
+//! port = 5433                  # PostgreSQL (not 5432: see [`PatroniTable::port`])
 //! rest_port = 8008             # Patroni's REST API
 //! etcd_client_port = 2479      # the store's etcd
 //! etcd_peer_port = 2480
@@ -104,6 +104,9 @@ pub struct PatroniTable {
     pub loop_wait: u32,
     /// Seconds Patroni retries the store before giving up on it.
     pub retry_timeout: u32,
+    /// PostgreSQL's port. Not `db = "postgres"`'s 5432 by default: a run
+    /// leaves its system running until the next setup of the same system
+    /// (or `cluster down`), so those servers may still hold 5432.
     pub port: u16,
     pub rest_port: u16,
     pub etcd_client_port: u16,
@@ -122,7 +125,7 @@ impl Default for PatroniTable {
             ttl: 8,
             loop_wait: 1,
             retry_timeout: 3,
-            port: 5432,
+            port: 5433,
             rest_port: 8008,
             etcd_client_port: 2479,
             etcd_peer_port: 2480,
