@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end check of faultline against real PostgreSQL and Redis Sentinel
-# on this host: a 3-node local cluster (network
+# End-to-end check of faultline against real PostgreSQL, Redis Sentinel and
+# Patroni on this host: a 3-node local cluster (network
 # namespaces + sshd, as root) on its own subnet and directory, each workload
 # through the CLI with its expected exit code, then `cluster down` and a check
 # that nothing (namespace, bridge, process) is left behind. The cluster is
@@ -12,9 +12,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "systems-e2e: needs root (network namespaces, iptables)" >&2
   exit 1
 fi
-for tool in ip iptables sshd setpriv /usr/lib/postgresql/15/bin/postgres redis-server redis-sentinel redis-cli; do
+for tool in ip iptables sshd setpriv /usr/lib/postgresql/15/bin/postgres redis-server redis-sentinel redis-cli patroni etcd python3; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
-    echo "systems-e2e: $tool missing: apt-get install -y iproute2 iptables openssh-server util-linux postgresql-15 redis-server redis-sentinel" >&2
+    echo "systems-e2e: $tool missing: apt-get install -y iproute2 iptables openssh-server util-linux postgresql-15 redis-server redis-sentinel patroni etcd-server python3" >&2
     exit 1
   fi
 done
@@ -95,6 +95,34 @@ else
   passed=$((passed + 1))
 fi
 expect 2 workloads/redis-sentinel-no-failover.toml
+# Patroni: with asynchronous replication, writes the isolated primary
+# acknowledged are lost at failover; with synchronous_mode_strict none is;
+# reads from replicas are stale. Each run must also have failed over.
+# The verdict of one checker in a run's results.json.
+verdict_of() {
+  python3 -c 'import json,sys; print(next((r["verdict"] for r in json.load(open(sys.argv[1]))["results"] if r["checker"] == sys.argv[2]), "absent"))' "$1" "$2"
+}
+check_verdict() {
+  local workload=$1 checker=$2 want=$3 got
+  got=$(verdict_of "$(dirname "$(history_of "$workload")")/results.json" "$checker")
+  if [ "$got" != "$want" ]; then
+    echo "systems-e2e: FAIL: $workload: $checker is $got, expected $want" >&2
+    failures=$((failures + 1))
+  else
+    echo "systems-e2e: ok: $workload: $checker $got"
+    passed=$((passed + 1))
+  fi
+}
+expect 1 workloads/pg-failover-async.toml
+check_verdict workloads/pg-failover-async.toml lost-write invalid
+check_verdict workloads/pg-failover-async.toml provoked valid
+expect 0 workloads/pg-failover-sync.toml
+check_verdict workloads/pg-failover-sync.toml provoked valid
+expect 1 workloads/pg-failover-replica-reads.toml
+check_verdict workloads/pg-failover-replica-reads.toml stale-read invalid
+check_verdict workloads/pg-failover-replica-reads.toml provoked valid
+expect 2 workloads/pg-failover-no-failover.toml
+check_verdict workloads/pg-failover-no-failover.toml provoked unknown
 
 echo "== cluster down"
 "$BIN" cluster down --dir "$DIR"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the report tests load pages in headless Chromium.
-need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps chromium postgresql-15 redis-sentinel)
+need=(etcd-server openssh-server iptables iproute2 redis-server python3 procps chromium postgresql-15 redis-sentinel patroni)
 missing=()
 for p in "${need[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -41,7 +41,7 @@ cargo test --release -- --test-threads=2
 echo "== etcd end to end"
 ./.ci/etcd-e2e.sh
 
-# End to end against real PostgreSQL (isolation levels) and Redis Sentinel
-# (failover) on a 3-node local cluster of its own, with the same teardown and leftover checks.
+# End to end against real PostgreSQL (isolation levels), Redis Sentinel
+# (failover) and Patroni (failover) on a 3-node local cluster of its own, with the same teardown and leftover checks.
 echo "== systems end to end"
 ./.ci/systems-e2e.sh

@@ -8,7 +8,7 @@
 //! its field, so a typo never silently changes a test.
 //!
 //! The tables of the real-cluster databases (`[etcd]`, `[redis]`,
-//! `[postgres]`) are kept as raw TOML here; their backends interpret them.
+//! `[postgres]`, `[patroni]`) are kept as raw TOML here; their backends interpret them.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -43,6 +43,8 @@ pub enum DbKind {
     Etcd,
     Redis,
     Postgres,
+    /// PostgreSQL with streaming replicas, failed over by Patroni.
+    Patroni,
     /// A user command speaking the process protocol (docs/process-protocol.md).
     Process,
 }
@@ -54,6 +56,7 @@ impl DbKind {
             DbKind::Etcd => "etcd",
             DbKind::Redis => "redis",
             DbKind::Postgres => "postgres",
+            DbKind::Patroni => "patroni",
             DbKind::Process => "process",
         }
     }
@@ -254,6 +257,7 @@ struct RawWorkload {
     etcd: Option<toml::Table>,
     redis: Option<toml::Table>,
     postgres: Option<toml::Table>,
+    patroni: Option<toml::Table>,
 }
 
 /// A loaded, validated workload.
@@ -294,6 +298,7 @@ pub struct Workload {
     pub etcd: Option<toml::Table>,
     pub redis: Option<toml::Table>,
     pub postgres: Option<toml::Table>,
+    pub patroni: Option<toml::Table>,
 }
 
 /// Command-line overrides: `--time-limit S --seed N --concurrency N --rate R`.
@@ -541,6 +546,7 @@ fn resolve(raw: RawWorkload, file: &str, stem: &str) -> Result<Workload, Workloa
         etcd: raw.etcd,
         redis: raw.redis,
         postgres: raw.postgres,
+        patroni: raw.patroni,
     })
 }
 

@@ -69,6 +69,7 @@ fn real_systems_without_a_cluster_say_how_to_get_one() {
     for (db, extra) in [
         ("postgres", "workload = \"list-append\"\n"),
         ("redis", "workload = \"set\"\n"),
+        ("patroni", "workload = \"set\"\n"),
         ("etcd", "workload = \"register\"\n"),
     ] {
         let text = format!(
@@ -128,4 +129,60 @@ fn the_failover_workloads_parse_with_their_fault() {
         let w = workload::load(root.join(f)).unwrap();
         assert_eq!(w.db, workload::DbKind::Postgres, "{f}");
     }
+}
+
+#[test]
+fn the_patroni_workloads_parse_with_their_fault_and_settings() {
+    use faultline::systems::patroni::{PatroniTable, ReadsFrom, Replication};
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workloads");
+    for (f, replication, reads, kind) in [
+        (
+            "pg-failover-async.toml",
+            Replication::Async,
+            ReadsFrom::Primary,
+            workload::WorkloadKind::Set,
+        ),
+        (
+            "pg-failover-sync.toml",
+            Replication::Sync,
+            ReadsFrom::Primary,
+            workload::WorkloadKind::Set,
+        ),
+        (
+            "pg-failover-replica-reads.toml",
+            Replication::Async,
+            ReadsFrom::Local,
+            workload::WorkloadKind::Register,
+        ),
+        (
+            "pg-failover-no-failover.toml",
+            Replication::Async,
+            ReadsFrom::Primary,
+            workload::WorkloadKind::Set,
+        ),
+    ] {
+        let w = workload::load(root.join(f)).unwrap();
+        assert_eq!(w.db, workload::DbKind::Patroni, "{f}");
+        assert_eq!(w.workload, kind, "{f}");
+        let faults = &w.nemesis.as_ref().expect("a nemesis").faults;
+        assert_eq!(faults, &[workload::FaultKind::IsolatePrimary], "{f}");
+        let t: PatroniTable = systems::parse_table("patroni", w.patroni.as_ref()).unwrap();
+        assert_eq!((t.replication, t.reads), (replication, reads), "{f}");
+        // The default store API: the one whose leader-key renewal is a
+        // compare-and-swap in Patroni 3.0.2 (see docs/systems.md).
+        assert_eq!(t.etcd_api, faultline::systems::patroni::EtcdApi::V2, "{f}");
+        t.validate().unwrap();
+    }
+    // Transactions are the plain `postgres` system's.
+    let w = workload::parse(
+        "db = \"patroni\"\nnodes = 3\nworkload = \"list-append\"\n",
+        "x.toml",
+        "x",
+    )
+    .unwrap();
+    let msg = systems::backend_for(&w)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(msg.contains("set and register"), "{msg}");
 }

@@ -14,6 +14,7 @@
 
 pub mod daemon;
 pub mod etcd;
+pub mod patroni;
 pub mod postgres;
 pub mod process;
 pub mod redis;
@@ -60,6 +61,7 @@ pub fn backend_for(w: &Workload) -> anyhow::Result<Backend> {
         DbKind::Process => process::backend(w),
         DbKind::Etcd => etcd::backend(w),
         DbKind::Postgres => postgres::backend(w),
+        DbKind::Patroni => patroni::backend(w),
         DbKind::Redis => redis::backend(w),
     }
 }

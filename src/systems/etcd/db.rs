@@ -28,6 +28,8 @@ pub struct EtcdOptions {
     pub peer_port: u16,
     /// How long `setup`/`start` wait for the cluster to report healthy.
     pub health_timeout: Duration,
+    /// More flags for every member (e.g. `--pre-vote`).
+    pub extra_args: Vec<String>,
 }
 
 impl Default for EtcdOptions {
@@ -38,6 +40,7 @@ impl Default for EtcdOptions {
             client_port: 2379,
             peer_port: 2380,
             health_timeout: Duration::from_secs(30),
+            extra_args: Vec::new(),
         }
     }
 }
@@ -125,7 +128,7 @@ impl EtcdDb {
         for m in self.members() {
             initial.push(format!("{m}=http://{}:{pp}", self.address(&m)?));
         }
-        Ok(vec![
+        let mut argv = vec![
             self.opts.binary.clone(),
             format!("--name={node}"),
             format!("--data-dir={dir}/data"),
@@ -138,7 +141,9 @@ impl EtcdDb {
             "--initial-cluster-token=faultline".into(),
             "--logger=zap".into(),
             "--log-outputs=stderr".into(),
-        ])
+        ];
+        argv.extend(self.opts.extra_args.iter().cloned());
+        Ok(argv)
     }
 
     /// Starts etcd on `node` unless its pid file names a live process.
