@@ -50,15 +50,18 @@ failures=0
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # bench NAME EXPECTED_EXIT WORKDIR FILE... : runs the check $runs times and
-# prints one table row; the output of the last run is kept in $dir/NAME.out.
+# prints one table row; the output of the last run is kept in $dir/NAME.out
+# (NAME with anything but letters, digits, '.' and '-' replaced by '_').
 bench() {
     local name="$1" expected="$2" workdir="$3"
     shift 3
     local times=() rss=() codes=() i
+    local log="$dir/${name//[^A-Za-z0-9.-]/_}"
     for ((i = 0; i < runs; i++)); do
         local code=0
-        (cd "$workdir" && /usr/bin/time -f '%e %M' -o "$dir/time.txt" "$bin" check "$@" >"$dir/$name.out" 2>"$dir/$name.err") || code=$?
-        read -r t m <"$dir/time.txt"
+        (cd "$workdir" && /usr/bin/time -f '%e %M' -o "$dir/time.txt" "$bin" check "$@" >"$log.out" 2>"$log.err") || code=$?
+        # GNU time writes "Command exited with non-zero status N" first.
+        read -r t m < <(tail -n 1 "$dir/time.txt")
         times+=("$t"); rss+=("$m"); codes+=("$code")
     done
     local t m verdict="ok"
@@ -83,7 +86,7 @@ if [ -d "$corpus/etcd" ]; then
     bench "etcd (${#etcd[@]} files)" 1 "$corpus" "${etcd[@]}"
     # Each file's verdict against the corpus table (the CLI prints
     # "etcd/etcd_000.log: INVALID" first for each file).
-    out="$dir/etcd (${#etcd[@]} files).out"
+    out="$dir/etcd__${#etcd[@]}_files_.out"
     wrong=0
     while IFS=$'\t' read -r file _model expected; do
         case "$file" in etcd/*) ;; *) continue ;; esac
