@@ -8,7 +8,7 @@
 # histories into DIR (default /tmp/faultline-bench; with --10m also the
 # 10,000,000-operation register history), then runs `faultline check` on each
 # N times (default 5) under /usr/bin/time and prints the median wall seconds
-# and the median peak RSS in MB beside the exit code.
+# and the median peak RSS in MiB beside the exit code.
 #
 # The generated histories are all valid (exit 0 expected). The etcd corpus
 # (../shared/corpus/porcupine/etcd next to the repository, or $FAULTLINE_CORPUS)
@@ -76,7 +76,7 @@ bench() {
     printf '%-26s %10s %10s %6s  %s\n' "$name" "$t" "$((m / 1024))" "${codes[-1]}" "$verdict"
 }
 
-printf '%-26s %10s %10s %6s  %s\n' history "wall s" "RSS MB" exit verdict
+printf '%-26s %10s %10s %6s  %s\n' history "wall s" "RSS MiB" exit verdict
 bench register-1m.jsonl 0 "$dir" register-1m.jsonl
 bench register-1m.edn 0 "$dir" register-1m.edn
 bench list-append-100k.jsonl 0 "$dir" list-append-100k.jsonl
