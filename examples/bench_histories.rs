@@ -13,7 +13,6 @@
 use faultline::checker::elle::gen::{list_append, GenOptions};
 use faultline::checker::graph_register::simulate_register;
 use faultline::history::History;
-use faultline::history::Val;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,54 +24,14 @@ fn write_jsonl(h: &History, path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// EDN text for a value: micro-op names become keywords, as Elle writes them.
-fn edn(v: &Val, out: &mut String) {
-    match v {
-        Val::Nil => out.push_str("nil"),
-        Val::List(xs) => {
-            out.push('[');
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                match x {
-                    Val::Str(s) if i == 0 && (*s == "append" || *s == "r" || *s == "w") => {
-                        out.push(':');
-                        out.push_str(s);
-                    }
-                    _ => edn(x, out),
-                }
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
+#[path = "../benches/common/edn_writer.rs"]
+mod edn_writer;
 
 /// Writes the history as Jepsen's EDN, one op map per line.
 fn write_edn(h: &History, path: &Path) -> std::io::Result<()> {
-    let mut w = BufWriter::new(std::fs::File::create(path)?);
-    let mut line = String::new();
-    for op in h.ops() {
-        line.clear();
-        line.push_str(&format!("{{:index {}", op.index));
-        if let Some(t) = op.time.get() {
-            line.push_str(&format!(", :time {t}"));
-        }
-        if let Some(p) = &op.process {
-            line.push_str(&format!(", :process {p}"));
-        }
-        line.push_str(&format!(", :type :{}, :f :{}", op.op_type, op.f));
-        if let Some(k) = &op.key {
-            line.push_str(", :key ");
-            edn(k, &mut line);
-        }
-        line.push_str(", :value ");
-        edn(&op.value, &mut line);
-        line.push_str("}\n");
-        w.write_all(line.as_bytes())?;
-    }
-    w.flush()?;
+    let mut text = String::new();
+    edn_writer::write_edn(h, &mut text);
+    std::fs::write(path, text)?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
