@@ -374,6 +374,67 @@ impl<'a> Parser<'a> {
         v
     }
 
+    /// A map value as a [`Val`], read directly for what histories are made
+    /// of (nil, integers, keywords, vectors and lists of them); anything
+    /// else, and every error, goes through [`Parser::map_value`], so the
+    /// value read and the error reported are the same either way.
+    fn map_val(&mut self, line: usize, col: Col<'a>) -> Result<Val, HistoryError> {
+        let saved = (self.pos, self.line, self.line_start, self.depth);
+        if let Some(v) = self.quick_val() {
+            return Ok(v);
+        }
+        (self.pos, self.line, self.line_start, self.depth) = saved;
+        Ok(Val::from_json_owned(self.map_value(line, col)?))
+    }
+
+    fn quick_val(&mut self) -> Option<Val> {
+        self.skip_ws().ok()?;
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b':' => {
+                let (line, col) = (self.line, self.column());
+                let name = self.keyword(line, col).ok()?;
+                Some(Val::Str(super::Name::new(name)))
+            }
+            open @ (b'[' | b'(') => {
+                let close = if open == b'[' { b']' } else { b')' };
+                self.pos += 1;
+                self.depth += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.skip_ws().ok()?;
+                    match self.peek()? {
+                        c if c == close => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Some(Val::list(items));
+                        }
+                        b')' | b']' | b'}' => return None,
+                        _ => items.push(self.quick_val()?),
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' | b'n' => {
+                let tok = self.token();
+                if tok == "nil" {
+                    return Some(Val::Nil);
+                }
+                let digits = tok.strip_prefix('-').unwrap_or(tok);
+                let plain = !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && (digits == "0" || !digits.starts_with('0'));
+                if plain {
+                    tok.parse::<i64>().ok().map(Val::Int)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn parse_value_here(&mut self) -> Result<Value, HistoryError> {
         let Some(c) = self.peek() else {
             return Err(self.err("expected a value, found end of input"));
@@ -884,8 +945,8 @@ impl<'a> Parser<'a> {
                         op.time = n.into();
                     }
                 }
-                "key" => op.key = Some(Val::from_json_owned(self.map_value(mline, mcol)?)),
-                "value" => op.value = Val::from_json_owned(self.map_value(mline, mcol)?),
+                "key" => op.key = Some(self.map_val(mline, mcol)?),
+                "value" => op.value = self.map_val(mline, mcol)?,
                 "node" => {
                     op.node = match self.map_value(mline, mcol)? {
                         Value::Null => None,
@@ -934,15 +995,19 @@ impl<'a> Parser<'a> {
 
     /// A map value that should be a name (keyword, symbol or string); other
     /// values are parsed and reported as `None`.
-    fn name_value(&mut self, line: usize, col: Col<'a>) -> Result<Option<String>, HistoryError> {
+    fn name_value(
+        &mut self,
+        line: usize,
+        col: Col<'a>,
+    ) -> Result<Option<std::borrow::Cow<'a, str>>, HistoryError> {
         self.skip_ws()?;
         match self.peek() {
             Some(b':') => {
                 let (l, c) = (self.line, self.column());
-                Ok(Some(self.keyword(l, c)?.to_string()))
+                Ok(Some(std::borrow::Cow::Borrowed(self.keyword(l, c)?)))
             }
             _ => match self.map_value(line, col)? {
-                Value::String(s) => Ok(Some(s)),
+                Value::String(s) => Ok(Some(std::borrow::Cow::Owned(s))),
                 _ => Ok(None),
             },
         }
