@@ -900,37 +900,33 @@ impl<'a> Parser<'a> {
                     has_f = true;
                 }
                 "process" => {
-                    let v = self.map_value(mline, mcol)?;
-                    op.process =
-                        match v {
-                            Value::Null => None,
-                            Value::String(s) => Some(Process::Name(super::Name::new(&s))),
-                            Value::Number(n) if n.is_i64() => n.as_i64().map(Process::Id),
-                            _ => return Err(self.err_at(
+                    op.process = match self.map_val(mline, mcol)? {
+                        Val::Nil => None,
+                        Val::Str(s) => Some(Process::Name(s)),
+                        Val::Int(i) => Some(Process::Id(i)),
+                        _ => {
+                            return Err(self.err_at(
                                 vline,
                                 vcol,
                                 "expected :process to be an integer or a keyword such as :nemesis",
-                            )),
-                        };
+                            ))
+                        }
+                    };
                 }
                 "index" | "time" => {
-                    let v = self.map_value(mline, mcol)?;
-                    let n = match &v {
-                        Value::Null => None,
+                    let n = match self.map_val(mline, mcol)? {
+                        Val::Nil => None,
                         // Jepsen writes `:time -1` for an event it did not time.
-                        Value::Number(n) if name == "time" && n.as_i64() == Some(-1) => None,
-                        Value::Number(n) => match n.as_u64() {
-                            Some(n) => Some(n),
-                            None => {
-                                return Err(self.err_at(
-                                    vline,
-                                    vcol,
-                                    format!(
-                                        "expected :{name} to be a non-negative integer, found {n}"
-                                    ),
-                                ))
-                            }
-                        },
+                        Val::Int(-1) if name == "time" => None,
+                        Val::Int(i) if i >= 0 => Some(i as u64),
+                        v if v.as_u64().is_some() => v.as_u64(),
+                        v if v.is_number() => {
+                            return Err(self.err_at(
+                                vline,
+                                vcol,
+                                format!("expected :{name} to be a non-negative integer, found {v}"),
+                            ))
+                        }
                         _ => {
                             return Err(self.err_at(
                                 vline,
