@@ -221,6 +221,9 @@ struct Parser<'a> {
     line_start: usize,
     /// How many values enclose `pos`, to refuse nesting that would exhaust the stack.
     depth: usize,
+    /// Names this parser has interned (functions, micro-op names): a few
+    /// short strings compared beat a hash lookup per event.
+    names: Vec<super::Name>,
 }
 
 /// Deeper nesting than any history needs; the recursive reader stops here
@@ -244,7 +247,19 @@ impl<'a> Parser<'a> {
             line: 1,
             line_start: 0,
             depth: 0,
+            names: Vec::new(),
         }
+    }
+
+    fn name(&mut self, s: &str) -> super::Name {
+        if let Some(n) = self.names.iter().find(|n| n.as_str() == s) {
+            return *n;
+        }
+        let n = super::Name::new(s);
+        if self.names.len() < 32 {
+            self.names.push(n);
+        }
+        n
     }
 
     #[inline]
@@ -396,7 +411,7 @@ impl<'a> Parser<'a> {
             b':' => {
                 let (line, col) = (self.line, self.column());
                 let name = self.keyword(line, col).ok()?;
-                Some(Val::Str(super::Name::new(name)))
+                Some(Val::Str(self.name(name)))
             }
             open @ (b'[' | b'(') => {
                 let close = if open == b'[' { b']' } else { b')' };
@@ -894,9 +909,10 @@ impl<'a> Parser<'a> {
                 }
                 "f" => {
                     let f = self.name_value(mline, mcol)?;
-                    op.f = super::Name::new(&f.ok_or_else(|| {
+                    let f = f.ok_or_else(|| {
                         self.err_at(vline, vcol, "expected :f to be a keyword, symbol or string")
-                    })?);
+                    })?;
+                    op.f = self.name(&f);
                     has_f = true;
                 }
                 "process" => {
