@@ -916,18 +916,17 @@ impl<'a> Parser<'a> {
                     has_f = true;
                 }
                 "process" => {
-                    op.process = match self.map_val(mline, mcol)? {
-                        Val::Nil => None,
-                        Val::Str(s) => Some(Process::Name(s)),
-                        Val::Int(i) => Some(Process::Id(i)),
-                        _ => {
-                            return Err(self.err_at(
+                    op.process =
+                        match self.map_val(mline, mcol)? {
+                            Val::Nil => None,
+                            Val::Str(s) => Some(Process::Name(s)),
+                            Val::Int(i) => Some(Process::Id(i)),
+                            _ => return Err(self.err_at(
                                 vline,
                                 vcol,
                                 "expected :process to be an integer or a keyword such as :nemesis",
-                            ))
-                        }
-                    };
+                            )),
+                        };
                 }
                 "index" | "time" => {
                     let n = match self.map_val(mline, mcol)? {
