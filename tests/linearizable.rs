@@ -982,14 +982,7 @@ fn crashed_search_agrees_with_the_plain_search_on_longer_histories() {
         };
         let crashed =
             check_register_ops(&model, ops, &budget, RegisterSearch::Crashed).expect("fits");
-        if assert_agrees(
-            &model,
-            ops,
-            &crashed,
-            expected,
-            &format!("case {case}"),
-            &h,
-        ) {
+        if assert_agrees(&model, ops, &crashed, expected, &format!("case {case}"), &h) {
             valid += 1;
         } else {
             invalid += 1;

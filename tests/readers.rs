@@ -142,8 +142,7 @@ fn every_kv_file_is_read_as_edn_with_keys() {
                 f => panic!("{}: unexpected f {f}", path.display()),
             }
         }
-        let clients: std::collections::BTreeSet<_> =
-            ops.iter().map(|o| o.process).collect();
+        let clients: std::collections::BTreeSet<_> = ops.iter().map(|o| o.process).collect();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())

@@ -317,10 +317,7 @@ pub fn parse_txns(history: &History, kind: Option<ElleKind>) -> Result<Txns, Txn
         match op.op_type {
             OpType::Invoke => {
                 if let Some(p) = &op.process {
-                    pending
-                        .entry(*p)
-                        .or_default()
-                        .push_back(Pending { pos });
+                    pending.entry(*p).or_default().push_back(Pending { pos });
                 }
             }
             t => {
