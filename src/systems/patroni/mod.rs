@@ -23,6 +23,14 @@
 //! means no failover happened, and the run says so (verdict `unknown`, see
 //! [`Provocation`]).
 //!
+//! `kill-primary` asks the same question and SIGKILLs that node's Patroni
+//! and PostgreSQL (see [`PatroniDb`]'s `kill`); the fault's end starts
+//! Patroni again and the node rejoins as a replica. The failover
+//! workloads isolate first and kill the new primary second, 10 s after
+//! the heal: killed sooner, the new primary can take with it WAL the
+//! rewound old primary already needs, and that node never recovers by
+//! itself (docs/systems.md).
+//!
 //! ```toml
 //! [patroni]
 //! replication = "async"        # or "sync": synchronous_mode + synchronous_mode_strict
