@@ -113,11 +113,24 @@ check_verdict() {
     passed=$((passed + 1))
   fi
 }
+# The primary was killed, not only isolated: a kill-primary event that names
+# the node it killed.
+check_killed() {
+  if ! grep '"f":"kill-primary"' "$(history_of "$1")" | grep -q '"killed":\['; then
+    echo "systems-e2e: FAIL: $1: no kill-primary event killed a node" >&2
+    failures=$((failures + 1))
+  else
+    echo "systems-e2e: ok: $1: the primary was killed"
+    passed=$((passed + 1))
+  fi
+}
 expect 1 workloads/pg-failover-async.toml
 check_verdict workloads/pg-failover-async.toml lost-write invalid
 check_verdict workloads/pg-failover-async.toml provoked valid
+check_killed workloads/pg-failover-async.toml
 expect 0 workloads/pg-failover-sync.toml
 check_verdict workloads/pg-failover-sync.toml provoked valid
+check_killed workloads/pg-failover-sync.toml
 expect 1 workloads/pg-failover-replica-reads.toml
 check_verdict workloads/pg-failover-replica-reads.toml stale-read invalid
 check_verdict workloads/pg-failover-replica-reads.toml provoked valid

@@ -182,6 +182,10 @@ pub enum FaultKind {
     /// Cut the current primary off from every other node (systems with a
     /// primary: Redis Sentinel).
     IsolatePrimary,
+    /// SIGKILL the database on the node the system names as its primary
+    /// (Patroni: Patroni and its PostgreSQL); the end of the fault starts
+    /// it again, and it rejoins as whatever the system makes of it.
+    KillPrimary,
 }
 
 impl FaultKind {
@@ -195,6 +199,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::IsolatePrimary => "isolate-primary",
+            FaultKind::KillPrimary => "kill-primary",
         }
     }
 }
@@ -629,7 +634,10 @@ fn validate_nemesis(
     for f in &n.faults {
         let needs = match f {
             FaultKind::MajoritiesRing | FaultKind::Bridge => 3,
-            FaultKind::IsolateOne | FaultKind::Halves | FaultKind::IsolatePrimary => 2,
+            FaultKind::IsolateOne
+            | FaultKind::Halves
+            | FaultKind::IsolatePrimary
+            | FaultKind::KillPrimary => 2,
             _ => 1,
         };
         if nodes.len() < needs {

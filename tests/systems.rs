@@ -165,7 +165,18 @@ fn the_patroni_workloads_parse_with_their_fault_and_settings() {
         assert_eq!(w.db, workload::DbKind::Patroni, "{f}");
         assert_eq!(w.workload, kind, "{f}");
         let faults = &w.nemesis.as_ref().expect("a nemesis").faults;
-        assert_eq!(faults, &[workload::FaultKind::IsolatePrimary], "{f}");
+        // The failover workloads also kill the primary; the replica-reads
+        // and no-failover ones only isolate it.
+        let want: &[workload::FaultKind] =
+            if f.starts_with("pg-failover-async") || f.starts_with("pg-failover-sync") {
+                &[
+                    workload::FaultKind::IsolatePrimary,
+                    workload::FaultKind::KillPrimary,
+                ]
+            } else {
+                &[workload::FaultKind::IsolatePrimary]
+            };
+        assert_eq!(faults, want, "{f}");
         let t: PatroniTable = systems::parse_table("patroni", w.patroni.as_ref()).unwrap();
         assert_eq!((t.replication, t.reads), (replication, reads), "{f}");
         // The default store API: the one whose leader-key renewal is a

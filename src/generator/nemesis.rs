@@ -73,6 +73,10 @@ impl FaultSchedule {
                 (Fault::Kill(n.clone()), Fault::Restart(n))
             }
             FaultKind::IsolatePrimary => (Fault::IsolatePrimary, Fault::Heal),
+            // Which node is primary is known only when the fault starts;
+            // starting an already running node is a no-op, so the undo
+            // starts them all.
+            FaultKind::KillPrimary => (Fault::KillPrimary, Fault::Restart(self.nodes.clone())),
             FaultKind::Pause => {
                 let n = minority(&mut self.rng, &shuffled);
                 (Fault::Pause(n.clone()), Fault::Resume(n))

@@ -29,6 +29,9 @@ pub enum Fault {
     /// Cut the node the system names as its primary off from every other
     /// node (the system is asked when the fault starts); undone by `Heal`.
     IsolatePrimary,
+    /// SIGKILL the database on the node the system names as its primary
+    /// (asked when the fault starts); undone by `Restart`.
+    KillPrimary,
 }
 
 impl Fault {
@@ -42,6 +45,7 @@ impl Fault {
             Fault::Pause(_) => "pause",
             Fault::Resume(_) => "resume",
             Fault::IsolatePrimary => "isolate-primary",
+            Fault::KillPrimary => "kill-primary",
         }
     }
 }

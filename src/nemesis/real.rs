@@ -19,6 +19,7 @@ struct Done {
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
     primary_isolations: usize,
+    primary_kills: usize,
 }
 
 struct Inner {
@@ -87,7 +88,7 @@ impl RealNemesis {
         }
     }
 
-    /// Lets `IsolatePrimary` find the primary.
+    /// Lets `IsolatePrimary` and `KillPrimary` find the primary.
     pub fn with_primary(self, lookup: PrimaryLookup) -> RealNemesis {
         self.with(|i| i.primary = Some(lookup))
     }
@@ -95,6 +96,11 @@ impl RealNemesis {
     /// How many times the primary was isolated.
     pub fn primary_isolations(&self) -> usize {
         lock(&self.inner.done).primary_isolations
+    }
+
+    /// How many times the primary was killed.
+    pub fn primary_kills(&self) -> usize {
+        lock(&self.inner.done).primary_kills
     }
 
     /// After healing, `heal_all` also waits for `ready` (e.g. until every
@@ -140,6 +146,16 @@ impl RealNemesis {
                 done.partitioned = true;
                 done.primary_isolations += 1;
                 Ok(json!({ "isolated": p, "grudge": g }))
+            }
+            Fault::KillPrimary => {
+                let Some(lookup) = &i.primary else {
+                    anyhow::bail!("this system has no primary to kill (use kill)");
+                };
+                let p = lookup()?;
+                i.db.kill(&p)?;
+                done.killed.insert(p.clone());
+                done.primary_kills += 1;
+                Ok(json!({ "killed": [p] }))
             }
             Fault::Heal => {
                 iptables::heal(&i.remotes)?;
@@ -200,9 +216,10 @@ impl RealNemesis {
             }
         }
         let mut done = lock(&i.done);
-        let isolations = done.primary_isolations;
+        let (isolations, kills) = (done.primary_isolations, done.primary_kills);
         *done = Done {
             primary_isolations: isolations,
+            primary_kills: kills,
             ..Done::default()
         };
         if errs.is_empty() {

@@ -23,6 +23,14 @@
 //! means no failover happened, and the run says so (verdict `unknown`, see
 //! [`Provocation`]).
 //!
+//! `kill-primary` asks the same question and SIGKILLs that node's Patroni
+//! and PostgreSQL (see [`PatroniDb`]'s `kill`); the fault's end starts
+//! Patroni again and the node rejoins as a replica. The failover
+//! workloads isolate first and kill the new primary second, 10 s after
+//! the heal: killed sooner, the new primary can take with it WAL the
+//! rewound old primary already needs, and that node never recovers by
+//! itself (docs/systems.md).
+//!
 //! ```toml
 //! [patroni]
 //! replication = "async"        # or "sync": synchronous_mode + synchronous_mode_strict
@@ -173,23 +181,24 @@ struct FailoverSeen {
 impl Provocation for FailoverSeen {
     fn observed(&self) -> Result<String, String> {
         let isolations = self.nemesis.primary_isolations();
+        let kills = self.nemesis.primary_kills();
         let timeline = self
             .db
             .max_timeline()
             .map_err(|e| format!("cannot tell whether a failover happened: {e:#}"))?;
         if timeline <= 1 {
-            return Err(if isolations == 0 {
-                "the primary was never isolated, and no failover happened".into()
+            return Err(if isolations + kills == 0 {
+                "the primary was never isolated nor killed, and no failover happened".into()
             } else {
                 format!(
-                    "the primary was isolated {isolations} time(s) but Patroni never failed over (still timeline 1)"
+                    "the primary was isolated {isolations} time(s) and killed {kills} time(s) but Patroni never failed over (still timeline 1)"
                 )
             });
         }
         // Two nodes promoted from the same timeline both reach the next
         // one, so the timeline proves a failover, not how many.
         Ok(format!(
-            "Patroni failed over (a node reached timeline {timeline}) in a run that isolated the primary {isolations} time(s)"
+            "Patroni failed over (a node reached timeline {timeline}) in a run that isolated the primary {isolations} time(s) and killed it {kills} time(s)"
         ))
     }
 }
@@ -227,10 +236,11 @@ pub fn backend(w: &Workload) -> anyhow::Result<Backend> {
     let nemesis = RealNemesis::new(m.remotes, m.addresses, db.clone())
         .with_ready_check(Arc::new(move || ready_db.wait_converged(settle)))
         .with_primary(Arc::new(move || lookup_db.primary()));
-    let needs_failover = w
-        .nemesis
-        .as_ref()
-        .is_some_and(|n| n.faults.contains(&FaultKind::IsolatePrimary));
+    let needs_failover = w.nemesis.as_ref().is_some_and(|n| {
+        n.faults
+            .iter()
+            .any(|f| matches!(f, FaultKind::IsolatePrimary | FaultKind::KillPrimary))
+    });
     Ok(Backend {
         clients,
         provocation: if needs_failover {
@@ -277,5 +287,85 @@ mod tests {
         };
         let e = tight.validate().unwrap_err().to_string();
         assert!(e.contains("ttl (6)"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod kill_primary_tests {
+    use crate::generator::nemesis::FaultSchedule;
+    use crate::nemesis::Fault;
+    use crate::workload::{load, parse, FaultKind};
+    use std::path::Path;
+
+    const BASE: &str = "db = \"patroni\"\nnodes = 3\nworkload = \"set\"\n[mix]\nadd = 1\n";
+
+    #[test]
+    fn kill_primary_is_parsed_at_load() {
+        let w = parse(
+            &format!("{BASE}[nemesis]\nfaults = [\"isolate-primary\", \"kill-primary\"]\n"),
+            "x.toml",
+            "x",
+        )
+        .unwrap();
+        let faults = w.nemesis.map(|n| n.faults);
+        assert_eq!(
+            faults,
+            Some(vec![FaultKind::IsolatePrimary, FaultKind::KillPrimary])
+        );
+        assert_eq!(FaultKind::KillPrimary.as_str(), "kill-primary");
+        let e = parse(
+            &format!("{BASE}[nemesis]\nfaults = [\"kill-primry\"]\n"),
+            "x.toml",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("faults") && e.contains("kill-primry"), "{e}");
+        // A one-node cluster has no replica to fail over to.
+        let one = format!("{BASE}[nemesis]\nfaults = [\"kill-primary\"]\n")
+            .replace("nodes = 3", "nodes = 1");
+        let e = parse(&one, "x.toml", "x").unwrap_err().to_string();
+        assert!(
+            e.contains("kill-primary") && e.contains("at least 2"),
+            "{e}"
+        );
+    }
+
+    /// The failover workloads rely on their seed to isolate the primary
+    /// first (the lost writes) and kill the new primary second.
+    #[test]
+    fn failover_workloads_isolate_then_kill() {
+        for file in ["pg-failover-async.toml", "pg-failover-sync.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("workloads")
+                .join(file);
+            let w = load(&path).unwrap();
+            let spec = w.nemesis.as_ref().unwrap();
+            let mut s = FaultSchedule::new(spec, &w.nodes, &w.regions, w.seed);
+            let (k1, f1, u1) = s.next_fault().unwrap();
+            assert_eq!(
+                (k1, f1, u1),
+                (
+                    FaultKind::IsolatePrimary,
+                    Fault::IsolatePrimary,
+                    Fault::Heal
+                ),
+                "{file}"
+            );
+            let (k2, f2, u2) = s.next_fault().unwrap();
+            assert_eq!(
+                (k2, f2),
+                (FaultKind::KillPrimary, Fault::KillPrimary),
+                "{file}"
+            );
+            assert_eq!(u2, Fault::Restart(w.nodes.clone()), "{file}");
+            // Both faults end before the run does.
+            let second_ends = 2 * (s.interval + s.duration);
+            assert!(
+                second_ends <= w.duration,
+                "{file}: {second_ends:?} > {:?}",
+                w.duration
+            );
+        }
     }
 }

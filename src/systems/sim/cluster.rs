@@ -230,6 +230,9 @@ impl Nemesis for SimNemesis {
             Fault::IsolatePrimary => {
                 anyhow::bail!("the simulated store has no primary to isolate (use isolate-one)")
             }
+            Fault::KillPrimary => {
+                anyhow::bail!("the simulated store has no primary to kill (use kill)")
+            }
         }
     }
 
