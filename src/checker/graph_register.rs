@@ -157,7 +157,7 @@ fn informative_read(op: &Operation, cfg: &ModelConfig) -> bool {
 /// operations).
 pub(crate) fn disqualify(ops: &[Operation], cfg: &ModelConfig) -> Option<String> {
     use std::hash::{Hash, Hasher};
-    let initial = Val::from_json(&cfg.initial);
+    let initial = VKey::of(&Val::from_json(&cfg.initial));
     let mut first: Option<(usize, String)> = None;
     let mut writes: Vec<(u64, usize)> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
@@ -167,7 +167,7 @@ pub(crate) fn disqualify(ops: &[Operation], cfg: &ModelConfig) -> Option<String>
                 if op.outcome == Outcome::Fail {
                     continue;
                 }
-                if VKey::of(&op.input) == VKey::of(&initial) {
+                if VKey::of(&op.input) == initial {
                     first = Some((
                         i,
                         format!(
@@ -177,9 +177,11 @@ pub(crate) fn disqualify(ops: &[Operation], cfg: &ModelConfig) -> Option<String>
                     ));
                     break;
                 }
+                // Values compare alike as `Val`s and as `VKey`s (both
+                // structural, `1` apart from `1.0`); hashing the `Val`
+                // allocates nothing.
                 let mut h = crate::checker::fast_hash::FastHasher::default();
-                VKey::of_key(&op.key).hash(&mut h);
-                VKey::of(&op.input).hash(&mut h);
+                (&op.key, &op.input).hash(&mut h);
                 writes.push((h.finish(), i));
             }
             other => {
@@ -193,10 +195,7 @@ pub(crate) fn disqualify(ops: &[Operation], cfg: &ModelConfig) -> Option<String>
     }
     writes.sort_unstable();
     // The duplicate whose second write comes first.
-    let same = |a: usize, b: usize| {
-        VKey::of_key(&ops[a].key) == VKey::of_key(&ops[b].key)
-            && VKey::of(&ops[a].input) == VKey::of(&ops[b].input)
-    };
+    let same = |a: usize, b: usize| ops[a].key == ops[b].key && ops[a].input == ops[b].input;
     let mut dup: Option<(usize, usize)> = None;
     for group in writes.chunk_by(|a, b| a.0 == b.0) {
         if group.len() < 2 {

@@ -40,9 +40,13 @@ const PIECE: usize = 4 << 20;
 
 /// Parses JSON Lines text; errors name `file`, the line and the column.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
+    parse_in_pieces(text, file, PIECE)
+}
+
+fn parse_in_pieces(text: &str, file: &str, piece: usize) -> Result<Vec<Op>, HistoryError> {
     // Each piece is read straight into its own part of one vector, so the
     // events are never copied (a copy of a million events is 100 MB).
-    let starts = split_lines(text, PIECE);
+    let starts = split_lines(text, piece);
     let pieces: Vec<(&str, usize)> = starts
         .iter()
         .enumerate()
@@ -102,20 +106,6 @@ fn memchr_from(bytes: &[u8], from: usize) -> Option<usize> {
         .iter()
         .position(|&b| b == b'\n')
         .map(|p| from + p)
-}
-
-#[cfg(test)]
-fn parse_piece(text: &str, file: &str, first_line: usize) -> Result<Vec<Op>, HistoryError> {
-    let mut ops = Vec::with_capacity(count_events(text));
-    let mut names = fast::Names::default();
-    for (i, line) in text.lines().enumerate() {
-        let lineno = first_line + i;
-        if line.trim().is_empty() {
-            continue;
-        }
-        ops.push(parse_line(line, file, lineno, &mut names)?);
-    }
-    Ok(ops)
 }
 
 /// The number of lines of `text` that are not blank.
@@ -594,12 +584,8 @@ mod tests {
             let before = text[..start].matches('\n').count();
             assert_eq!(line, before + 1);
         }
-        let whole = parse_piece(&text, "p", 1).unwrap();
-        let mut joined = Vec::new();
-        for (i, &(start, line)) in pieces.iter().enumerate() {
-            let end = pieces.get(i + 1).map_or(text.len(), |p| p.0);
-            joined.extend(parse_piece(&text[start..end], "p", line).unwrap());
-        }
+        let whole = parse_in_pieces(&text, "p", text.len()).unwrap();
+        let joined = parse_in_pieces(&text, "p", 1000).unwrap();
         assert_eq!(whole, joined);
         let bad = format!("{text}{{\"process\":1,\n");
         let e = parse(&bad, "q").unwrap_err().to_string();

@@ -23,6 +23,27 @@ pub struct Daemon {
     pub user: Option<String>,
 }
 
+/// The remote of `node` in a system's table of nodes, or an error naming it.
+pub fn node_remote<'a>(
+    remotes: &'a std::collections::BTreeMap<String, std::sync::Arc<dyn Remote>>,
+    node: &str,
+) -> anyhow::Result<&'a std::sync::Arc<dyn Remote>> {
+    remotes
+        .get(node)
+        .ok_or_else(|| anyhow::anyhow!("no remote for node {node}"))
+}
+
+/// The address of `node` in a system's table of nodes, or an error naming it.
+pub fn node_address<'a>(
+    addresses: &'a std::collections::BTreeMap<String, String>,
+    node: &str,
+) -> anyhow::Result<&'a str> {
+    addresses
+        .get(node)
+        .map(|s| s.as_str())
+        .ok_or_else(|| anyhow::anyhow!("no address for node {node}"))
+}
+
 /// Runs a shell script as root on the remote; a non-zero status is an error
 /// that says what was being done and what the script printed.
 pub fn script(remote: &dyn Remote, what: &str, script: &str) -> anyhow::Result<String> {

@@ -11,7 +11,7 @@
 
 use crate::control::{shell_quote, Remote};
 use crate::db::Db;
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -80,16 +80,11 @@ impl EtcdDb {
     }
 
     fn remote(&self, node: &str) -> anyhow::Result<&Arc<dyn Remote>> {
-        self.remotes
-            .get(node)
-            .ok_or_else(|| anyhow!("no remote for node {node}"))
+        crate::systems::daemon::node_remote(&self.remotes, node)
     }
 
     fn address(&self, node: &str) -> anyhow::Result<&str> {
-        self.addresses
-            .get(node)
-            .map(|s| s.as_str())
-            .ok_or_else(|| anyhow!("no address for node {node}"))
+        crate::systems::daemon::node_address(&self.addresses, node)
     }
 
     /// `<work_dir>/<node>/etcd` on that node.

@@ -14,7 +14,7 @@ use super::PostgresTable;
 use crate::control::{shell_quote, Remote};
 use crate::db::Db;
 use crate::systems::daemon::{script, Daemon};
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -59,17 +59,11 @@ impl PostgresDb {
     }
 
     fn remote(&self, node: &str) -> anyhow::Result<&dyn Remote> {
-        self.remotes
-            .get(node)
-            .map(|r| r.as_ref())
-            .ok_or_else(|| anyhow!("no remote for node {node}"))
+        crate::systems::daemon::node_remote(&self.remotes, node).map(|r| r.as_ref())
     }
 
     fn address(&self, node: &str) -> anyhow::Result<&str> {
-        self.addresses
-            .get(node)
-            .map(|s| s.as_str())
-            .ok_or_else(|| anyhow!("no address for node {node}"))
+        crate::systems::daemon::node_address(&self.addresses, node)
     }
 
     /// `initdb` a fresh cluster in the node's directory.

@@ -91,17 +91,11 @@ impl RedisDb {
     }
 
     fn remote(&self, node: &str) -> anyhow::Result<&dyn Remote> {
-        self.remotes
-            .get(node)
-            .map(|r| r.as_ref())
-            .ok_or_else(|| anyhow!("no remote for node {node}"))
+        crate::systems::daemon::node_remote(&self.remotes, node).map(|r| r.as_ref())
     }
 
     fn address(&self, node: &str) -> anyhow::Result<&str> {
-        self.addresses
-            .get(node)
-            .map(|s| s.as_str())
-            .ok_or_else(|| anyhow!("no address for node {node}"))
+        crate::systems::daemon::node_address(&self.addresses, node)
     }
 
     /// The node with this address, if any.
