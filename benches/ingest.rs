@@ -15,6 +15,10 @@ use faultline::checker::graph_register::simulate_register;
 use faultline::history::{Format, History};
 use std::time::Duration;
 
+/// The allocator the `faultline` binary uses, so the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "common/edn_writer.rs"]
 mod edn_writer;
 

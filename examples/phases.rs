@@ -7,6 +7,10 @@ use faultline::checker::Budget;
 use faultline::history::{History, Interpretation};
 use std::time::Instant;
 
+/// The allocator the `faultline` binary uses, so the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Current and peak resident memory, from /proc (Linux).
 fn rss() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
