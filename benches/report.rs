@@ -22,7 +22,7 @@ fn with_faults(h: History) -> History {
             _ => None,
         };
         if let Some((f, v)) = fault {
-            let mut n = Op::new(0, Process::Name("nemesis".into()), OpType::Info, f, v);
+            let mut n = Op::new(0, Process::name("nemesis"), OpType::Info, f, v);
             n.time = o.time;
             ops.push(n);
         }

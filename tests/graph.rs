@@ -96,7 +96,7 @@ fn random_register_history(rng: &mut ChaCha8Rng, max_ops: usize, corrupt: bool) 
     let mut invoked = 0;
     let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
         let i = events.len();
-        let mut o = Op::new(i as u64, Process::Id(p), t, f, v);
+        let mut o = Op::new(i as u64, Process::id(p), t, f, v);
         o.line = (i + 1) as u32;
         o.time = Some(i as u64 * 1_000_000).into();
         events.push(o);
@@ -275,9 +275,9 @@ fn inject_stale_read(h: &mut History, rng: &mut ChaCha8Rng) -> Option<usize> {
         } else {
             older[rng.gen_range(0..older.len())].input.clone()
         };
-        let c = r.complete?;
+        let c = r.complete()?;
         h.ops_mut()[c].value = value;
-        return Some(r.invoke);
+        return Some(r.invoke());
     }
     None
 }
@@ -334,7 +334,7 @@ fn random_set_history(rng: &mut ChaCha8Rng, n_ops: usize, clients: i64) -> Histo
     let (mut invoked, mut next) = (0, 1i64);
     let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
         let i = events.len();
-        let mut o = Op::new(i as u64, Process::Id(p), t, f, v);
+        let mut o = Op::new(i as u64, Process::id(p), t, f, v);
         o.line = (i + 1) as u32;
         o.time = Some(i as u64 * 500_000).into();
         events.push(o);
@@ -449,7 +449,7 @@ fn lost_write_property_valid_then_exactly_the_dropped_element() {
         let from = later[rng.gen_range(0..later.len())].call();
         for o in &later {
             if o.call() >= from {
-                let c = o.complete.unwrap();
+                let c = o.complete().unwrap();
                 let v: Vec<Val> = h.ops()[c]
                     .value
                     .as_array()
@@ -523,7 +523,7 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
         let value = older
             .get(rng.gen_range(0..older.len().max(1)))
             .map_or(Val::Nil, |o| o.input.clone());
-        h.ops_mut()[read.complete.unwrap()].value = value;
+        h.ops_mut()[read.complete().unwrap()].value = value;
         injected += 1;
         let r = SessionChecker::new().check(&h, &Budget::default());
         assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");
@@ -535,7 +535,7 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
             .collect();
         assert_eq!(
             ryw,
-            vec![read.invoke as u64],
+            vec![read.invoke() as u64],
             "seed {seed}: {}",
             r.explanation
         );
@@ -543,7 +543,7 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
         let earlier = r.details["violations"]["read-your-writes"][0]["earlier_event"]
             .as_u64()
             .unwrap() as usize;
-        let e = ops.iter().find(|o| o.invoke == earlier).unwrap();
+        let e = ops.iter().find(|o| o.invoke() == earlier).unwrap();
         assert!(
             e.f == "write"
                 && e.process == w.process
@@ -555,7 +555,7 @@ fn session_property_valid_then_read_your_writes_violation_at_the_injected_read()
             .unwrap();
         assert!(mr
             .iter()
-            .all(|v| v["event"].as_u64() == Some(read.invoke as u64)));
+            .all(|v| v["event"].as_u64() == Some(read.invoke() as u64)));
     }
     assert!(injected >= 35, "only {injected} injections");
 }
@@ -764,7 +764,7 @@ fn session_property_monotonic_reads_violation_at_the_injected_read() {
         let value = older
             .get(rng.gen_range(0..older.len().max(1)))
             .map_or(Val::Nil, |o| o.input.clone());
-        h.ops_mut()[r2.complete.unwrap()].value = value;
+        h.ops_mut()[r2.complete().unwrap()].value = value;
         injected += 1;
         let r = SessionChecker::new().check(&h, &Budget::default());
         assert_eq!(r.verdict, Verdict::Invalid, "seed {seed}");
@@ -780,9 +780,14 @@ fn session_property_monotonic_reads_violation_at_the_injected_read() {
             })
             .collect();
         assert_eq!(mr.len(), 1, "seed {seed}: {}", r.explanation);
-        assert_eq!(mr[0].0, r2.invoke as u64, "seed {seed}: {}", r.explanation);
+        assert_eq!(
+            mr[0].0,
+            r2.invoke() as u64,
+            "seed {seed}: {}",
+            r.explanation
+        );
         // The earlier read named saw a value newer than the injected one.
-        let earlier = ops.iter().find(|o| o.invoke as u64 == mr[0].1).unwrap();
+        let earlier = ops.iter().find(|o| o.invoke() as u64 == mr[0].1).unwrap();
         assert!(earlier.f == "read" && earlier.process == r1.process && earlier.ret() < r2.call());
     }
     assert!(injected >= 35, "only {injected} injections");

@@ -395,7 +395,7 @@ fn hard_invalid_history(writers: i64) -> History {
     let mut ops = Vec::new();
     let mut idx = 0;
     let mut push = |p: i64, t: OpType, f: &str, v: Value| {
-        let mut o = Op::new(idx, Process::Id(p), t, f, v);
+        let mut o = Op::new(idx, Process::id(p), t, f, v);
         o.line = (idx as usize + 1) as u32;
         ops.push(o);
         idx += 1;
@@ -667,7 +667,7 @@ fn random_history(kind: Kind, rng: &mut ChaCha8Rng, max_ops: usize) -> History {
     let mut left = rng.gen_range(1..=max_ops);
     let mut ops: Vec<Op> = Vec::new();
     let emit = |p: i64, t: OpType, f: &str, v: Value, ops: &mut Vec<Op>| {
-        let mut o = Op::new(ops.len() as u64, Process::Id(p), t, f, v);
+        let mut o = Op::new(ops.len() as u64, Process::id(p), t, f, v);
         o.line = (ops.len() + 1) as u32;
         ops.push(o);
     };

@@ -114,7 +114,7 @@ fn set_losses(h: &History) -> (usize, usize, usize) {
             "add" => {
                 acked.entry(k).or_default().insert(o.input.to_string());
             }
-            "read" if o.invoke > heal => {
+            "read" if o.invoke() > heal => {
                 let s = o
                     .output
                     .as_array()
@@ -165,7 +165,7 @@ fn provably_stale_reads(h: &History) -> usize {
         writes
             .entry(key_of(&o.key))
             .or_default()
-            .push((o.invoke, o.complete.unwrap(), v));
+            .push((o.invoke(), o.complete().unwrap(), v));
     }
     let mut stale = 0;
     for o in ops {
@@ -186,7 +186,7 @@ fn provably_stale_reads(h: &History) -> usize {
         };
         if ws
             .iter()
-            .any(|w| w.2 != read && w.0 > src_end && w.1 < o.invoke)
+            .any(|w| w.2 != read && w.0 > src_end && w.1 < o.invoke())
         {
             stale += 1;
         }
@@ -201,7 +201,7 @@ fn assert_process_rule(h: &History, concurrency: i64) {
     let mut retired = BTreeSet::new();
     let mut seen = BTreeSet::new();
     for o in h.ops() {
-        let Some(Process::Id(p)) = o.process else {
+        let Some(p) = o.process.and_then(Process::as_id) else {
             continue;
         };
         if o.op_type == OpType::Invoke {
@@ -216,8 +216,8 @@ fn assert_process_rule(h: &History, concurrency: i64) {
     let main_phase = &h.ops()[..heal_position(h)];
     let mut last_info_of_worker: BTreeMap<i64, i64> = BTreeMap::new();
     for o in main_phase {
-        if let (Some(Process::Id(p)), OpType::Info) = (&o.process, o.op_type) {
-            last_info_of_worker.insert(p % concurrency, *p);
+        if let (Some(p), OpType::Info) = (o.process.and_then(Process::as_id), o.op_type) {
+            last_info_of_worker.insert(p % concurrency, p);
         }
     }
     for (w, p) in last_info_of_worker {
@@ -229,7 +229,7 @@ fn assert_process_rule(h: &History, concurrency: i64) {
             .iter()
             .rev()
             .take(200)
-            .any(|o| o.process == Some(Process::Id(p)) && o.op_type == OpType::Info);
+            .any(|o| o.process == Some(Process::id(p)) && o.op_type == OpType::Info);
         assert!(
             later,
             "worker {w}: process {p} ended info and no {} followed",
@@ -465,7 +465,7 @@ fn history_survives_kill_9() {
     );
     // Every invoke but the in-flight ones completed.
     let ops = h.operations().unwrap();
-    let open = ops.iter().filter(|o| o.complete.is_none()).count();
+    let open = ops.iter().filter(|o| o.complete().is_none()).count();
     assert!(open <= 10, "{open} open invokes");
 }
 
@@ -516,16 +516,13 @@ fn process_protocol_client_crash_is_info_and_a_new_process() {
     assert!(
         infos
             .iter()
-            .any(|o| o.error.as_deref() == Some(&Value::String("client command exited".into()))),
+            .any(|o| o.error().as_deref() == Some(&Value::String("client command exited".into()))),
         "{infos:?}"
     );
     let procs: BTreeSet<i64> = h
         .ops()
         .iter()
-        .filter_map(|o| match o.process {
-            Some(Process::Id(p)) => Some(p),
-            _ => None,
-        })
+        .filter_map(|o| o.process.and_then(Process::as_id))
         .collect();
     assert!(
         procs.contains(&0) && procs.contains(&1) && procs.contains(&2) && procs.contains(&3),
@@ -533,7 +530,7 @@ fn process_protocol_client_crash_is_info_and_a_new_process() {
     );
     let mut retired = BTreeSet::new();
     for op in h.ops() {
-        if let Some(Process::Id(p)) = op.process {
+        if let Some(p) = op.process.and_then(Process::as_id) {
             assert!(!(op.op_type == OpType::Invoke && retired.contains(&p)));
             if op.op_type == OpType::Info {
                 retired.insert(p);

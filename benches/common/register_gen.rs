@@ -29,7 +29,7 @@ pub fn register_history(ops: usize, clients: usize, seed: u64) -> History {
     let mut invoked = 0;
     let mut next_value = 0i64;
     let push = |events: &mut Vec<Op>, p: i64, t: OpType, f: &str, v: Value| {
-        let mut o = Op::new(events.len() as u64, Process::Id(p), t, f, v);
+        let mut o = Op::new(events.len() as u64, Process::id(p), t, f, v);
         o.line = (events.len() + 1) as u32;
         events.push(o);
     };

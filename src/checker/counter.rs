@@ -66,23 +66,23 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
                 let Some(n) = integer(&op.input) else {
                     return KeyResult::unknown(format!(
                         "the add at {} has value {}, not an integer",
-                        at(events, op.invoke),
+                        at(events, op.invoke()),
                         op.input
                     ));
                 };
                 if n < 0 {
                     return KeyResult::unknown(format!(
                         "the add at {} adds {n}: the counter checker assumes the counter only grows",
-                        at(events, op.invoke)
+                        at(events, op.invoke())
                     ));
                 }
-                steps.push((op.invoke, Step::MayAdd(n)));
-                if let (Outcome::Ok, Some(c)) = (op.outcome, op.complete) {
+                steps.push((op.invoke(), Step::MayAdd(n)));
+                if let (Outcome::Ok, Some(c)) = (op.outcome, op.complete()) {
                     steps.push((c, Step::Added(n)));
                 }
             }
             "read" => {
-                let (Outcome::Ok, Some(c)) = (op.outcome, op.complete) else {
+                let (Outcome::Ok, Some(c)) = (op.outcome, op.complete()) else {
                     continue;
                 };
                 let Some(v) = integer(&op.output) else {
@@ -92,7 +92,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
                         op.output
                     ));
                 };
-                steps.push((op.invoke, Step::ReadBegins(reads.len())));
+                steps.push((op.invoke(), Step::ReadBegins(reads.len())));
                 steps.push((c, Step::ReadEnds(reads.len())));
                 reads.push((op, v, 0, 0));
             }
@@ -126,7 +126,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
             why,
             "- process {}'s read at {} returned {v}, outside [{lo}, {hi}]: {lo} was surely added when it began and at most {hi} could have been when it ended",
             op.process,
-            at(events, op.complete.unwrap_or(op.invoke)),
+            at(events, op.complete().unwrap_or(op.invoke())),
         );
     }
     if bad.len() > 10 {

@@ -460,7 +460,7 @@ impl KeyGraph {
             } else if ci != current {
                 return Err(format!(
                     "the constructed order has a read (history position {}) after another write",
-                    ops[i].invoke
+                    ops[i].invoke()
                 ));
             }
         }
@@ -471,7 +471,7 @@ impl KeyGraph {
             if min_ret < call_t(&ops[i]) {
                 return Err(format!(
                     "the constructed order breaks real time at history position {}",
-                    ops[i].invoke
+                    ops[i].invoke()
                 ));
             }
             min_ret = min_ret.min(ret_t(&ops[i]));
@@ -511,7 +511,7 @@ impl Lines<'_> {
             "write" => format!("write of {v}"),
             f => format!("{f} {v}"),
         };
-        format!("process {}'s {what} ({})", op.process, self.at(op.invoke))
+        format!("process {}'s {what} ({})", op.process, self.at(op.invoke()))
     }
 }
 
@@ -583,7 +583,7 @@ pub(crate) fn explain(g: &KeyGraph, ops: &[Operation], lines: &Lines, a: &Anomal
 }
 
 fn anomaly_json(g: &KeyGraph, ops: &[Operation], lines: &Lines, a: &Anomaly) -> Value {
-    let pos = |i: &usize| ops[*i].invoke;
+    let pos = |i: &usize| ops[*i].invoke();
     let (kind, involved): (&str, Vec<usize>) = match a {
         Anomaly::UnwrittenRead { read } => ("read-of-unwritten-value", vec![pos(read)]),
         Anomaly::FailedWriteRead { read, write } => {
@@ -847,7 +847,7 @@ pub fn simulate_register(seed: u64, ops: usize, clients: usize, keys: usize) -> 
         let c = rng.gen_range(0..clients);
         let idx = events.len();
         let mk = |t: OpType, f: &str, k: usize, v: Value| {
-            let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
+            let mut o = Op::new(idx as u64, Process::id(c as i64), t, f, v);
             o.time = Some(idx as u64 * 1000).into();
             o.key = Some(Val::Int(k as i64));
             o.line = (idx + 1) as u32;
@@ -905,7 +905,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (p, t, f, v))| {
-                let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
+                let mut o = Op::new(i as u64, Process::id(*p), *t, f, v.clone());
                 o.line = (i + 1) as u32;
                 o
             })

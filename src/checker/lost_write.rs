@@ -256,7 +256,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
 /// True when every event has a time, so latencies can be in ms.
 fn is_timed(ops: &[Operation]) -> bool {
     ops.iter()
-        .all(|o| o.invoke_time.is_some() && (o.complete.is_none() || o.complete_time.is_some()))
+        .all(|o| o.invoke_time.is_some() && (o.complete().is_none() || o.complete_time.is_some()))
 }
 
 fn time_of(pos_t: u64, time: Option<u64>, timed: bool) -> f64 {
@@ -303,7 +303,7 @@ fn classify_collections(
     let mut added: HashMap<(VKey, VKey), bool> = HashMap::default();
     let mut fates = Vec::new();
     let empty: Vec<Obs> = Vec::new();
-    let done = |r: &Obs| ops[r.op].complete.unwrap_or(usize::MAX);
+    let done = |r: &Obs| ops[r.op].complete().unwrap_or(usize::MAX);
     for a in adds {
         let op = &ops[a.op];
         let ek = VKey::of(&a.value);
@@ -315,7 +315,7 @@ fn classify_collections(
         }
         let rs = reads.get(&a.key).unwrap_or(&empty);
         // Reads that completed after the add was invoked.
-        let counts = |j: usize| done(&rs[j]) > op.invoke;
+        let counts = |j: usize| done(&rs[j]) > op.invoke();
         let pres: Vec<usize> = present
             .get(&a.key)
             .and_then(|m| m.get(&ek))
@@ -345,19 +345,19 @@ fn classify_collections(
         }
         // Known: (history position, time) of the add's ok completion or the
         // first completion of a read showing it.
-        let mut known: Option<(usize, Option<u64>)> = match (op.outcome, op.complete) {
+        let mut known: Option<(usize, Option<u64>)> = match (op.outcome, op.complete()) {
             (Outcome::Ok, Some(c)) => Some((c, op.complete_time.get())),
             _ => None,
         };
         for &j in &pres {
             let r = &ops[rs[j].op];
-            if let Some(c) = r.complete {
+            if let Some(c) = r.complete() {
                 if known.is_none_or(|k| c < k.0) {
                     known = Some((c, r.complete_time.get()));
                 }
             }
         }
-        let call_of = |j: usize| ops[rs[j].op].invoke;
+        let call_of = |j: usize| ops[rs[j].op].invoke();
         let stable = last_present.is_some_and(|lp| last_absent.is_none_or(|la| la < lp));
         let lost = !stable
             && match (known, last_absent) {
@@ -368,7 +368,7 @@ fn classify_collections(
             && match (known, last_absent) {
                 (Some(k), Some(la)) => {
                     let r = &ops[rs[la].op];
-                    is_stale(k, (r.invoke, r.invoke_time.get()), timed)
+                    is_stale(k, (r.invoke(), r.invoke_time.get()), timed)
                 }
                 _ => false,
             };
@@ -395,11 +395,11 @@ fn classify_collections(
             key: op.key.clone().or_else(|| key_value(&a.key)),
             value: a.value.clone(),
             fate,
-            event: op.invoke,
+            event: op.invoke(),
             process: op.process.to_string(),
             latency,
-            last_seen: last_present.map(|j| ops[rs[j].op].invoke),
-            last_absent: last_absent.map(|j| ops[rs[j].op].invoke),
+            last_seen: last_present.map(|j| ops[rs[j].op].invoke()),
+            last_absent: last_absent.map(|j| ops[rs[j].op].invoke()),
         });
     }
     let mut unexpected = Vec::new();
@@ -521,16 +521,16 @@ fn classify_registers(
                 }
                 _ => 0.0,
             };
-            let last_seen = g.clusters[c].reads.iter().map(|&r| ops[r].invoke).max();
+            let last_seen = g.clusters[c].reads.iter().map(|&r| ops[r].invoke()).max();
             fates.push(ElementFate {
                 key: op.key.clone(),
                 value: op.input.clone(),
                 fate,
-                event: op.invoke,
+                event: op.invoke(),
                 process: op.process.to_string(),
                 latency,
                 last_seen,
-                last_absent: last_absent.map(|j| ops[reads[j].2].invoke),
+                last_absent: last_absent.map(|j| ops[reads[j].2].invoke()),
             });
         }
     }
@@ -659,8 +659,8 @@ impl LostWriteChecker {
             "stale": pick(Fate::Stale),
             "never_read": pick(Fate::NeverRead),
             "recovered": pick(Fate::Recovered),
-            "duplicated": duplicated.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke, "value": v})).collect::<Vec<_>>(),
-            "unexpected": unexpected.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke, "value": v})).collect::<Vec<_>>(),
+            "duplicated": duplicated.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke(), "value": v})).collect::<Vec<_>>(),
+            "unexpected": unexpected.iter().take(1000).map(|(op, v)| json!({"event": ops[*op].invoke(), "value": v})).collect::<Vec<_>>(),
         });
         let counts_line = counts
             .iter()
@@ -719,7 +719,7 @@ impl LostWriteChecker {
         );
         let mut e = String::new();
         for f in lost.iter().take(10) {
-            let op = &ops.iter().find(|o| o.invoke == f.event);
+            let op = &ops.iter().find(|o| o.invoke() == f.event);
             let who = op.map(|o| lines.op(o)).unwrap_or_default();
             let key = f
                 .key
@@ -820,7 +820,7 @@ pub fn simulate_set(seed: u64, ops: usize, clients: usize, add_ratio: f64) -> Hi
         let c = rng.gen_range(0..clients);
         let idx = events.len();
         let mk = |t: OpType, f: &str, v: Value| {
-            let mut o = Op::new(idx as u64, Process::Id(c as i64), t, f, v);
+            let mut o = Op::new(idx as u64, Process::id(c as i64), t, f, v);
             o.time = Some(idx as u64 * 1000).into();
             o.line = (idx + 1) as u32;
             o
@@ -884,7 +884,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, (p, t, f, v))| {
-                    let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
+                    let mut o = Op::new(i as u64, Process::id(*p), *t, f, v.clone());
                     o.line = (i + 1) as u32;
                     o
                 })

@@ -62,9 +62,9 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
     let mut steps: Vec<(usize, bool, &Operation)> = Vec::new();
     for op in ops {
         match op.f.as_str() {
-            "enqueue" => steps.push((op.invoke, true, op)),
+            "enqueue" => steps.push((op.invoke(), true, op)),
             "dequeue" | "drain" if op.outcome == Outcome::Ok => {
-                steps.push((op.complete.unwrap_or(op.invoke), false, op))
+                steps.push((op.complete().unwrap_or(op.invoke()), false, op))
             }
             _ => {}
         }

@@ -193,8 +193,8 @@ fn check_key(g: &KeyGraph, ops: &[Operation], idx: &[usize], lines: &Lines) -> V
                     guarantee,
                     process: p.to_string(),
                     key: g.key.clone(),
-                    event: op.invoke,
-                    earlier_event: ops[earlier].invoke,
+                    event: op.invoke(),
+                    earlier_event: ops[earlier].invoke(),
                     explanation,
                 });
             };

@@ -64,7 +64,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
             }
             "read"
                 if op.outcome == Outcome::Ok
-                    && last_read.is_none_or(|r| r.complete < op.complete) =>
+                    && last_read.is_none_or(|r| r.complete() < op.complete()) =>
             {
                 last_read = Some(op);
             }
@@ -77,7 +77,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
         r.map.insert("acknowledged-count".into(), json!(adds.len()));
         return r;
     };
-    let read_at = at(events, read.complete.unwrap_or(read.invoke));
+    let read_at = at(events, read.complete().unwrap_or(read.invoke()));
     let mut final_read = Elements::new();
     match &read.output {
         Val::List(items) => items.iter().for_each(|v| insert(&mut final_read, v)),

@@ -183,16 +183,17 @@ pub(crate) fn stale_reads_of_key(g: &KeyGraph, ops: &[Operation]) -> Vec<StaleRe
         };
         out.push(StaleRead {
             read: r,
-            event: read.invoke,
+            event: read.invoke(),
             key: read.key.clone(),
             process: read.process.to_string(),
-            node: read.node,
+            // Filled in from the events by `check_ops`, which has them.
+            node: None,
             value: read.output.clone(),
             versions_behind: n,
             missed_write: w,
             missed_value: write.input.clone(),
             ms_behind,
-            events_behind: read.invoke.saturating_sub(write.complete.unwrap_or(0)),
+            events_behind: read.invoke().saturating_sub(write.complete().unwrap_or(0)),
         });
     }
     out
@@ -263,7 +264,14 @@ impl StaleReadChecker {
                 return r;
             }
             Ok(None) => return CheckResult::new(NAME, Verdict::Unknown, "budget exhausted"),
-            Ok(Some(s)) => s,
+            Ok(Some(mut s)) => {
+                if let Some(events) = events {
+                    for read in &mut s {
+                        read.node = crate::history::node_of(events, &ops[read.read]);
+                    }
+                }
+                s
+            }
         };
         let reads = ops
             .iter()
@@ -361,7 +369,7 @@ impl StaleReadChecker {
                 lines.op(read),
                 s.versions_behind,
                 lines.op(write),
-                lines.at(write.complete.unwrap_or(write.invoke)),
+                lines.at(write.complete().unwrap_or(write.invoke())),
                 s.value,
                 s.missed_value
             );

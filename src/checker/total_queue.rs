@@ -52,12 +52,14 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
             "drain" if op.outcome == Outcome::Info => {
                 return KeyResult::unknown(format!(
                     "the drain at {} ended indeterminate: what it removed is unknown",
-                    at(events, op.invoke)
+                    at(events, op.invoke())
                 ))
             }
             "dequeue" | "drain" => match dequeued(op) {
                 Ok(items) => items.iter().for_each(|v| dequeues.add(v)),
-                Err(e) => return KeyResult::unknown(format!("{e} (at {})", at(events, op.invoke))),
+                Err(e) => {
+                    return KeyResult::unknown(format!("{e} (at {})", at(events, op.invoke())))
+                }
             },
             _ => {}
         }

@@ -43,7 +43,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
             .entry(id.to_string())
             .or_insert_with(|| (id.clone(), Vec::new()))
             .1
-            .push(op.complete.unwrap_or(op.invoke));
+            .push(op.complete().unwrap_or(op.invoke()));
         range = Some(match range {
             None => (id.clone(), id.clone()),
             Some((lo, hi)) => (

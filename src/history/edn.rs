@@ -863,8 +863,7 @@ impl<'a> Parser<'a> {
             f: super::Name::new(""),
             key: None,
             value: Val::Nil,
-            node: None,
-            error: None,
+            extra: None,
             line: line as u32,
         };
         let mut has_type = false;
@@ -919,8 +918,8 @@ impl<'a> Parser<'a> {
                     op.process =
                         match self.map_val(mline, mcol)? {
                             Val::Nil => None,
-                            Val::Str(s) => Some(Process::Name(s)),
-                            Val::Int(i) => Some(Process::Id(i)),
+                            Val::Str(s) => Some(Process::name(s)),
+                            Val::Int(i) => Some(Process::id(i)),
                             _ => return Err(self.err_at(
                                 vline,
                                 vcol,
@@ -958,19 +957,15 @@ impl<'a> Parser<'a> {
                 }
                 "key" => op.key = Some(self.map_val(mline, mcol)?),
                 "value" => op.value = self.map_val(mline, mcol)?,
-                "node" => {
-                    op.node = match self.map_value(mline, mcol)? {
-                        Value::Null => None,
-                        Value::String(s) => Some(super::Name::new(&s)),
-                        other => Some(super::Name::new(&other.to_string())),
-                    }
-                }
-                "error" => {
-                    op.error = match self.map_value(mline, mcol)? {
-                        Value::Null => None,
-                        v => Some(Box::new(v)),
-                    }
-                }
+                "node" => op.set_node(match self.map_value(mline, mcol)? {
+                    Value::Null => None,
+                    Value::String(s) => Some(super::Name::new(&s)),
+                    other => Some(super::Name::new(&other.to_string())),
+                }),
+                "error" => op.set_error(match self.map_value(mline, mcol)? {
+                    Value::Null => None,
+                    v => Some(v),
+                }),
                 _ => {
                     self.map_value(mline, mcol)?;
                 }
@@ -1291,7 +1286,7 @@ mod tests {
             assert_eq!(ops[1].index, 1);
             assert_eq!(ops[0].f, "cas");
             assert_eq!(ops[0].value, json!([1, 2]));
-            assert_eq!(ops[0].process, Some(Process::Id(0)));
+            assert_eq!(ops[0].process, Some(Process::id(0)));
         }
         let ops = parse_history("; c\n{:process 0, :type :invoke, :f :read}\n\n{:process 0, :type :ok, :f :read, :value 3}", "t.edn").unwrap();
         assert_eq!((ops[0].line, ops[1].line), (2, 4));
@@ -1312,11 +1307,11 @@ mod tests {
         assert_eq!(ops.len(), 3);
         let a = &ops[0];
         assert_eq!((a.index, a.time.get(), a.line), (7, Some(1234), 1));
-        assert_eq!(a.process, Some(Process::Name("nemesis".into())));
+        assert_eq!(a.process, Some(Process::name("nemesis")));
         assert_eq!(a.op_type, OpType::Info);
         assert_eq!(a.value, json!("Cut off {:n1 #{:n2}}"));
-        assert_eq!(a.node.as_deref(), Some("n1"));
-        assert_eq!(a.error, Some(Box::new(json!(["timeout", "x"]))));
+        assert_eq!(a.node().as_deref(), Some("n1"));
+        assert_eq!(a.error(), Some(&json!(["timeout", "x"])));
         let b = &ops[1];
         assert_eq!((b.index, b.time.get(), b.line), (9, Some(2000), 2));
         assert_eq!(b.value, json!([["append", 5, 1], ["r", 5, null]]));

@@ -128,7 +128,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (p, t, f, v))| {
-                let mut o = Op::new(i as u64, Process::Id(*p), *t, f, v.clone());
+                let mut o = Op::new(i as u64, Process::id(*p), *t, f, v.clone());
                 o.line = (i + 1) as u32;
                 o
             })

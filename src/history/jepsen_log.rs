@@ -86,15 +86,15 @@ fn parse_lines(text: &str, file: &str, layout: Layout) -> Result<Vec<Op>, Histor
             None if layout == Layout::HistoryTxt => {
                 // The text of a multi-line error continues the event before.
                 match ops.last_mut() {
-                    Some(prev) if prev.error.is_some() => {
-                        let mut text = match prev.error.take().map(|b| *b) {
+                    Some(prev) if prev.error().is_some() => {
+                        let mut text = match prev.take_error() {
                             Some(Value::String(s)) => s,
                             Some(other) => other.to_string(),
                             None => String::new(),
                         };
                         text.push('\n');
                         text.push_str(line);
-                        prev.error = Some(Box::new(Value::String(text)));
+                        prev.set_error(Some(Value::String(text)));
                     }
                     _ => {
                         return Err(HistoryError::parse(
@@ -228,9 +228,9 @@ fn parse_event(
         if name.is_empty() {
             return Ok(None);
         }
-        Process::Name(super::Name::new(name))
+        Process::name(super::Name::new(name))
     } else if let Ok(id) = proc_tok.parse::<i64>() {
-        Process::Id(id)
+        Process::id(id)
     } else {
         // Free-form message from jepsen.util, not an event.
         return Ok(None);
@@ -331,7 +331,7 @@ fn parse_event(
     };
 
     let mut op = Op::new(position as u64, process, op_type, f, value);
-    op.error = error.map(Box::new);
+    op.set_error(error);
     op.line = (lineno) as u32;
     Ok(Some((op, used_lines)))
 }
@@ -351,7 +351,7 @@ mod tests {
         let text = "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 2   :invoke :cas    [3 0]\nINFO  jepsen.util - 0\t:ok\t:read\t3\nINFO  jepsen.util - 2\t:fail\t:cas\t[3 0]\n";
         let ops = parse(text, "e.log").unwrap();
         assert_eq!(ops.len(), 4);
-        assert_eq!(ops[0].process, Some(Process::Id(0)));
+        assert_eq!(ops[0].process, Some(Process::id(0)));
         assert_eq!(ops[0].op_type, OpType::Invoke);
         assert_eq!(ops[0].f, "read");
         assert_eq!(ops[0].value, Value::Null);
@@ -379,14 +379,11 @@ java.lang.RuntimeException: boom
         let ops = parse(text, "j.log").unwrap();
         assert_eq!(ops.len(), 3);
         assert_eq!(ops[0].line, 3);
-        assert_eq!(ops[1].process, Some(Process::Name("nemesis".into())));
+        assert_eq!(ops[1].process, Some(Process::name("nemesis")));
         assert_eq!(ops[1].value, json!("Cut off {:n1 #{:n2}}"));
         assert_eq!(ops[1].index, 1);
         assert_eq!(ops[2].op_type, OpType::Info);
-        assert_eq!(
-            ops[2].error,
-            Some(Box::new(json!("indeterminate: timeout")))
-        );
+        assert_eq!(ops[2].error(), Some(&json!("indeterminate: timeout")));
     }
 
     #[test]
@@ -434,7 +431,7 @@ WARN [2020-06-02 15:33:51,846] jepsen worker 0 - jepsen.util Process 0 crashed
         assert_eq!(ops.len(), 3);
         assert_eq!((ops[0].line, ops[0].f.as_str()), (2, "txn"));
         assert_eq!(ops[0].value, json!([["r", 1, null]]));
-        assert_eq!(ops[1].process, Some(Process::Name("nemesis".into())));
+        assert_eq!(ops[1].process, Some(Process::name("nemesis")));
         assert_eq!(ops[1].value, json!(["isolated", {"n1": []}]));
         assert_eq!(ops[2].value, json!([["r", 1, [2]]]));
     }
@@ -498,8 +495,8 @@ Analysis invalid! (x_x)
         assert_eq!(ops[0].value, json!("majorities-ring"));
         assert_eq!(ops[3].op_type, OpType::Info);
         assert_eq!(
-            ops[3].error,
-            Some(Box::new(json!("indeterminate: java.net.SocketTimeoutException: Read timed out\n\tat java.net.SocketInputStream.socketRead0(Native Method)")))
+            ops[3].error(),
+            Some(&json!("indeterminate: java.net.SocketTimeoutException: Read timed out\n\tat java.net.SocketInputStream.socketRead0(Native Method)"))
         );
         assert_eq!(ops[4].value, json!([3]));
         assert_eq!(ops[4].line, 6);

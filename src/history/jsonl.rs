@@ -205,8 +205,7 @@ fn parse_line(
         f,
         key: l.key,
         value: l.value,
-        node: l.node,
-        error: l.error.map(Box::new),
+        extra: super::OpExtra::of(l.node, l.error),
         line: lineno as u32,
     })
 }
@@ -432,8 +431,8 @@ mod fast {
                     4 => {
                         process = match c.value(0)? {
                             Val::Nil => None,
-                            Val::Int(i) => Some(Process::Id(i)),
-                            Val::Str(n) => Some(Process::Name(n)),
+                            Val::Int(i) => Some(Process::id(i)),
+                            Val::Str(n) => Some(Process::name(n)),
                             _ => return None,
                         }
                     }
@@ -457,7 +456,7 @@ mod fast {
                     256 => {
                         error = match c.value(0)? {
                             Val::Nil => None,
-                            e => Some(Box::new(e.to_json())),
+                            e => Some(e.to_json()),
                         }
                     }
                     _ => {
@@ -489,8 +488,7 @@ mod fast {
             f,
             key,
             value,
-            node,
-            error,
+            extra: super::super::OpExtra::of(node, error),
             line: lineno as u32,
         })
     }
@@ -513,7 +511,7 @@ mod tests {
         assert_eq!(ops[1].index, 1);
         assert_eq!(ops[0].op_type, OpType::Invoke);
         assert_eq!(ops[0].key, Some(Val::str("x")));
-        assert_eq!(ops[1].process, Some(Process::Name("nemesis".into())));
+        assert_eq!(ops[1].process, Some(Process::name("nemesis")));
         assert_eq!(ops[1].line, 3);
     }
 

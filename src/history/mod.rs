@@ -81,25 +81,125 @@ impl fmt::Display for OpType {
 }
 
 /// A logical process: a client number, or a name such as `"nemesis"`.
-/// 16 bytes and `Copy`: names are interned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(untagged)]
-pub enum Process {
+///
+/// Packed into 8 bytes (and `Option<Process>` too), because every event
+/// carries one: a number in `-2^62..2^62` is stored shifted with the low
+/// bit set; a name is its interned [`Name`]'s address (a multiple of 8); a
+/// number beyond that range is the address of its interned decimal text
+/// with bit 1 set. Equal processes have equal bits, so equality and
+/// hashing are one integer's. Read it with [`Process::kind`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Process(std::num::NonZeroU64);
+
+/// What a [`Process`] is, to match on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProcessKind {
     Id(i64),
     Name(Name),
 }
 
 impl Process {
+    const BIG_ID: u64 = 2;
+
+    /// The client process number `i`.
+    pub fn id(i: i64) -> Process {
+        let shifted = i.wrapping_shl(1);
+        let bits = if shifted >> 1 == i {
+            shifted as u64 | 1
+        } else {
+            Name::new(&i.to_string()).to_bits() | Process::BIG_ID
+        };
+        Process::from_bits(bits)
+    }
+
+    /// The process called `n` (`"nemesis"`, or a client named by text).
+    pub fn name(n: impl Into<Name>) -> Process {
+        Process::from_bits(n.into().to_bits())
+    }
+
+    fn from_bits(bits: u64) -> Process {
+        match std::num::NonZeroU64::new(bits) {
+            Some(b) => Process(b),
+            // Names are addresses and ids have their low bit set: never 0.
+            None => unreachable!("a process is never 0"),
+        }
+    }
+
+    /// A number or a name.
+    pub fn kind(self) -> ProcessKind {
+        let bits = self.0.get();
+        if bits & 1 == 1 {
+            ProcessKind::Id(bits as i64 >> 1)
+        } else if bits & Process::BIG_ID != 0 {
+            // SAFETY: made by `Process::id` from an interned name's bits.
+            let text = unsafe { Name::from_bits(bits & !Process::BIG_ID) };
+            match text.parse() {
+                Ok(i) => ProcessKind::Id(i),
+                Err(_) => unreachable!("a big process id is stored as its decimal text"),
+            }
+        } else {
+            // SAFETY: made by `Process::name` from an interned name's bits.
+            ProcessKind::Name(unsafe { Name::from_bits(bits) })
+        }
+    }
+
+    /// The number, for a client process numbered by Jepsen.
+    pub fn as_id(self) -> Option<i64> {
+        match self.kind() {
+            ProcessKind::Id(i) => Some(i),
+            ProcessKind::Name(_) => None,
+        }
+    }
+
+    /// The name, for a process named by text.
+    pub fn as_name(self) -> Option<Name> {
+        match self.kind() {
+            ProcessKind::Name(n) => Some(n),
+            ProcessKind::Id(_) => None,
+        }
+    }
+
     /// The process given to the `n`th operation (1-based) whose events carry
     /// no process. Each such operation gets its own, so that no checker reads
     /// a session (process order) into them.
     pub fn anonymous(n: usize) -> Process {
-        Process::Name(Name::from(format!("anonymous-{n}")))
+        Process::name(format!("anonymous-{n}"))
     }
 
     /// True for the nemesis, whose events are faults rather than client operations.
     pub fn is_nemesis(&self) -> bool {
-        matches!(self, Process::Name(n) if n == "nemesis")
+        matches!(self.kind(), ProcessKind::Name(n) if n == "nemesis")
+    }
+}
+
+impl PartialOrd for Process {
+    fn partial_cmp(&self, other: &Process) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Process {
+    /// Numbers first, in numeric order, then names in text order.
+    fn cmp(&self, other: &Process) -> std::cmp::Ordering {
+        self.kind().cmp(&other.kind())
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind() {
+            ProcessKind::Id(i) => write!(f, "Id({i})"),
+            ProcessKind::Name(n) => write!(f, "Name({n:?})"),
+        }
+    }
+}
+
+impl Serialize for Process {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.kind() {
+            ProcessKind::Id(i) => s.serialize_i64(i),
+            ProcessKind::Name(n) => s.serialize_str(&n),
+        }
     }
 }
 
@@ -112,15 +212,15 @@ impl<'de> Deserialize<'de> for Process {
                 f.write_str("a process: an integer or a name")
             }
             fn visit_i64<E>(self, i: i64) -> Result<Process, E> {
-                Ok(Process::Id(i))
+                Ok(Process::id(i))
             }
             fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Process, E> {
                 i64::try_from(u)
-                    .map(Process::Id)
+                    .map(Process::id)
                     .map_err(|_| E::custom(format!("process {u} is too large")))
             }
             fn visit_str<E>(self, s: &str) -> Result<Process, E> {
-                Ok(Process::Name(Name::new(s)))
+                Ok(Process::name(Name::new(s)))
             }
         }
         d.deserialize_any(V)
@@ -129,46 +229,126 @@ impl<'de> Deserialize<'de> for Process {
 
 impl fmt::Display for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Process::Id(i) => write!(f, "{i}"),
-            Process::Name(n) => f.write_str(n),
+        match self.kind() {
+            ProcessKind::Id(i) => write!(f, "{i}"),
+            ProcessKind::Name(n) => f.write_str(&n),
         }
     }
 }
 
 /// One event of a history, with the fields of Jepsen's op maps.
 ///
-/// Compact (about 100 bytes, no allocation for register and counter
-/// events): names are interned [`Name`]s, values are [`Val`]s.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Compact (80 bytes, no allocation for register and counter events):
+/// names are interned [`Name`]s, values are [`Val`]s, and the fields most
+/// events lack (node, error) share one box, absent when both are.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Op {
     /// Position in the history: unique and increasing (may be sparse).
     pub index: u64,
     /// Nanoseconds since the run started, when the recorder knew it.
-    #[serde(default, skip_serializing_if = "Time::is_none")]
     pub time: Time,
     /// The logical process; absent in some Elle histories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
-    #[serde(rename = "type")]
     pub op_type: OpType,
     /// The function: `read`, `write`, `cas`, `add`, `txn`, ...
     pub f: Name,
     /// The object the op acts on; absent means the one object of the test.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Val>,
     /// Argument on invoke, result on completion.
-    #[serde(default)]
     pub value: Val,
-    /// Which node the client talked to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<Name>,
-    /// Why it failed or is indeterminate (rare: kept boxed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Box<Value>>,
+    /// Node and error ([`Op::node`], [`Op::error`]).
+    extra: Option<Box<OpExtra>>,
     /// Source line (1-based) the event was read from; not serialized.
-    #[serde(skip)]
     pub line: u32,
+}
+
+/// The rarer fields of an [`Op`].
+#[derive(Clone, Debug, Default, PartialEq)]
+struct OpExtra {
+    node: Option<Name>,
+    error: Option<Value>,
+}
+
+impl OpExtra {
+    /// The box for these fields, or none when both are absent.
+    fn of(node: Option<Name>, error: Option<Value>) -> Option<Box<OpExtra>> {
+        (node.is_some() || error.is_some()).then(|| Box::new(OpExtra { node, error }))
+    }
+}
+
+/// The fields of an [`Op`] as JSON has them, in this order.
+#[derive(Serialize)]
+struct OpOut<'a> {
+    index: u64,
+    #[serde(skip_serializing_if = "Time::is_none")]
+    time: Time,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    process: Option<Process>,
+    #[serde(rename = "type")]
+    op_type: OpType,
+    f: Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a Val>,
+    value: &'a Val,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Value>,
+}
+
+impl Serialize for Op {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        OpOut {
+            index: self.index,
+            time: self.time,
+            process: self.process,
+            op_type: self.op_type,
+            f: self.f,
+            key: self.key.as_ref(),
+            value: &self.value,
+            node: self.node(),
+            error: self.error(),
+        }
+        .serialize(s)
+    }
+}
+
+/// The fields of an [`Op`] as JSON has them, read back.
+#[derive(Deserialize)]
+struct OpIn {
+    index: u64,
+    #[serde(default)]
+    time: Time,
+    #[serde(default)]
+    process: Option<Process>,
+    #[serde(rename = "type")]
+    op_type: OpType,
+    f: Name,
+    #[serde(default)]
+    key: Option<Val>,
+    #[serde(default)]
+    value: Val,
+    #[serde(default)]
+    node: Option<Name>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for Op {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Op, D::Error> {
+        let o = OpIn::deserialize(d)?;
+        Ok(Op {
+            index: o.index,
+            time: o.time,
+            process: o.process,
+            op_type: o.op_type,
+            f: o.f,
+            key: o.key,
+            value: o.value,
+            extra: OpExtra::of(o.node, o.error),
+            line: 0,
+        })
+    }
 }
 
 impl Op {
@@ -176,10 +356,36 @@ impl Op {
     pub fn heap_bytes(&self) -> usize {
         self.value.heap_bytes()
             + self.key.as_ref().map_or(0, Val::heap_bytes)
-            + self
-                .error
-                .as_ref()
-                .map_or(0, |e| 64 + e.to_string().len() * 2)
+            + self.extra.as_ref().map_or(0, |x| {
+                std::mem::size_of::<OpExtra>()
+                    + x.error.as_ref().map_or(0, |e| 64 + e.to_string().len() * 2)
+            })
+    }
+
+    /// Which node the client talked to.
+    pub fn node(&self) -> Option<Name> {
+        self.extra.as_ref().and_then(|x| x.node)
+    }
+
+    /// Why it failed or is indeterminate.
+    pub fn error(&self) -> Option<&Value> {
+        self.extra.as_ref().and_then(|x| x.error.as_ref())
+    }
+
+    pub fn set_node(&mut self, node: Option<Name>) {
+        let error = self.take_error();
+        self.extra = OpExtra::of(node, error);
+    }
+
+    pub fn set_error(&mut self, error: Option<Value>) {
+        self.extra = OpExtra::of(self.node(), error);
+    }
+
+    /// The error, taken out of the event.
+    pub fn take_error(&mut self) -> Option<Value> {
+        let error = self.extra.as_mut().and_then(|x| x.error.take());
+        self.extra = OpExtra::of(self.node(), None);
+        error
     }
 
     /// A new event with only the required fields set.
@@ -198,8 +404,7 @@ impl Op {
             f: Name::new(f),
             key: None,
             value: value.into(),
-            node: None,
-            error: None,
+            extra: None,
             line: 0,
         }
     }
@@ -270,11 +475,12 @@ pub enum Outcome {
 /// and cheap to clone), so pairing copies no value trees.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Operation {
-    /// Position of the invoke event in [`History::ops`].
-    pub invoke: usize,
-    /// Position of the completion in [`History::ops`]; `None` when the
-    /// invoke was never completed (treated as `info`).
-    pub complete: Option<usize>,
+    /// Position of the invoke event in [`History::ops`] ([`Operation::invoke`]).
+    #[serde(rename = "invoke")]
+    invoke_at: u32,
+    /// Position of the completion ([`Operation::complete`]).
+    #[serde(rename = "complete")]
+    complete_at: Option<u32>,
     pub process: Process,
     pub f: Name,
     pub key: Option<Val>,
@@ -284,13 +490,55 @@ pub struct Operation {
     /// operations it is the invocation's value.
     pub output: Val,
     pub outcome: Outcome,
-    pub node: Option<Name>,
     /// Time of the invoke and of the completion, in ns, when recorded.
     pub invoke_time: Time,
     pub complete_time: Time,
 }
 
 impl Operation {
+    /// An operation of the events at `invoke` and `complete` (positions in
+    /// [`History::ops`], below 2^32: a history is refused before that).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        invoke: usize,
+        complete: Option<usize>,
+        process: Process,
+        f: Name,
+        key: Option<Val>,
+        input: Val,
+        output: Val,
+        outcome: Outcome,
+    ) -> Operation {
+        Operation {
+            invoke_at: position(invoke),
+            complete_at: complete.map(position),
+            process,
+            f,
+            key,
+            input,
+            output,
+            outcome,
+            invoke_time: Time::NONE,
+            complete_time: Time::NONE,
+        }
+    }
+
+    /// Position of the invoke event in [`History::ops`].
+    pub fn invoke(&self) -> usize {
+        self.invoke_at as usize
+    }
+
+    /// Position of the completion in [`History::ops`]; `None` when the
+    /// invoke was never completed (treated as `info`).
+    pub fn complete(&self) -> Option<usize> {
+        self.complete_at.map(|c| c as usize)
+    }
+
+    /// Sets the completion's position.
+    pub fn set_complete(&mut self, complete: Option<usize>) {
+        self.complete_at = complete.map(position);
+    }
+
     /// True for an operation read from a completion that has no invoke (a
     /// history of completions only): `invoke` and `complete` are then both
     /// the completion's position. We do not know when it began, and the
@@ -298,7 +546,7 @@ impl Operation {
     /// it is concurrent with every other operation: [`Operation::call`] is
     /// the start of the history and [`Operation::ret`] is never.
     pub fn is_completion_only(&self) -> bool {
-        self.complete == Some(self.invoke)
+        self.complete_at == Some(self.invoke_at)
     }
 
     /// Real-time position of the call (the invoke's position in the history).
@@ -306,18 +554,35 @@ impl Operation {
         if self.is_completion_only() {
             0
         } else {
-            self.invoke
+            self.invoke()
         }
     }
     /// Real-time position of the return; `usize::MAX` for an operation that
     /// never returned (it may take effect at any time after its call).
     pub fn ret(&self) -> usize {
-        match (self.outcome, self.complete) {
+        match (self.outcome, self.complete()) {
             (Outcome::Info, _) | (_, None) => usize::MAX,
             _ if self.is_completion_only() => usize::MAX,
             (_, Some(c)) => c,
         }
     }
+}
+
+/// An event position as an operation stores it.
+fn position(p: usize) -> u32 {
+    match u32::try_from(p) {
+        Ok(p) => p,
+        // `History::operations` refuses histories this long.
+        Err(_) => panic!("event position {p} beyond 2^32"),
+    }
+}
+
+/// The node an operation's client talked to: its invoke's, or else its
+/// completion's (`events` are the history's events).
+pub fn node_of(events: &[Op], o: &Operation) -> Option<Name> {
+    events[o.invoke()]
+        .node()
+        .or_else(|| o.complete().and_then(|c| events[c].node()))
 }
 
 /// Where a history came from, for error messages and reports.
@@ -683,8 +948,24 @@ impl History {
         }
     }
 
+    /// The node an operation's client talked to: its invoke's, or else its
+    /// completion's.
+    pub fn node_of(&self, o: &Operation) -> Option<Name> {
+        node_of(self.ops(), o)
+    }
+
     fn pair(&self) -> Result<Vec<Operation>, HistoryError> {
         let file = self.file();
+        if u32::try_from(self.ops().len()).is_err() {
+            return Err(HistoryError::invalid(
+                &file,
+                0,
+                format!(
+                    "{} events: faultline checks histories of up to 4,294,967,295 events",
+                    self.ops().len()
+                ),
+            ));
+        }
         let client = |o: &&Op| !o.process.as_ref().is_some_and(Process::is_nemesis);
         if !self
             .ops()
@@ -724,7 +1005,7 @@ impl History {
                                     op.line as usize,
                                     format!(
                                         "process {process} invokes while its invoke on line {} is still pending",
-                                        self.ops()[out[p].invoke].line
+                                        self.ops()[out[p].invoke()].line
                                     ),
                                 ));
                             }
@@ -738,7 +1019,7 @@ impl History {
                                     op.line as usize,
                                     format!(
                                         "invoke without a :process while the invoke without a :process on line {} is still pending: which completion answers which is ambiguous (events without a process must alternate invoke, completion; give each event a :process)",
-                                        self.ops()[out[p].invoke].line
+                                        self.ops()[out[p].invoke()].line
                                     ),
                                 ));
                             }
@@ -747,19 +1028,18 @@ impl History {
                             Process::anonymous(anonymous)
                         }
                     };
-                    out.push(Operation {
-                        invoke: pos,
-                        complete: None,
-                        process: owner,
-                        f: op.f,
-                        key: op.key.clone(),
-                        input: op.value.clone(),
-                        output: op.value.clone(),
-                        outcome: Outcome::Info,
-                        node: op.node,
-                        invoke_time: op.time,
-                        complete_time: Time::NONE,
-                    });
+                    let mut o = Operation::new(
+                        pos,
+                        None,
+                        owner,
+                        op.f,
+                        op.key.clone(),
+                        op.value.clone(),
+                        op.value.clone(),
+                        Outcome::Info,
+                    );
+                    o.invoke_time = op.time;
+                    out.push(o);
                 }
                 t => {
                     let p = match process {
@@ -794,7 +1074,7 @@ impl History {
                                 "completion of `{}` {who} answers an invoke of `{}` (line {})",
                                 op.f,
                                 o.f,
-                                self.ops()[o.invoke].line
+                                self.ops()[o.invoke()].line
                             ),
                         ));
                     }
@@ -805,12 +1085,12 @@ impl History {
                                 op.line as usize,
                                 format!(
                                     "completion {who} is for key {b}, but its invoke (line {}) is for key {a}",
-                                    self.ops()[o.invoke].line
+                                    self.ops()[o.invoke()].line
                                 ),
                             ));
                         }
                     }
-                    o.complete = Some(pos);
+                    o.set_complete(Some(pos));
                     o.complete_time = op.time;
                     o.outcome = outcome_of(t);
                     // An `info` completion without a value keeps the invoke's.
@@ -819,9 +1099,6 @@ impl History {
                     }
                     if o.key.is_none() {
                         o.key = op.key.clone();
-                    }
-                    if o.node.is_none() {
-                        o.node = op.node;
                     }
                     if t == OpType::Info {
                         if let Some(process) = process {
@@ -885,21 +1162,23 @@ impl History {
             .iter()
             .enumerate()
             .filter(|(_, o)| !o.process.as_ref().is_some_and(Process::is_nemesis))
-            .map(|(pos, op)| Operation {
-                invoke: pos,
-                complete: Some(pos),
-                process: op.process.unwrap_or_else(|| {
+            .map(|(pos, op)| {
+                let process = op.process.unwrap_or_else(|| {
                     anonymous += 1;
                     Process::anonymous(anonymous)
-                }),
-                f: op.f,
-                key: op.key.clone(),
-                input: op.value.clone(),
-                output: op.value.clone(),
-                outcome: outcome_of(op.op_type),
-                node: op.node,
-                invoke_time: Time::NONE,
-                complete_time: op.time,
+                });
+                let mut o = Operation::new(
+                    pos,
+                    Some(pos),
+                    process,
+                    op.f,
+                    op.key.clone(),
+                    op.value.clone(),
+                    op.value.clone(),
+                    outcome_of(op.op_type),
+                );
+                o.complete_time = op.time;
+                o
             })
             .collect()
     }
@@ -930,9 +1209,9 @@ mod tests {
     #[test]
     fn pairs_and_treats_missing_completion_as_info() {
         let hist = h(vec![
-            Op::new(0, Process::Id(0), OpType::Invoke, "write", json!(1)),
-            Op::new(1, Process::Id(1), OpType::Invoke, "read", Value::Null),
-            Op::new(2, Process::Id(0), OpType::Ok, "write", json!(1)),
+            Op::new(0, Process::id(0), OpType::Invoke, "write", json!(1)),
+            Op::new(1, Process::id(1), OpType::Invoke, "read", Value::Null),
+            Op::new(2, Process::id(0), OpType::Ok, "write", json!(1)),
         ]);
         let ops = hist.operations().unwrap();
         assert_eq!(ops.len(), 2);
@@ -945,15 +1224,15 @@ mod tests {
     #[test]
     fn rejects_completion_without_invoke() {
         let hist = h(vec![
-            Op::new(0, Process::Id(1), OpType::Invoke, "read", Value::Null),
-            Op::new(1, Process::Id(0), OpType::Ok, "write", json!(1)),
+            Op::new(0, Process::id(1), OpType::Invoke, "read", Value::Null),
+            Op::new(1, Process::id(0), OpType::Ok, "write", json!(1)),
         ]);
         let e = hist.operations().unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("no pending invoke"), "{e}");
     }
 
     fn anonymous(t: OpType, f: &str, v: Value) -> Op {
-        let mut o = Op::new(0, Process::Id(0), t, f, v);
+        let mut o = Op::new(0, Process::id(0), t, f, v);
         o.process = None;
         o
     }
@@ -965,7 +1244,7 @@ mod tests {
             anonymous(OpType::Ok, "write", json!(1)),
             Op::new(
                 2,
-                Process::Name("nemesis".into()),
+                Process::name("nemesis"),
                 OpType::Info,
                 "start",
                 Value::Null,
@@ -979,7 +1258,7 @@ mod tests {
         assert_eq!(ops.len(), 3);
         assert_eq!(
             ops.iter()
-                .map(|o| (o.invoke, o.complete))
+                .map(|o| (o.invoke(), o.complete()))
                 .collect::<Vec<_>>(),
             vec![(0, Some(1)), (3, Some(4)), (5, Some(6))]
         );
@@ -1019,14 +1298,14 @@ mod tests {
             bare,
             Op::new(
                 1,
-                Process::Id(3),
+                Process::id(3),
                 OpType::Ok,
                 "txn",
                 json!([["r", "x", [1]]]),
             ),
             Op::new(
                 2,
-                Process::Id(3),
+                Process::id(3),
                 OpType::Fail,
                 "txn",
                 json!([["append", "y", 2]]),
@@ -1037,14 +1316,14 @@ mod tests {
         assert!(ops.iter().all(Operation::is_completion_only));
         assert!(ops.iter().all(|o| o.call() == 0 && o.ret() == usize::MAX));
         assert_eq!(ops[0].process, Process::anonymous(1));
-        assert_eq!(ops[1].process, Process::Id(3));
+        assert_eq!(ops[1].process, Process::id(3));
         assert_eq!(ops[2].outcome, Outcome::Fail);
         assert_eq!(ops[0].complete_time.get(), Some(5));
         // A history with an invoke is not completions-only.
         let mut with_invoke = hist.clone();
         with_invoke.ops_mut().push(Op::new(
             3,
-            Process::Id(4),
+            Process::id(4),
             OpType::Invoke,
             "txn",
             Value::Null,
@@ -1054,9 +1333,9 @@ mod tests {
 
     #[test]
     fn refuses_completion_for_another_key() {
-        let mut a = Op::new(0, Process::Id(0), OpType::Invoke, "read", Value::Null);
+        let mut a = Op::new(0, Process::id(0), OpType::Invoke, "read", Value::Null);
         a.key = Some(json!(1).into());
-        let mut b = Op::new(1, Process::Id(0), OpType::Ok, "read", json!(3));
+        let mut b = Op::new(1, Process::id(0), OpType::Ok, "read", json!(3));
         b.key = Some(json!(2).into());
         let e = h(vec![a, b]).operations().unwrap_err().to_string();
         assert!(
@@ -1129,8 +1408,8 @@ mod tests {
     #[test]
     fn rejects_double_invoke() {
         let hist = h(vec![
-            Op::new(0, Process::Id(0), OpType::Invoke, "write", json!(1)),
-            Op::new(1, Process::Id(0), OpType::Invoke, "write", json!(2)),
+            Op::new(0, Process::id(0), OpType::Invoke, "write", json!(1)),
+            Op::new(1, Process::id(0), OpType::Invoke, "write", json!(2)),
         ]);
         let e = hist.operations().unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("still pending"), "{e}");
@@ -1139,9 +1418,9 @@ mod tests {
     #[test]
     fn rejects_process_reused_after_info() {
         let hist = h(vec![
-            Op::new(0, Process::Id(0), OpType::Invoke, "write", json!(1)),
-            Op::new(1, Process::Id(0), OpType::Info, "write", json!(1)),
-            Op::new(2, Process::Id(0), OpType::Invoke, "read", Value::Null),
+            Op::new(0, Process::id(0), OpType::Invoke, "write", json!(1)),
+            Op::new(1, Process::id(0), OpType::Info, "write", json!(1)),
+            Op::new(2, Process::id(0), OpType::Invoke, "read", Value::Null),
         ]);
         let e = hist.operations().unwrap_err().to_string();
         assert!(
@@ -1207,5 +1486,82 @@ mod tests {
             Format::detect("\n:nemesis\t:info\t:start\tnil\n"),
             Format::HistoryTxt
         );
+    }
+
+    #[test]
+    fn processes_pack_every_id_and_name_exactly() {
+        let ids = [
+            0,
+            1,
+            -1,
+            42,
+            (1 << 62) - 1,
+            -(1 << 62),
+            1 << 62,
+            -(1 << 62) - 1,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for i in ids {
+            let p = Process::id(i);
+            assert_eq!(p.kind(), ProcessKind::Id(i), "{i}");
+            assert_eq!(p.as_id(), Some(i));
+            assert_eq!(p, Process::id(i));
+            assert_eq!(p.to_string(), i.to_string());
+            assert_eq!(serde_json::to_string(&p).unwrap(), i.to_string());
+        }
+        // A big id is not the name spelled the same.
+        assert_ne!(
+            Process::id(i64::MAX),
+            Process::name(i64::MAX.to_string().as_str())
+        );
+        assert_eq!(
+            Process::name("nemesis").as_name(),
+            Some(Name::new("nemesis"))
+        );
+        assert!(Process::name("nemesis").is_nemesis());
+        assert!(!Process::id(3).is_nemesis());
+        assert_eq!(serde_json::to_string(&Process::name("n")).unwrap(), "\"n\"");
+        // Numbers before names, numbers in numeric order.
+        let mut ps = vec![
+            Process::name("b"),
+            Process::id(i64::MAX),
+            Process::name("a"),
+            Process::id(-5),
+            Process::id(1 << 62),
+            Process::id(3),
+        ];
+        ps.sort();
+        assert_eq!(
+            ps,
+            vec![
+                Process::id(-5),
+                Process::id(3),
+                Process::id(1 << 62),
+                Process::id(i64::MAX),
+                Process::name("a"),
+                Process::name("b"),
+            ]
+        );
+    }
+
+    #[test]
+    fn node_and_error_share_one_box_and_round_trip() {
+        let mut o = Op::new(0, Process::id(1), OpType::Info, "write", 3);
+        assert!(o.extra.is_none());
+        o.set_error(Some(serde_json::json!("timeout")));
+        o.set_node(Some(Name::new("n1")));
+        assert_eq!(o.node(), Some(Name::new("n1")));
+        assert_eq!(o.error(), Some(&serde_json::json!("timeout")));
+        let text = serde_json::to_string(&o).unwrap();
+        assert_eq!(
+            text,
+            r#"{"index":0,"process":1,"type":"info","f":"write","value":3,"node":"n1","error":"timeout"}"#
+        );
+        let back: Op = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(o.take_error(), Some(serde_json::json!("timeout")));
+        o.set_node(None);
+        assert!(o.extra.is_none());
     }
 }

@@ -167,7 +167,7 @@ mod tests {
     use serde_json::json;
 
     fn ev(p: i64, t: OpType, f: &str, v: serde_json::Value, time: Option<u64>) -> Op {
-        let mut op = Op::new(0, Process::Id(p), t, f, v);
+        let mut op = Op::new(0, Process::id(p), t, f, v);
         op.time = time.into();
         op
     }
@@ -250,7 +250,7 @@ mod tests {
         let mut ops = swapped().into_ops();
         let mut n = Op::new(
             9,
-            Process::Name("nemesis".into()),
+            Process::name("nemesis"),
             OpType::Info,
             "start",
             json!(null),

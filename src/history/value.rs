@@ -80,6 +80,25 @@ impl Name {
     pub fn as_str(&self) -> &'static str {
         self.0
     }
+
+    /// The name's address: non-zero, a multiple of 8 (the interned box is
+    /// 8-aligned), and the same for the same text. [`Process`] packs it.
+    ///
+    /// [`Process`]: super::Process
+    pub(crate) fn to_bits(self) -> u64 {
+        self.0 as *const Box<str> as usize as u64
+    }
+
+    /// The name whose [`Name::to_bits`] gave `bits`.
+    ///
+    /// # Safety
+    /// `bits` must come from [`Name::to_bits`] (interned names live for the
+    /// whole process, so such an address always points at one).
+    pub(crate) unsafe fn from_bits(bits: u64) -> Name {
+        // SAFETY: by the contract above, `bits` is the address of a leaked,
+        // never freed `Box<str>`.
+        Name(unsafe { &*(bits as usize as *const Box<str>) })
+    }
 }
 
 impl Default for Name {
@@ -586,8 +605,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<Val>(), 16);
         assert_eq!(std::mem::size_of::<Option<Val>>(), 16);
         // An event of a register history, all inline; its operation.
-        assert!(std::mem::size_of::<super::super::Op>() <= 96);
-        assert!(std::mem::size_of::<super::super::Operation>() <= 128);
+        assert_eq!(std::mem::size_of::<Option<super::super::Process>>(), 8);
+        assert!(std::mem::size_of::<super::super::Op>() <= 80);
+        assert!(std::mem::size_of::<super::super::Operation>() <= 96);
     }
 
     #[test]

@@ -227,17 +227,14 @@ pub(crate) fn unknown_f(model: &str, op: &Operation, expected: &str) -> String {
 /// A paired operation for model unit tests.
 #[cfg(test)]
 pub(crate) fn test_op(f: &str, input: Value, output: Value, outcome: Outcome) -> Operation {
-    Operation {
-        invoke: 0,
-        complete: Some(1),
-        process: crate::history::Process::Id(0),
-        f: f.into(),
-        key: None,
-        input: input.into(),
-        output: output.into(),
+    Operation::new(
+        0,
+        Some(1),
+        crate::history::Process::id(0),
+        f.into(),
+        None,
+        input.into(),
+        output.into(),
         outcome,
-        node: None,
-        invoke_time: crate::history::Time::NONE,
-        complete_time: crate::history::Time::NONE,
-    }
+    )
 }

@@ -333,7 +333,7 @@ pub async fn run_with(
     if let (Err(_), Some(n)) = (&result, &backend.nemesis) {
         let heal = n.heal_all().await;
         rec.record(
-            Process::Name("nemesis".into()),
+            Process::name("nemesis"),
             OpType::Info,
             "heal-all",
             None,
@@ -669,7 +669,7 @@ async fn drive(
     if let Some(n) = &backend.nemesis {
         let r = n.heal_all().await;
         rec.record(
-            Process::Name("nemesis".into()),
+            Process::name("nemesis"),
             OpType::Info,
             "heal-all",
             None,
@@ -752,7 +752,7 @@ impl WorkerCtx {
         op: &Invocation,
     ) -> Completion {
         self.rec.record(
-            Process::Id(process),
+            Process::id(process),
             OpType::Invoke,
             &op.f,
             op.key.clone(),
@@ -769,7 +769,7 @@ impl WorkerCtx {
             Err(_) => Completion::info(op.value.clone(), "timeout"),
         };
         self.rec.record(
-            Process::Id(process),
+            Process::id(process),
             c.op_type,
             &op.f,
             op.key.clone(),
@@ -864,7 +864,7 @@ fn fault_target(fault: &Fault) -> Value {
 }
 
 async fn apply_fault(n: &Arc<dyn Nemesis>, rec: &Recorder, fault: &Fault, kind: &str) -> bool {
-    let nemesis = Process::Name("nemesis".into());
+    let nemesis = Process::name("nemesis");
     rec.record(
         nemesis,
         OpType::Info,

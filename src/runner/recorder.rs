@@ -46,18 +46,11 @@ impl Recorder {
         node: Option<String>,
         error: Option<Value>,
     ) {
-        let op = Op {
-            index: 0,
-            time: Some(self.now()).into(),
-            process: Some(process),
-            op_type,
-            f: f.into(),
-            key: key.map(Val::from_json_owned),
-            value: Val::from_json_owned(value),
-            node: node.map(Name::from),
-            error: error.map(Box::new),
-            line: 0,
-        };
+        let mut op = Op::new(0, process, op_type, f, Val::from_json_owned(value));
+        op.time = Some(self.now()).into();
+        op.key = key.map(Val::from_json_owned);
+        op.set_node(node.map(Name::from));
+        op.set_error(error);
         // The writer only stops after every recorder is gone.
         let _ = self.tx.send(op);
     }
@@ -160,7 +153,7 @@ mod tests {
         let (rec, writer) = start(&path, ClockInstant::now()).unwrap();
         for i in 0..10 {
             rec.record(
-                Process::Id(i),
+                Process::id(i),
                 OpType::Invoke,
                 "read",
                 Some(json!(1)),

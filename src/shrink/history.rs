@@ -150,7 +150,7 @@ pub fn shrink_history(
     // Units: each client operation's events, and each nemesis event alone.
     let mut units: Vec<Vec<usize>> = ops
         .iter()
-        .map(|o| std::iter::once(o.invoke).chain(o.complete).collect())
+        .map(|o| std::iter::once(o.invoke()).chain(o.complete()).collect())
         .collect();
     for (i, op) in history.ops().iter().enumerate() {
         if op.process.as_ref().is_some_and(|p| p.is_nemesis()) {

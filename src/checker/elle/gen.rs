@@ -126,7 +126,7 @@ struct Emitter {
 impl Emitter {
     fn push(&mut self, process: i64, t: OpType, value: Value) {
         let index = self.ops.len() as u64;
-        let mut op = Op::new(index, Process::Id(process), t, "txn", value);
+        let mut op = Op::new(index, Process::id(process), t, "txn", value);
         op.line = (self.ops.len() + 1) as u32;
         self.ops.push(op);
     }

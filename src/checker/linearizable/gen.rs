@@ -102,7 +102,7 @@ pub fn crashed_register_history(g: &CrashedRegister) -> History {
     let mut events: Vec<Op> = Vec::with_capacity(2 * g.ops + 2);
     let mut invoked = 0usize;
     let push = |events: &mut Vec<Op>, pid: i64, t: OpType, f: &str, v: Value| {
-        let mut o = Op::new(events.len() as u64, Process::Id(pid), t, f, v);
+        let mut o = Op::new(events.len() as u64, Process::id(pid), t, f, v);
         o.line = (events.len() + 1) as u32;
         events.push(o);
     };
@@ -203,7 +203,7 @@ mod tests {
         for o in &info {
             assert!(!ops
                 .iter()
-                .any(|p| p.process == o.process && p.invoke > o.invoke));
+                .any(|p| p.process == o.process && p.invoke() > o.invoke()));
         }
         let last = ops.last().expect("ops");
         assert_eq!(

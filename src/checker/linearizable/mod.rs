@@ -367,7 +367,7 @@ fn check_partitions<M: Model>(
         let op = &ops[i];
         return Err(LinError::BadOp {
             file: history.source.to_string(),
-            line: history.ops()[op.invoke].line as usize,
+            line: history.ops()[op.invoke()].line as usize,
             message: format!(
                 "process {}'s `{}` with value {} does not fit the {} model: {msg}",
                 op.process,
@@ -411,9 +411,9 @@ fn check_partitions<M: Model>(
 
 /// Where an op is in the file: its invoke line and completion line.
 fn lines_of(history: &History, op: &Operation) -> String {
-    let invoke = history.ops()[op.invoke].line;
-    match op.complete.map(|c| history.ops()[c].line) {
-        _ if invoke == 0 => format!("history index {}", history.ops()[op.invoke].index),
+    let invoke = history.ops()[op.invoke()].line;
+    match op.complete().map(|c| history.ops()[c].line) {
+        _ if invoke == 0 => format!("history index {}", history.ops()[op.invoke()].index),
         Some(done) if done != invoke => format!("lines {invoke}–{done}"),
         _ => format!("line {invoke}"),
     }
@@ -454,8 +454,8 @@ fn op_text(op: &Operation) -> String {
 }
 
 fn op_json(history: &History, op: &Operation) -> Value {
-    let inv = &history.ops()[op.invoke];
-    let done = op.complete.map(|c| &history.ops()[c]);
+    let inv = &history.ops()[op.invoke()];
+    let done = op.complete().map(|c| &history.ops()[c]);
     json!({
         "process": op.process,
         "type": op.outcome,

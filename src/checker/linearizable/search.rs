@@ -98,7 +98,7 @@ pub(crate) fn prepare<M: Model>(
             continue;
         }
         let m = model.parse(op).map_err(|e| (i, e))?;
-        let ok = op.outcome == Outcome::Ok && op.complete.is_some();
+        let ok = op.outcome == Outcome::Ok && op.complete().is_some();
         if (!ok && model.is_read_only(&m)) || model.is_noop(&m) {
             p.dropped += 1;
             continue;

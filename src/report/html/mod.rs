@@ -537,22 +537,17 @@ mod tests {
             o.time = Some(i * 10_000_000).into();
             ops.push(o);
         };
-        push(Process::Id(0), OpType::Invoke, "write", json!(1));
-        push(Process::Id(0), OpType::Ok, "write", json!(1));
+        push(Process::id(0), OpType::Invoke, "write", json!(1));
+        push(Process::id(0), OpType::Ok, "write", json!(1));
         push(
-            Process::Name("nemesis".into()),
+            Process::name("nemesis"),
             OpType::Info,
             "partition",
             json!({"target": "halves"}),
         );
-        push(Process::Id(1), OpType::Invoke, "read", Value::Null);
-        push(Process::Id(1), OpType::Ok, "read", json!("<b>"));
-        push(
-            Process::Name("nemesis".into()),
-            OpType::Info,
-            "heal",
-            Value::Null,
-        );
+        push(Process::id(1), OpType::Invoke, "read", Value::Null);
+        push(Process::id(1), OpType::Ok, "read", json!("<b>"));
+        push(Process::name("nemesis"), OpType::Info, "heal", Value::Null);
         History::new(ops)
     }
 

@@ -212,25 +212,25 @@ impl View {
             Ok(ops) => (
                 ops.iter()
                     .map(|o| {
-                        let start = x_of(o.invoke);
-                        let end = o.complete.map(x_of).unwrap_or(x_end);
+                        let start = x_of(o.invoke());
+                        let end = o.complete().map(x_of).unwrap_or(x_end);
                         let latency_ms = match (o.invoke_time.get(), o.complete_time.get()) {
-                            (Some(a), Some(b)) if o.complete.is_some() => {
+                            (Some(a), Some(b)) if o.complete().is_some() => {
                                 Some(b.saturating_sub(a) as f64 / 1e6)
                             }
                             _ => None,
                         };
-                        let done = o.complete.map(|c| &history.ops()[c]);
+                        let done = o.complete().map(|c| &history.ops()[c]);
                         let text = describe(
-                            &history.ops()[o.invoke],
+                            &history.ops()[o.invoke()],
                             done,
                             o.outcome,
                             latency_ms,
                             &o.output,
                         );
                         Span {
-                            invoke: o.invoke,
-                            complete: o.complete,
+                            invoke: o.invoke(),
+                            complete: o.complete(),
                             process: o.process.to_string(),
                             f: o.f.to_string(),
                             outcome: o.outcome,
@@ -464,14 +464,14 @@ fn describe(
     if outcome == Outcome::Ok && output != &invoke.value && !output.is_null() {
         s.push_str(&format!(" {}", short(output, 80)));
     }
-    if let Some(n) = &invoke.node {
+    if let Some(n) = invoke.node() {
         s.push_str(&format!(" on {n}"));
     }
     if let Some(ms) = latency_ms {
         s.push_str(&format!(", {ms:.1} ms"));
     }
-    if let Some(e) = done.and_then(|d| d.error.as_ref()) {
-        s.push_str(&format!(" ({})", short(&**e, 60)));
+    if let Some(e) = done.and_then(|d| d.error()) {
+        s.push_str(&format!(" ({})", short(e, 60)));
     }
     if invoke.line > 0 {
         s.push_str(&format!(", line {}", invoke.line));
@@ -505,9 +505,9 @@ mod tests {
 
     #[test]
     fn faults_become_bands_closed_by_their_heal() {
-        let n = || Process::Name("nemesis".into());
+        let n = || Process::name("nemesis");
         let h = History::new(vec![
-            ev(0, 0, Process::Id(0), OpType::Invoke, "read", Value::Null),
+            ev(0, 0, Process::id(0), OpType::Invoke, "read", Value::Null),
             ev(
                 1,
                 1_000_000_000,
@@ -530,7 +530,7 @@ mod tests {
             ev(
                 6,
                 4_000_000_000,
-                Process::Id(0),
+                Process::id(0),
                 OpType::Ok,
                 "read",
                 json!(1),
@@ -566,12 +566,12 @@ mod tests {
     #[test]
     fn a_crashed_worker_continues_in_its_lane() {
         let h = History::new(vec![
-            ev(0, 0, Process::Id(0), OpType::Invoke, "write", json!(1)),
-            ev(1, 1, Process::Id(1), OpType::Invoke, "write", json!(2)),
-            ev(2, 2, Process::Id(0), OpType::Info, "write", json!(1)),
-            ev(3, 3, Process::Id(2), OpType::Invoke, "read", Value::Null),
-            ev(4, 4, Process::Id(2), OpType::Ok, "read", json!(2)),
-            ev(5, 5, Process::Id(1), OpType::Ok, "write", json!(2)),
+            ev(0, 0, Process::id(0), OpType::Invoke, "write", json!(1)),
+            ev(1, 1, Process::id(1), OpType::Invoke, "write", json!(2)),
+            ev(2, 2, Process::id(0), OpType::Info, "write", json!(1)),
+            ev(3, 3, Process::id(2), OpType::Invoke, "read", Value::Null),
+            ev(4, 4, Process::id(2), OpType::Ok, "read", json!(2)),
+            ev(5, 5, Process::id(1), OpType::Ok, "write", json!(2)),
         ]);
         let v = View::build(&h);
         assert_eq!(v.lanes.len(), 2, "{:?}", v.lanes);
@@ -583,8 +583,8 @@ mod tests {
     #[test]
     fn untimed_histories_use_positions() {
         let h = History::new(vec![
-            Op::new(0, Process::Id(0), OpType::Invoke, "read", Value::Null),
-            Op::new(1, Process::Id(0), OpType::Ok, "read", json!(1)),
+            Op::new(0, Process::id(0), OpType::Invoke, "read", Value::Null),
+            Op::new(1, Process::id(0), OpType::Ok, "read", json!(1)),
         ]);
         let v = View::build(&h);
         assert!(!v.timed);
