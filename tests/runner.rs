@@ -516,7 +516,7 @@ fn process_protocol_client_crash_is_info_and_a_new_process() {
     assert!(
         infos
             .iter()
-            .any(|o| o.error().as_deref() == Some(&Value::String("client command exited".into()))),
+            .any(|o| o.error() == Some(&Value::String("client command exited".into()))),
         "{infos:?}"
     );
     let procs: BTreeSet<i64> = h
