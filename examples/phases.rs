@@ -1,4 +1,4 @@
-//! Times the phases of `faultline check FILE` (read, parse, interpret,
+//! Times the phases of `faultline check FILE` (read and parse, interpret,
 //! pair, check) for the performance work: `cargo run --release --example
 //! phases -- FILE`.
 
@@ -31,14 +31,9 @@ fn main() {
         std::process::exit(2);
     };
     let t = Instant::now();
-    let text = std::fs::read_to_string(&path).expect("read");
-    let read = t.elapsed();
-    eprintln!("read: {}", rss());
-    let t = Instant::now();
-    let mut h = History::parse_str(&text, &path, None).expect("parse");
+    let mut h = History::read_file(std::path::Path::new(&path), None).expect("read");
     let parse = t.elapsed();
-    eprintln!("parsed: {}", rss());
-    drop(text);
+    eprintln!("read and parsed: {}", rss());
     let t = Instant::now();
     h.interpret(&Interpretation::default()).expect("interpret");
     let interpret = t.elapsed();
@@ -51,7 +46,7 @@ fn main() {
     let check = t.elapsed();
     eprintln!("checked: {}", rss());
     println!(
-        "{path}: {} events, {n} ops; read {read:?}, parse {parse:?}, interpret {interpret:?}, pair {pair:?}, check {check:?}",
+        "{path}: {} events, {n} ops; read and parse {parse:?}, interpret {interpret:?}, pair {pair:?}, check {check:?}",
         h.ops().len()
     );
     for r in results {

@@ -159,7 +159,7 @@ fn provably_stale_reads(h: &History) -> usize {
         }
         let v = match o.f.as_str() {
             "write" => o.input.to_string(),
-            "cas" => o.input.get(1).map(ToString::to_string).unwrap_or_default(),
+            "cas" => o.input.get(1).map(|v| v.to_string()).unwrap_or_default(),
             _ => continue,
         };
         writes

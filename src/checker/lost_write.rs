@@ -153,7 +153,8 @@ fn workload_of(ops: &[Operation]) -> Workload {
 
 /// Splits a txn micro-op `[f, k, v]`.
 fn micro(m: &Val) -> Option<(&str, &Val, &Val)> {
-    let a = m.as_array()?;
+    // Three elements: never a packed list.
+    let a = m.as_vals()?;
     if a.len() != 3 {
         return None;
     }
@@ -169,7 +170,8 @@ fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, &Val)> {
         (Workload::Set, "read") => vec![(VKey::of_key(&op.key), &op.output)],
         (Workload::ListAppend, "txn") => op
             .output
-            .as_array()
+            // A list of micro-ops (lists): never a packed list.
+            .as_vals()
             .map(|ms| {
                 ms.iter()
                     .filter_map(micro)
@@ -204,7 +206,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                 let Some(mops) = body.as_array() else {
                     return Err(format!("a txn's value {body} is not a list of micro-ops"));
                 };
-                for m in mops {
+                for m in mops.iter() {
                     match micro(m) {
                         Some(("append", k, v)) => adds.push(Add {
                             op: i,
@@ -219,7 +221,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
             (_, f) => return Err(format!("operation `{f}` does not belong to this workload")),
         }
         for (nth, (k, v)) in reads_in(op, workload).into_iter().enumerate() {
-            if !matches!(v, Val::List(_) | Val::Nil) {
+            if !matches!(v, Val::List(_) | Val::Ints(_) | Val::Nil) {
                 return Err(format!("a read returned {v}, not a list"));
             }
             reads.entry(k).or_default().push(Obs {
@@ -239,7 +241,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
             let Some((_, v)) = reads_in(&ops[r.op], workload).into_iter().nth(r.nth) else {
                 continue;
             };
-            for e in v.as_array().into_iter().flatten() {
+            for e in v.as_array().unwrap_or_default().iter() {
                 let list = per_key.entry(VKey::of(e)).or_default();
                 if list.last() != Some(&(j as u32)) {
                     list.push(j as u32);

@@ -49,7 +49,9 @@ pub(crate) fn dequeued(op: &Operation) -> Result<Vec<Val>, String> {
     match op.f.as_str() {
         "dequeue" => Ok(vec![op.output.clone()]),
         "drain" => match &op.output {
-            Val::List(items) => Ok(items.to_vec()),
+            items @ (Val::List(_) | Val::Ints(_)) => {
+                Ok(items.as_array().unwrap_or_default().into_owned())
+            }
             Val::Nil => Ok(Vec::new()),
             other => Err(format!("a drain returned {other}, not a list of elements")),
         },

@@ -80,7 +80,11 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
     let read_at = at(events, read.complete().unwrap_or(read.invoke()));
     let mut final_read = Elements::new();
     match &read.output {
-        Val::List(items) => items.iter().for_each(|v| insert(&mut final_read, v)),
+        items @ (Val::List(_) | Val::Ints(_)) => items
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .for_each(|v| insert(&mut final_read, v)),
         Val::Nil => {}
         other => {
             return KeyResult::unknown(format!(

@@ -12,6 +12,8 @@ use super::{HistoryError, Name, Op, OpType, Process, Val};
 use rayon::prelude::*;
 use serde::Deserialize;
 
+pub(super) use fast::Names;
+
 /// The fields of one line, borrowed from the text where possible.
 #[derive(Deserialize)]
 struct Line<'a> {
@@ -134,7 +136,7 @@ fn fill_piece(
     Ok(())
 }
 
-fn parse_line(
+pub(super) fn parse_line(
     line: &str,
     file: &str,
     lineno: usize,
@@ -361,7 +363,7 @@ mod fast {
     /// The names a piece of history repeats (functions, nodes), looked up
     /// once: comparing a few short strings beats hashing every event's.
     #[derive(Default)]
-    pub(super) struct Names(Vec<Name>);
+    pub(crate) struct Names(Vec<Name>);
 
     impl Names {
         fn get(&mut self, s: &str) -> Name {

@@ -25,6 +25,7 @@ pub mod independent;
 pub mod jepsen_log;
 pub mod jsonl;
 pub mod order;
+mod pieces;
 pub mod value;
 
 pub use independent::Independent;
@@ -732,6 +733,9 @@ impl Format {
     }
 }
 
+/// Files at least this large are read in pieces (`history::pieces`).
+const PIECEWISE: u64 = 8 << 20;
+
 /// The function of a transaction (Elle's `:txn`).
 pub const TXN: &str = "txn";
 
@@ -822,12 +826,36 @@ impl History {
     }
 
     /// Reads a history file, detecting its format unless `format` is given.
+    ///
+    /// A large JSON Lines file is read in pieces, never whole
+    /// (`history::pieces`): its text is not held beside its events.
     pub fn read_file(path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| HistoryError::Io {
+        let io = |e: std::io::Error| HistoryError::Io {
             file: file.clone(),
             source: std::sync::Arc::new(e),
-        })?;
+        };
+        let opened = std::fs::File::open(path).map_err(io)?;
+        let meta = opened.metadata().map_err(io)?;
+        if meta.is_file() && meta.len() >= PIECEWISE {
+            let mut head = vec![0u8; 64 << 10];
+            let n = std::os::unix::fs::FileExt::read_at(&opened, &mut head, 0).map_err(io)?;
+            let head = &head[..n];
+            let head = match std::str::from_utf8(head) {
+                Ok(s) => s,
+                // Cut inside a character, or not UTF-8: the reader says which.
+                Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+            };
+            if format.unwrap_or_else(|| Format::detect(head)) == Format::Jsonl {
+                let ops = pieces::parse_jsonl(&opened, meta.len(), &file)?;
+                let mut h = History::from_events(ops, &file)?;
+                h.source = Source {
+                    path: path.to_path_buf(),
+                };
+                return Ok(h);
+            }
+        }
+        let text = std::io::read_to_string(opened).map_err(io)?;
         let mut h = History::parse_str(&text, &file, format)?;
         h.source = Source {
             path: path.to_path_buf(),
@@ -859,6 +887,12 @@ impl History {
             Format::JepsenLog => jepsen_log::parse(text, file)?,
             Format::HistoryTxt => jepsen_log::parse_history_txt(text, file)?,
         };
+        History::from_events(ops, file)
+    }
+
+    /// The history of events just read from `file`: indices checked,
+    /// events without a process named.
+    fn from_events(ops: Vec<Op>, file: &str) -> Result<History, HistoryError> {
         let mut h = History::new(ops);
         h.source = Source {
             path: PathBuf::from(file),

@@ -109,8 +109,9 @@ impl Model for MultiRegister {
             );
         };
         let mut micros = Vec::with_capacity(items.len());
-        for item in items {
-            let Some([f, k, v]) = item.as_array() else {
+        for item in items.iter() {
+            // Three elements: never a packed list.
+            let Some([f, k, v]) = item.as_vals() else {
                 return Err(format!(
                     "micro-op {} is not [f, key, value] with f read or write",
                     super::value::show_json(item)

@@ -35,7 +35,7 @@ fn parse_register(
     match op.f.as_str() {
         "read" | "r" => Ok(RegisterOp::Read(read_observation(op, nil_read))),
         "write" | "w" => Ok(RegisterOp::Write(Val::of(&op.input))),
-        "cas" if cas => match op.input.as_array() {
+        "cas" if cas => match op.input.as_array().as_deref() {
             Some([old, new]) => Ok(RegisterOp::Cas {
                 old: Val::of(old),
                 new: Val::of(new),

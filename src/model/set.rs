@@ -68,7 +68,7 @@ impl Model for Set {
                         return Err("a set read returns a list of elements".into());
                     };
                     let mut seen = BTreeSet::new();
-                    for item in items {
+                    for item in items.iter() {
                         let v = Val::of(item);
                         if seen.contains(&v) {
                             return Ok(SetOp::DuplicateRead(v));

@@ -482,7 +482,15 @@ fn mops_text(v: &Val) -> String {
     fn atom(v: &Val) -> String {
         match v {
             Val::Str(s) => s.to_string(),
-            Val::List(a) => format!("[{}]", a.iter().map(atom).collect::<Vec<_>>().join(" ")),
+            Val::List(_) | Val::Ints(_) => format!(
+                "[{}]",
+                v.as_array()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(atom)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Val::Nil => "nil".into(),
             other => other.to_string(),
         }

@@ -177,13 +177,13 @@ pub fn detect_kind(history: &History) -> Result<ElleKind, TxnError> {
         let Some(mops) = op.value.as_array() else {
             continue;
         };
-        for m in mops {
+        for m in mops.iter() {
             let Some(parts) = m.as_array() else { continue };
             match parts.first().and_then(Val::as_str) {
                 Some("append") => append = true,
                 Some("w") | Some("write") => write = true,
                 Some("r") | Some("read") => match parts.get(2) {
-                    Some(Val::List(_)) => list_read = true,
+                    Some(Val::List(_) | Val::Ints(_)) => list_read = true,
                     Some(Val::Nil) | None => {}
                     Some(_) => scalar_read = true,
                 },
@@ -257,6 +257,12 @@ fn parse_mop(
                 match v {
                     Val::Nil => Some(Vec::new()),
                     Val::List(a) => Some(a.iter().map(|x| elems.intern(x)).collect()),
+                    Val::Ints(a) => Some(
+                        a.as_slice()
+                            .iter()
+                            .map(|&x| elems.intern(&Val::Int(i64::from(x))))
+                            .collect(),
+                    ),
                     other => {
                         return Err(mop_error(
                             line,
@@ -394,7 +400,9 @@ fn parse_mops(
     index: u64,
 ) -> Result<Vec<Mop>, TxnError> {
     match value {
-        Val::List(a) => a
+        Val::List(_) | Val::Ints(_) => value
+            .as_array()
+            .unwrap_or_default()
             .iter()
             .map(|m| parse_mop(m, kind, known, keys, elems, line, index))
             .collect(),
