@@ -76,6 +76,9 @@ fn with_bytes<T>(
             HistoryError::invalid(file, 0, "a piece of the file does not fit in memory")
         })?;
         if buffer.len() < len {
+            // Exactly: a doubled buffer would be memory held for nothing.
+            let more = len - buffer.len();
+            buffer.reserve_exact(more);
             buffer.resize(len, 0);
         }
         let bytes = &mut buffer[..len];
@@ -92,6 +95,13 @@ fn with_bytes<T>(
 
 /// Parses the JSON Lines file `f_in` of `size` bytes; errors name `file`.
 pub fn parse_jsonl(f_in: &File, size: u64, file: &str) -> Result<Vec<Op>, HistoryError> {
+    let parsed = parse_jsonl_with_buffers(f_in, size, file);
+    // The checkers run next: give the pieces' buffers back.
+    rayon::broadcast(|_| BUFFER.with(|b| *b.borrow_mut() = Vec::new()));
+    parsed
+}
+
+fn parse_jsonl_with_buffers(f_in: &File, size: u64, file: &str) -> Result<Vec<Op>, HistoryError> {
     let pieces = count(f_in, size, file)?;
     let total: usize = pieces.iter().map(|p| p.lines).sum();
     let mut ops = vec![Op::default(); total];
