@@ -76,6 +76,7 @@ fn parse(input: &Input) {
 }
 
 fn bench(c: &mut Criterion) {
+    faultline::allocator::configure();
     let inputs = inputs();
     let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

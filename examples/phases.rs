@@ -26,6 +26,7 @@ fn rss() -> String {
 }
 
 fn main() {
+    faultline::allocator::configure();
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: phases FILE");
         std::process::exit(2);

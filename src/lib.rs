@@ -17,6 +17,7 @@
 //!
 //! The binary (`src/main.rs`) is a thin front over [`cli`].
 
+pub mod allocator;
 pub mod checker;
 pub mod cli;
 pub mod client;
