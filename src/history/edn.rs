@@ -44,33 +44,80 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
     let bytes = text.as_bytes();
     let mut cuts = vec![(0usize, 1usize)];
     let (mut start, mut line) = (0usize, 1usize);
-    while start + piece < bytes.len() {
+    'cutting: while start + piece < bytes.len() {
         let mut at = start + piece;
-        // The next line that starts with `{`.
+        // The next line that starts with `{`; none: the rest is the last piece.
         let cut = loop {
-            let nl = at + bytes.get(at..)?.iter().position(|&b| b == b'\n')?;
+            let Some(nl) = memchr::memchr(b'\n', &bytes[at..]) else {
+                break 'cutting;
+            };
+            let nl = at + nl;
             if bytes.get(nl + 1) == Some(&b'{') {
                 break nl + 1;
             }
             at = nl + 1;
         };
-        line += bytes[start..cut].iter().filter(|&&b| b == b'\n').count();
+        line += memchr::memchr_iter(b'\n', &bytes[start..cut]).count();
         start = cut;
         cuts.push((start, line));
     }
-    let pieces: Vec<Result<Vec<Op>, HistoryError>> = cuts
-        .par_iter()
+    let ranges: Vec<(usize, usize, usize)> = cuts
+        .iter()
         .enumerate()
-        .map(|(i, &(from, first_line))| {
-            let to = cuts.get(i + 1).map_or(text.len(), |c| c.0);
-            let mut p = Parser::new(&text[from..to], file);
-            p.line = first_line;
-            p.parse_stream()
+        .map(|(i, &(from, first_line))| (from, cuts.get(i + 1).map_or(text.len(), |c| c.0), first_line))
+        .collect();
+    // Each piece is read straight into its own part of one vector, so no
+    // event is ever copied (a copy of a million events is 100 MB). Its part
+    // has one slot per line that starts with `{`; a piece that holds
+    // another number of maps (two on a line, an indented map, a line inside
+    // a map that starts with `{`) is read again into a vector of its own,
+    // and the events are then gathered into a new vector.
+    let counts: Vec<usize> = ranges
+        .par_iter()
+        .map(|&(from, to, _)| maps_at_line_starts(bytes, from, to))
+        .collect();
+    let mut ops = vec![Op::default(); counts.iter().sum()];
+    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(counts.len());
+    let mut rest: &mut [Op] = &mut ops;
+    for &n in &counts {
+        let (part, tail) = rest.split_at_mut(n);
+        parts.push(part);
+        rest = tail;
+    }
+    // Per piece: `None` when it does not parse, `Some(None)` when it filled
+    // its part, `Some(Some(events))` when it was read on its own.
+    let read: Vec<Option<Option<Vec<Op>>>> = ranges
+        .par_iter()
+        .zip(parts.into_par_iter())
+        .map(|(&(from, to, first_line), out)| {
+            let parser = || {
+                let mut p = Parser::new(&text[from..to], file);
+                p.line = first_line;
+                p
+            };
+            if parser().fill_stream(out) {
+                return Some(None);
+            }
+            parser().parse_stream().ok().map(Some)
         })
         .collect();
-    let mut ops = Vec::with_capacity(text.len() / 80);
-    for piece in pieces {
-        ops.extend(piece.ok()?);
+    if read.iter().any(Option::is_none) {
+        return None;
+    }
+    if read.iter().any(|r| matches!(r, Some(Some(_)))) {
+        let mut gathered = Vec::with_capacity(ops.len());
+        let mut filled = ops.into_iter();
+        for (r, &n) in read.into_iter().zip(&counts) {
+            let slots = filled.by_ref().take(n);
+            match r.flatten() {
+                Some(own) => {
+                    slots.for_each(drop);
+                    gathered.extend(own);
+                }
+                None => gathered.extend(slots),
+            }
+        }
+        ops = gathered;
     }
     // An omitted index is the event's position in the whole history.
     for (pos, op) in ops.iter_mut().enumerate() {
@@ -79,6 +126,20 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
         }
     }
     Some(ops)
+}
+
+/// How many lines of `bytes[from..to]` start with `{` (the first counts
+/// when `from` starts a line).
+fn maps_at_line_starts(bytes: &[u8], from: usize, to: usize) -> usize {
+    let s = &bytes[from..to];
+    let first = s.first() == Some(&b'{') && (from == 0 || bytes[from - 1] == b'\n');
+    // A plain loop over pairs of bytes, which the compiler vectorises.
+    let inner = s
+        .iter()
+        .zip(s.iter().skip(1))
+        .filter(|&(&a, &b)| a == b'\n' && b == b'{')
+        .count();
+    usize::from(first) + inner
 }
 
 fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
@@ -106,7 +167,7 @@ fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
                         )))
                     }
                     Some(_) => {
-                        let op = p.parse_op(ops.len())?;
+                        let op = p.read_op(ops.len())?;
                         ops.push(op);
                     }
                 }
@@ -124,7 +185,7 @@ fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
             if p.peek().is_none() {
                 break;
             }
-            let op = p.parse_op(ops.len())?;
+            let op = p.read_op(ops.len())?;
             ops.push(op);
         },
     }
@@ -141,7 +202,26 @@ impl Parser<'_> {
             if self.peek().is_none() {
                 return Ok(ops);
             }
-            ops.push(self.parse_op(usize::MAX)?);
+            ops.push(self.read_op(usize::MAX)?);
+        }
+    }
+
+    /// Reads a stream of maps into `out`, leaving omitted indices as
+    /// `u64::MAX` for the caller to number. False when the stream does not
+    /// hold exactly `out.len()` maps or does not parse.
+    fn fill_stream(&mut self, out: &mut [Op]) -> bool {
+        let mut slots = out.iter_mut();
+        loop {
+            if self.skip_ws().is_err() {
+                return false;
+            }
+            if self.peek().is_none() {
+                return slots.next().is_none();
+            }
+            match (self.read_op(usize::MAX), slots.next()) {
+                (Ok(op), Some(slot)) => *slot = op,
+                _ => return false,
+            }
         }
     }
 }
@@ -224,17 +304,32 @@ struct Parser<'a> {
     /// Names this parser has interned (functions, micro-op names): a few
     /// short strings compared beat a hash lookup per event.
     names: Vec<super::Name>,
+    /// Short names by their bytes (see [`Parser::intern`]); empty until
+    /// the fast reader needs it.
+    short_names: Vec<Option<(u64, super::Name)>>,
+    /// Elements of the lists the fast reader has open, innermost last.
+    scratch: Vec<Val>,
 }
 
 /// Deeper nesting than any history needs; the recursive reader stops here
 /// rather than overflowing the stack on hostile input.
 const MAX_DEPTH: usize = 256;
 
+/// The bytes that end a token, as a table: tokens are most of the text.
+static DELIMITERS: [bool; 256] = {
+    let mut table = [false; 256];
+    let ends = b" \t\n\r,()[]{}\";\x0c";
+    let mut i = 0;
+    while i < ends.len() {
+        table[ends[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+#[inline]
 fn is_delimiter(c: u8) -> bool {
-    matches!(
-        c,
-        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
-    ) || c == 0x0c
+    DELIMITERS[c as usize]
 }
 
 impl<'a> Parser<'a> {
@@ -248,6 +343,8 @@ impl<'a> Parser<'a> {
             line_start: 0,
             depth: 0,
             names: Vec::new(),
+            short_names: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -311,6 +408,24 @@ impl<'a> Parser<'a> {
     /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
     #[inline]
     fn skip_ws(&mut self) -> Result<(), HistoryError> {
+        loop {
+            match self.bytes.get(self.pos) {
+                Some(b' ' | b'\t' | b'\r' | b',' | 0x0c) => self.pos += 1,
+                Some(b'\n') => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                Some(b';' | b'#') => return self.skip_comments(),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// [`Parser::skip_ws`] once a comment or a `#` is in sight.
+    #[cold]
+    #[inline(never)]
+    fn skip_comments(&mut self) -> Result<(), HistoryError> {
         while let Some(&c) = self.bytes.get(self.pos) {
             match c {
                 b' ' | b'\t' | b'\r' | b',' | 0x0c => self.pos += 1,
@@ -854,21 +969,7 @@ impl<'a> Parser<'a> {
         }
         let (mline, mcol) = (self.line, self.column());
         self.pos += 1;
-        let mut index: Option<u64> = None;
-        let mut op = Op {
-            index: 0,
-            time: super::Time::NONE,
-            process: None,
-            op_type: OpType::Invoke,
-            f: super::Name::new(""),
-            key: None,
-            value: Val::Nil,
-            node: None,
-            error: None,
-            line: line as u32,
-        };
-        let mut has_type = false;
-        let mut has_f = false;
+        let mut fields = OpFields::new(line);
         loop {
             self.skip_ws()?;
             match self.peek() {
@@ -895,7 +996,7 @@ impl<'a> Parser<'a> {
             match name {
                 "type" => {
                     let t = self.name_value(mline, mcol)?;
-                    op.op_type = t.as_deref().and_then(OpType::parse).ok_or_else(|| {
+                    fields.op_type = Some(t.as_deref().and_then(OpType::parse).ok_or_else(|| {
                         self.err_at(
                             vline,
                             vcol,
@@ -904,104 +1005,66 @@ impl<'a> Parser<'a> {
                                 t.map_or("another value".to_string(), |t| format!("`{t}`"))
                             ),
                         )
-                    })?;
-                    has_type = true;
+                    })?);
                 }
                 "f" => {
                     let f = self.name_value(mline, mcol)?;
                     let f = f.ok_or_else(|| {
                         self.err_at(vline, vcol, "expected :f to be a keyword, symbol or string")
                     })?;
-                    op.f = self.name(&f);
-                    has_f = true;
+                    fields.f = Some(self.name(&f));
                 }
                 "process" => {
-                    op.process =
-                        match self.map_val(mline, mcol)? {
-                            Val::Nil => None,
-                            Val::Str(s) => Some(Process::Name(s)),
-                            Val::Int(i) => Some(Process::Id(i)),
-                            _ => return Err(self.err_at(
-                                vline,
-                                vcol,
-                                "expected :process to be an integer or a keyword such as :nemesis",
-                            )),
-                        };
+                    fields.process = process_of(self.map_val(mline, mcol)?).ok_or_else(|| {
+                        self.err_at(
+                            vline,
+                            vcol,
+                            "expected :process to be an integer or a keyword such as :nemesis",
+                        )
+                    })?;
                 }
                 "index" | "time" => {
-                    let n = match self.map_val(mline, mcol)? {
-                        Val::Nil => None,
-                        // Jepsen writes `:time -1` for an event it did not time.
-                        Val::Int(-1) if name == "time" => None,
-                        Val::Int(i) if i >= 0 => Some(i as u64),
-                        v if v.as_u64().is_some() => v.as_u64(),
-                        v if v.is_number() => {
-                            return Err(self.err_at(
-                                vline,
-                                vcol,
-                                format!("expected :{name} to be a non-negative integer, found {v}"),
-                            ))
-                        }
-                        _ => {
-                            return Err(self.err_at(
-                                vline,
-                                vcol,
-                                format!("expected :{name} to be a non-negative integer"),
-                            ))
-                        }
-                    };
+                    let n = count_of(self.map_val(mline, mcol)?, name == "time").map_err(|v| {
+                        let found = match v {
+                            v if v.is_number() => format!(", found {v}"),
+                            _ => String::new(),
+                        };
+                        self.err_at(
+                            vline,
+                            vcol,
+                            format!("expected :{name} to be a non-negative integer{found}"),
+                        )
+                    })?;
                     if name == "index" {
-                        index = n;
+                        fields.index = n;
                     } else {
-                        op.time = n.into();
+                        fields.time = n.into();
                     }
                 }
-                "key" => op.key = Some(self.map_val(mline, mcol)?),
-                "value" => op.value = self.map_val(mline, mcol)?,
-                "node" => {
-                    op.node = match self.map_value(mline, mcol)? {
-                        Value::Null => None,
-                        Value::String(s) => Some(super::Name::new(&s)),
-                        other => Some(super::Name::new(&other.to_string())),
-                    }
-                }
-                "error" => {
-                    op.error = match self.map_value(mline, mcol)? {
-                        Value::Null => None,
-                        v => Some(Box::new(v)),
-                    }
-                }
+                "key" => fields.key = Some(self.map_val(mline, mcol)?),
+                "value" => fields.value = self.map_val(mline, mcol)?,
+                "node" => fields.node = node_of(self.map_value(mline, mcol)?),
+                "error" => fields.error = error_of(self.map_value(mline, mcol)?),
                 _ => {
                     self.map_value(mline, mcol)?;
                 }
             }
         }
-        if !has_type {
+        let Some(op_type) = fields.op_type else {
             return Err(self.err_at(
                 mline,
                 mcol,
                 "operation has no :type (expected :invoke, :ok, :fail or :info)",
             ));
-        }
-        if !has_f {
-            // Elle writes transactions without `:f`: the value is the list
-            // of micro-ops.
-            if super::is_txn_value(&op.value) {
-                op.f = super::Name::new(super::TXN);
-            } else {
-                return Err(self.err_at(
-                    mline,
-                    mcol,
-                    "operation has no :f (and its :value is not a list of micro-ops such as [[:append :x 1]], which would make it a txn)",
-                ));
-            }
-        }
-        op.index = index.unwrap_or(if position == usize::MAX {
-            u64::MAX
-        } else {
-            position as u64
-        });
-        Ok(op)
+        };
+        let Some(f) = fields.f_or_txn() else {
+            return Err(self.err_at(
+                mline,
+                mcol,
+                "operation has no :f (and its :value is not a list of micro-ops such as [[:append :x 1]], which would make it a txn)",
+            ));
+        };
+        Ok(fields.into_op(op_type, f, position))
     }
 
     /// A map value that should be a name (keyword, symbol or string); other
@@ -1022,6 +1085,380 @@ impl<'a> Parser<'a> {
                 _ => Ok(None),
             },
         }
+    }
+}
+
+/// What an operation map says, field by field, as both readers collect it.
+struct OpFields {
+    index: Option<u64>,
+    time: super::Time,
+    process: Option<Process>,
+    op_type: Option<OpType>,
+    f: Option<super::Name>,
+    key: Option<Val>,
+    value: Val,
+    node: Option<super::Name>,
+    error: Option<Box<Value>>,
+    /// Where the map (or its record tag) starts.
+    line: usize,
+}
+
+impl OpFields {
+    fn new(line: usize) -> OpFields {
+        OpFields {
+            index: None,
+            time: super::Time::NONE,
+            process: None,
+            op_type: None,
+            f: None,
+            key: None,
+            value: Val::Nil,
+            node: None,
+            error: None,
+            line,
+        }
+    }
+
+    /// The function; Elle writes transactions without `:f`, and then the
+    /// value is the list of micro-ops. `None` when it is neither.
+    fn f_or_txn(&self) -> Option<super::Name> {
+        match self.f {
+            Some(f) => Some(f),
+            None if super::is_txn_value(&self.value) => Some(super::Name::new(super::TXN)),
+            None => None,
+        }
+    }
+
+    /// The event: the one place this reader makes an [`Op`]. `position`
+    /// is its index when it has no `:index` (`usize::MAX`: numbered later).
+    fn into_op(self, op_type: OpType, f: super::Name, position: usize) -> Op {
+        let index = self.index.unwrap_or(if position == usize::MAX {
+            u64::MAX
+        } else {
+            position as u64
+        });
+        Op {
+            index,
+            time: self.time,
+            process: self.process,
+            op_type,
+            f,
+            key: self.key,
+            value: self.value,
+            node: self.node,
+            error: self.error,
+            line: self.line as u32,
+        }
+    }
+}
+
+/// `:process`: an integer, a name (`:nemesis`) or nil; `None` for any
+/// other value.
+fn process_of(v: Val) -> Option<Option<Process>> {
+    match v {
+        Val::Nil => Some(None),
+        Val::Str(s) => Some(Some(Process::Name(s))),
+        Val::Int(i) => Some(Some(Process::Id(i))),
+        _ => None,
+    }
+}
+
+/// `:index` or `:time`: a non-negative integer or nil (and Jepsen writes
+/// `:time -1` for an event it did not time); the value back when it is
+/// neither.
+fn count_of(v: Val, time: bool) -> Result<Option<u64>, Val> {
+    match v {
+        Val::Nil => Ok(None),
+        Val::Int(-1) if time => Ok(None),
+        Val::Int(i) if i >= 0 => Ok(Some(i as u64)),
+        v => match v.as_u64() {
+            Some(n) => Ok(Some(n)),
+            None => Err(v),
+        },
+    }
+}
+
+/// `:node`: a name, or any other value by its text.
+fn node_of(v: Value) -> Option<super::Name> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(super::Name::new(&s)),
+        other => Some(super::Name::new(&other.to_string())),
+    }
+}
+
+fn error_of(v: Value) -> Option<Box<Value>> {
+    match v {
+        Value::Null => None,
+        v => Some(Box::new(v)),
+    }
+}
+
+/// Keys of an operation map, recognised by their bytes.
+#[derive(Clone, Copy, PartialEq)]
+enum Key {
+    Index,
+    Time,
+    Process,
+    Type,
+    F,
+    Key,
+    Value,
+    Node,
+    Error,
+    Other,
+}
+
+impl Key {
+    #[inline]
+    fn of(name: &[u8]) -> Key {
+        match name {
+            b"index" => Key::Index,
+            b"time" => Key::Time,
+            b"process" => Key::Process,
+            b"type" => Key::Type,
+            b"f" => Key::F,
+            b"key" => Key::Key,
+            b"value" => Key::Value,
+            b"node" => Key::Node,
+            b"error" => Key::Error,
+            _ => Key::Other,
+        }
+    }
+}
+
+/// Lists nested deeper than this are left to the careful reader.
+const FAST_DEPTH: usize = 32;
+
+/// The fast reader of operation maps.
+///
+/// Histories are millions of maps of the same few keywords, small
+/// integers, keywords and vectors. The careful reader ([`Parser::parse_op`])
+/// goes through a name per key and a `serde_json::Value` for anything but
+/// the simplest values; this one recognises the keys by their bytes, reads
+/// integers, keywords, strings without escapes and lists of them straight
+/// into [`Val`]s (lists through one reused buffer, with no `Vec` per list),
+/// and interns short names through a small table keyed by their bytes.
+/// Any value it does not handle is read by the careful reader's own
+/// functions, and on anything unusual in the map itself (a key that is
+/// not a keyword, a missing `:type`) or any error it gives up: the caller
+/// reads the map again with the careful reader, so every result and every
+/// error is the careful reader's.
+impl<'a> Parser<'a> {
+    /// One operation map at `pos` (whitespace skipped): fast, else careful.
+    fn read_op(&mut self, position: usize) -> Result<Op, HistoryError> {
+        let saved = (self.pos, self.line, self.line_start, self.depth);
+        if let Some(op) = self.fast_op(position) {
+            return Ok(op);
+        }
+        (self.pos, self.line, self.line_start, self.depth) = saved;
+        self.scratch.clear();
+        self.parse_op(position)
+    }
+
+    fn fast_op(&mut self, position: usize) -> Option<Op> {
+        let line = self.line;
+        if self.peek() == Some(b'#') {
+            // A record such as `#jepsen.history.Op{...}`.
+            if matches!(
+                self.bytes.get(self.pos + 1),
+                None | Some(b'{' | b'#' | b'"' | b'_')
+            ) {
+                return None;
+            }
+            self.pos += 1;
+            self.token();
+            self.skip_ws().ok()?;
+        }
+        if self.peek() != Some(b'{') {
+            return None;
+        }
+        let (mline, mcol) = (self.line, self.column());
+        self.pos += 1;
+        let mut fields = OpFields::new(line);
+        loop {
+            self.skip_ws().ok()?;
+            match self.peek()? {
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                b':' => self.pos += 1,
+                _ => return None,
+            }
+            let key = self.token();
+            if key.is_empty() {
+                return None;
+            }
+            let key = Key::of(key.as_bytes());
+            self.skip_ws().ok()?;
+            match key {
+                Key::Type => {
+                    let t = self.fast_keyword()?;
+                    fields.op_type = Some(match t.as_bytes() {
+                        b"invoke" => OpType::Invoke,
+                        b"ok" => OpType::Ok,
+                        b"fail" => OpType::Fail,
+                        b"info" => OpType::Info,
+                        _ => return None,
+                    });
+                }
+                Key::F => {
+                    let f = self.fast_keyword()?;
+                    fields.f = Some(self.intern(f));
+                }
+                Key::Process => fields.process = process_of(self.val(mline, mcol)?)?,
+                Key::Index => fields.index = count_of(self.val(mline, mcol)?, false).ok()?,
+                Key::Time => fields.time = count_of(self.val(mline, mcol)?, true).ok()?.into(),
+                Key::Key => fields.key = Some(self.val(mline, mcol)?),
+                Key::Value => fields.value = self.val(mline, mcol)?,
+                Key::Node => {
+                    fields.node = if self.peek() == Some(b':') {
+                        let n = self.fast_keyword()?;
+                        Some(self.intern(n))
+                    } else {
+                        node_of(self.map_value(mline, mcol).ok()?)
+                    }
+                }
+                Key::Error => fields.error = error_of(self.map_value(mline, mcol).ok()?),
+                Key::Other => {
+                    self.map_value(mline, mcol).ok()?;
+                }
+            }
+        }
+        let op_type = fields.op_type?;
+        let f = fields.f_or_txn()?;
+        Some(fields.into_op(op_type, f, position))
+    }
+
+    /// A keyword at `pos`: its name.
+    #[inline]
+    fn fast_keyword(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b':') {
+            return None;
+        }
+        self.pos += 1;
+        let name = self.token();
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// A map value at `pos`: read fast, else by the careful reader.
+    fn val(&mut self, mline: usize, mcol: Col<'a>) -> Option<Val> {
+        let saved = (self.pos, self.line, self.line_start);
+        if let Some(v) = self.fast_val(0) {
+            return Some(v);
+        }
+        (self.pos, self.line, self.line_start) = saved;
+        self.scratch.clear();
+        self.map_val(mline, mcol).ok()
+    }
+
+    fn fast_val(&mut self, depth: usize) -> Option<Val> {
+        match self.peek()? {
+            b':' => {
+                let name = self.fast_keyword()?;
+                Some(Val::Str(self.intern(name)))
+            }
+            open @ (b'[' | b'(') => {
+                if depth >= FAST_DEPTH {
+                    return None;
+                }
+                let close = if open == b'[' { b']' } else { b')' };
+                self.pos += 1;
+                let first = self.scratch.len();
+                loop {
+                    self.skip_ws().ok()?;
+                    if self.peek()? == close {
+                        self.pos += 1;
+                        return Some(Val::list_exact(self.scratch.drain(first..)));
+                    }
+                    let item = self.fast_val(depth + 1)?;
+                    self.scratch.push(item);
+                }
+            }
+            b'-' | b'0'..=b'9' => self.fast_int(),
+            b'n' | b't' | b'f' => match self.token() {
+                "nil" => Some(Val::Nil),
+                "true" => Some(Val::Bool(true)),
+                "false" => Some(Val::Bool(false)),
+                _ => None,
+            },
+            b'"' => {
+                let start = self.pos + 1;
+                let len = memchr::memchr3(b'"', b'\\', b'\n', &self.bytes[start..])?;
+                if self.bytes[start + len] != b'"' {
+                    return None;
+                }
+                self.pos = start + len + 1;
+                Some(Val::str(&self.text[start..start + len]))
+            }
+            _ => None,
+        }
+    }
+
+    /// A decimal integer that fits in 64 bits, with no sign but `-`, no
+    /// leading zero and no suffix; anything else is the careful reader's.
+    #[inline]
+    fn fast_int(&mut self) -> Option<Val> {
+        let b = self.bytes;
+        let negative = b.get(self.pos) == Some(&b'-');
+        let digits = self.pos + usize::from(negative);
+        let mut at = digits;
+        let mut n: u64 = 0;
+        while let Some(&c) = b.get(at) {
+            if !c.is_ascii_digit() {
+                if !is_delimiter(c) {
+                    return None;
+                }
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            at += 1;
+        }
+        let count = at - digits;
+        if count == 0 || (count > 1 && b[digits] == b'0') {
+            return None;
+        }
+        let i = if negative {
+            if n > 1 << 63 {
+                return None;
+            }
+            (n as i64).wrapping_neg()
+        } else {
+            i64::try_from(n).ok()?
+        };
+        self.pos = at;
+        Some(Val::Int(i))
+    }
+
+    /// The interned name for `s`. Names of up to 7 bytes (function names,
+    /// micro-op names, node names) are looked up in a small table by their
+    /// bytes and length as one integer, with no hashing of the text and no
+    /// lock.
+    #[inline]
+    fn intern(&mut self, s: &str) -> super::Name {
+        let b = s.as_bytes();
+        if b.len() > 7 {
+            return self.name(s);
+        }
+        let mut word = [0u8; 8];
+        word[..b.len()].copy_from_slice(b);
+        // The length in the top byte (free: at most 7 bytes of text) tells
+        // "a" from "a\0".
+        word[7] = b.len() as u8;
+        let key = u64::from_le_bytes(word);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        if self.short_names.is_empty() {
+            self.short_names = vec![None; 64];
+        }
+        if let Some((k, n)) = self.short_names[slot] {
+            if k == key {
+                return n;
+            }
+        }
+        let n = super::Name::new(s);
+        self.short_names[slot] = Some((key, n));
+        n
     }
 }
 

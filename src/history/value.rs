@@ -263,6 +263,12 @@ impl Val {
     pub fn list(items: Vec<Val>) -> Val {
         Val::List(List::new(items))
     }
+    /// A list of what `items` yields, built straight into its shared
+    /// allocation: readers drain a reused buffer into it, with no `Vec` per
+    /// list.
+    pub fn list_exact(items: impl ExactSizeIterator<Item = Val>) -> Val {
+        Val::List(List(triomphe::ThinArc::from_header_and_iter((), items)))
+    }
     pub fn float(f: f64) -> Val {
         Val::Float(f.to_bits())
     }
