@@ -64,7 +64,13 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
     let ranges: Vec<(usize, usize, usize)> = cuts
         .iter()
         .enumerate()
-        .map(|(i, &(from, first_line))| (from, cuts.get(i + 1).map_or(text.len(), |c| c.0), first_line))
+        .map(|(i, &(from, first_line))| {
+            (
+                from,
+                cuts.get(i + 1).map_or(text.len(), |c| c.0),
+                first_line,
+            )
+        })
         .collect();
     // Each piece is read straight into its own part of one vector, so no
     // event is ever copied (a copy of a million events is 100 MB). Its part
@@ -996,16 +1002,17 @@ impl<'a> Parser<'a> {
             match name {
                 "type" => {
                     let t = self.name_value(mline, mcol)?;
-                    fields.op_type = Some(t.as_deref().and_then(OpType::parse).ok_or_else(|| {
-                        self.err_at(
-                            vline,
-                            vcol,
-                            format!(
-                                "expected :type to be :invoke, :ok, :fail or :info, found {}",
-                                t.map_or("another value".to_string(), |t| format!("`{t}`"))
-                            ),
-                        )
-                    })?);
+                    fields.op_type =
+                        Some(t.as_deref().and_then(OpType::parse).ok_or_else(|| {
+                            self.err_at(
+                                vline,
+                                vcol,
+                                format!(
+                                    "expected :type to be :invoke, :ok, :fail or :info, found {}",
+                                    t.map_or("another value".to_string(), |t| format!("`{t}`"))
+                                ),
+                            )
+                        })?);
                 }
                 "f" => {
                     let f = self.name_value(mline, mcol)?;
@@ -1891,5 +1898,278 @@ mod tests {
             ops[123].value,
             json!([["append", 123 % 7, 123], ["r", 123 % 5, null]])
         );
+    }
+
+    /// Maps the fast reader must read exactly as the careful one does, or
+    /// leave to it: each value and key shape it handles, each it hands
+    /// over, and each error.
+    const TRICKY_MAPS: &[&str] = &[
+        "{:index 0, :time 0, :process 44, :type :invoke, :f :read, :key 548, :value nil}",
+        "{:index 7, :process 5, :type :ok, :f :txn, :value [[:r 88 []] [:append 991 1]]}",
+        "{:type :info, :f :write, :process -3, :time -1, :value 9223372036854775807}",
+        "{:type :ok, :f :read, :process :nemesis, :value -9223372036854775808}",
+        "{:type :ok, :f :read, :process nil, :value 9223372036854775808}",
+        "{:type :ok, :f :read, :process \"n1\", :value -9223372036854775809}",
+        "{:type :ok, :f :read, :index 18446744073709551615, :value 1}",
+        "{:type :ok, :f :read, :index 18446744073709551616}",
+        "{:type :ok, :f :read, :index -1}",
+        "{:type :ok, :f :read, :time -2}",
+        "{:type :ok, :f :read, :time 1.5}",
+        "{:type :ok, :f :read, :process 1.5}",
+        "{:type :ok, :f :read, :value 1.0}",
+        "{:type :ok, :f :read, :value 1N}",
+        "{:type :ok, :f :read, :value 1M}",
+        "{:type :ok, :f :read, :value -0}",
+        "{:type :ok, :f :read, :value 007}",
+        "{:type :ok, :f :read, :value +7}",
+        "{:type :ok, :f :read, :value 0x1F}",
+        "{:type :ok, :f :read, :value 1/2}",
+        "{:type :ok, :f :read, :value 12abc}",
+        "{:type :ok, :f :read, :value -}",
+        "{:type :ok, :f :read, :value -x}",
+        "{:type :ok, :f :read, :value nilly}",
+        "{:type :ok, :f :read, :value [true false nil]}",
+        "{:type :ok, :f :read, :value truex}",
+        "{:type :ok, :f :read, :value \"a\\\"b\"}",
+        "{:type :ok, :f :read, :value \"h\u{e9}llo \u{2713}\"}",
+        "{:type :ok, :f :read, :value \"two\nlines\"}",
+        "{:type :ok, :f :read, :value \"unclosed}",
+        "{:type :ok, :f :read, :value \\a}",
+        "{:type :ok, :f :read, :value #{1 2}}",
+        "{:type :ok, :f :read, :value {:a [1 2]}}",
+        "{:type :ok, :f :read, :value #inst \"2020-01-01\"}",
+        "{:type :ok, :f :read, :value [1 #_ 2 3]}",
+        "{:type :ok, :f :read, :value [1 ; one\n 2]}",
+        "{:type :ok, :f :read, :value [1 [2 (3 [])] :k \"s\"]}",
+        "{:type :ok, :f :read, :value [1 2}}",
+        "{:type :ok, :f :read, :value [1 2)}",
+        "{:type :ok, :f :read, :value [1 2",
+        "{:type :ok, :f :read, :value}",
+        "{:type :ok, :f :read, :value :}",
+        "{:type :ok, :f :read :value 1 :value 2 :type :fail}",
+        "{:type :ok, :value [[:r :x nil] [:append :y 2]]}",
+        "{:type :ok, :value []}",
+        "{:type :ok, :value [[1 2]]}",
+        "{:f :read, :value 1}",
+        "{:type :done, :f :read}",
+        "{:type \"ok\", :f \"read\"}",
+        "{:type ok, :f read}",
+        "{\"type\" :ok, \"f\" :read, \"value\" 3}",
+        "{type :ok, f :read}",
+        "{:type :ok, :f 3}",
+        "{:type :ok, :f :}",
+        "{:type :ok, :f :read/x, :key :ns/k}",
+        "{:type :ok, :f :abcdefg, :value :abcdefgh}",
+        "{:type :ok, :f :abcdefgh, :value :abcdefg}",
+        "{:type :ok, :f :read, :node :n1, :error :timeout}",
+        "{:type :ok, :f :read, :node \"n1\", :error [:a \"b\" {:c 1}]}",
+        "{:type :ok, :f :read, :node 3, :error nil}",
+        "{:type :ok, :f :read, :node nil}",
+        "{:type :ok, :f :read, :extra {:ignored [1 2]}, :other-key #{}}",
+        "{:type :ok, :f :read, :extra}",
+        "{:type :ok, :f :read, : 3}",
+        "{:type:x :ok, :type :ok, :f :read}",
+        "#jepsen.history.Op{:index 9 :time 2000 :type :invoke :process 3 :f :txn :value [[:append 5 1]]}",
+        "#jepsen.history.Op {:type :invoke :f :read}",
+        "#jepsen.history.Op [:type :invoke]",
+        "#{:type :invoke :f :read}",
+        "# {:type :invoke :f :read}",
+        "{:type :ok,\n :f :read ; a comment\n :value\n [1\n 2] #_ :ignored}",
+        "{:type :ok, #_ :f :f :read, :value\t\r\x0c1}",
+        "{:type :ok, :f :read, :value [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "{:type :ok, :f :read, :value 1",
+        "{:type :ok, :f :read, :value 1]",
+        "{:type :ok, :f :read}}",
+        "[:type :ok]",
+        "}",
+    ];
+
+    /// The fast reader's result (event, where it stopped, line) or the
+    /// careful reader's error, for the map at the start of `text`; and
+    /// whether the fast reader read it itself.
+    fn read_fast(text: &str) -> (Result<(Op, usize, usize), String>, bool) {
+        let mut p = Parser::new(text, "t.edn");
+        let fast = p.fast_op(0).is_some();
+        let mut p = Parser::new(text, "t.edn");
+        let r = p.read_op(0).map(|op| (op, p.pos, p.line));
+        (r.map_err(|e| e.to_string()), fast)
+    }
+
+    fn read_careful(text: &str) -> Result<(Op, usize, usize), String> {
+        let mut p = Parser::new(text, "t.edn");
+        p.parse_op(0)
+            .map(|op| (op, p.pos, p.line))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_the_careful_one() {
+        let mut fast_count = 0;
+        for text in TRICKY_MAPS {
+            let (fast, by_fast) = read_fast(text);
+            assert_eq!(fast, read_careful(text), "{text:?}");
+            fast_count += usize::from(by_fast);
+            if by_fast {
+                assert!(
+                    fast.is_ok(),
+                    "{text:?}: the fast reader read a map the careful one refuses"
+                );
+            }
+        }
+        // The common shapes really go the fast way, so the comparison above
+        // compares two readers.
+        for text in &TRICKY_MAPS[..6] {
+            assert!(read_fast(text).1, "{text:?} was not read fast");
+        }
+        assert!(fast_count >= 30, "only {fast_count} maps were read fast");
+    }
+
+    #[test]
+    fn short_names_are_interned_by_their_bytes() {
+        let mut p = Parser::new("", "t.edn");
+        let mut names = vec![String::new(), "a\0".to_string(), "\0".to_string()];
+        for len in 1..=9 {
+            for i in 0..200 {
+                names.push(format!("{i:0>len$}").chars().take(len).collect());
+                names.push(format!("x{i}y").chars().take(len).collect());
+            }
+        }
+        names.push("abcdefg".into());
+        names.push("abcdefgx".into());
+        names.push("é".into());
+        for _ in 0..2 {
+            for n in &names {
+                assert_eq!(p.intern(n).as_str(), n.as_str());
+                assert_eq!(p.intern(n), super::super::Name::new(n));
+            }
+        }
+    }
+
+    /// A stream with every awkward thing a cut can land near: maps over
+    /// several lines, a line inside a map that starts with `{`, two maps on
+    /// a line, an indented map, comments, records, blank lines.
+    fn awkward_stream(two_per_line: bool, multi_line: bool) -> String {
+        let mut text = String::from("; a history\n\n");
+        for i in 0..400 {
+            text.push_str(&format!(
+                "{{:process {}, :type :invoke, :f :txn, :value [[:append {} {i}] [:r 3 nil]]}}\n",
+                i % 7,
+                i % 11
+            ));
+            match i % 50 {
+                7 if two_per_line => text.push_str(
+                    "{:process 1, :type :ok, :f :read, :value 1} {:process 2, :type :ok, :f :read}\n",
+                ),
+                13 if two_per_line => text.push_str("  {:process 3, :type :fail, :f :read}\n"),
+                21 if multi_line => text.push_str(
+                    "{:process 9, :type :info, :f :start,\n:value\n{:a 1}, :error \"x\ny\"}\n",
+                ),
+                29 => text.push_str(
+                    "#jepsen.history.Op{:index 100000, :process 4, :type :ok, :f :write, :value \"s\"}\n",
+                ),
+                33 => text.push_str("\n; between\n{:type :ok, :f :read} ; after\n"),
+                _ => {}
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn pieces_cut_anywhere_read_like_the_whole() {
+        for (two, multi) in [(false, false), (true, false), (false, true), (true, true)] {
+            let text = awkward_stream(two, multi);
+            let whole = parse_whole(&text, "w").unwrap();
+            let mut cut_inside = false;
+            for piece in (1..text.len()).step_by(97).chain([1, 2, 50, 80, 81, 82]) {
+                match parse_pieces(&text, "w", piece) {
+                    Some(pieces) => assert_eq!(pieces, whole, "piece {piece}, {two} {multi}"),
+                    // Only a cut inside a map that spans lines fails.
+                    None => {
+                        assert!(multi, "piece {piece} failed without multi-line maps");
+                        cut_inside = true;
+                    }
+                }
+            }
+            assert_eq!(cut_inside, multi);
+        }
+        // Errors name the same place however the text is cut.
+        let mut bad = awkward_stream(true, false);
+        bad.push_str("{:process 1, :type :ok, :f :read}\n{:process 1 :type :nope, :f :read}\n");
+        let lines = bad.lines().count();
+        assert!(parse_pieces(&bad, "w", 500).is_none());
+        let e = parse_history(&bad, "w").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("w:{lines}:19:")), "{e}");
+    }
+
+    /// One map from random fragments, tricky and plain.
+    fn random_map(parts: &[(usize, usize)]) -> String {
+        const KEYS: &[&str] = &[
+            ":index",
+            ":time",
+            ":process",
+            ":type",
+            ":f",
+            ":key",
+            ":value",
+            ":node",
+            ":error",
+            ":other",
+            "\"value\"",
+            ":type:x",
+            ":",
+        ];
+        const VALUES: &[&str] = &[
+            "nil",
+            "0",
+            "-1",
+            "42",
+            "007",
+            "1.5",
+            "1N",
+            "-",
+            ":ok",
+            ":invoke",
+            ":read",
+            ":nemesis",
+            "\"s\"",
+            "\"a\\nb\"",
+            "[]",
+            "[1 :x nil]",
+            "[[:r 1 nil] [:append 2 3]]",
+            "(1 (2))",
+            "#{1}",
+            "{:a 1}",
+            "true",
+            "[1 2}",
+            "#_ 1 2",
+            "; c\n 3",
+            "18446744073709551615",
+            "-9223372036854775809",
+            "\\c",
+            "[1 \n 2]",
+        ];
+        let mut text = String::from("{");
+        for &(k, v) in parts {
+            text.push_str(KEYS[k % KEYS.len()]);
+            text.push(' ');
+            text.push_str(VALUES[v % VALUES.len()]);
+            text.push_str(", ");
+        }
+        text.push('}');
+        text
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_reader_agrees_on_random_maps(
+            parts in proptest::collection::vec((0usize..100, 0usize..100), 0..8),
+            plain in proptest::bool::ANY,
+        ) {
+            let mut text = random_map(&parts);
+            if plain {
+                text.insert_str(1, ":type :ok, :f :read, ");
+            }
+            proptest::prop_assert_eq!(read_fast(&text).0, read_careful(&text), "{}", text);
+        }
     }
 }
