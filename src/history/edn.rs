@@ -139,12 +139,7 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
 fn maps_at_line_starts(bytes: &[u8], from: usize, to: usize) -> usize {
     let s = &bytes[from..to];
     let first = s.first() == Some(&b'{') && (from == 0 || bytes[from - 1] == b'\n');
-    // A plain loop over pairs of bytes, which the compiler vectorises.
-    let inner = s
-        .iter()
-        .zip(s.iter().skip(1))
-        .filter(|&(&a, &b)| a == b'\n' && b == b'{')
-        .count();
+    let inner = memchr::memmem::find_iter(s, b"\n{").count();
     usize::from(first) + inner
 }
 
@@ -414,16 +409,23 @@ impl<'a> Parser<'a> {
     /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
     #[inline]
     fn skip_ws(&mut self) -> Result<(), HistoryError> {
+        let mut pos = self.pos;
         loop {
-            match self.bytes.get(self.pos) {
-                Some(b' ' | b'\t' | b'\r' | b',' | 0x0c) => self.pos += 1,
+            match self.bytes.get(pos) {
+                Some(b' ' | b'\t' | b'\r' | b',' | 0x0c) => pos += 1,
                 Some(b'\n') => {
-                    self.pos += 1;
+                    pos += 1;
                     self.line += 1;
-                    self.line_start = self.pos;
+                    self.line_start = pos;
                 }
-                Some(b';' | b'#') => return self.skip_comments(),
-                _ => return Ok(()),
+                Some(b';' | b'#') => {
+                    self.pos = pos;
+                    return self.skip_comments();
+                }
+                _ => {
+                    self.pos = pos;
+                    return Ok(());
+                }
             }
         }
     }
@@ -487,14 +489,14 @@ impl<'a> Parser<'a> {
     #[inline]
     fn token(&mut self) -> &'a str {
         let start = self.pos;
-        while let Some(&c) = self.bytes.get(self.pos) {
-            if is_delimiter(c) {
-                break;
-            }
-            self.pos += 1;
-        }
+        let end = start
+            + self.bytes[start..]
+                .iter()
+                .position(|&c| is_delimiter(c))
+                .unwrap_or(self.bytes.len() - start);
+        self.pos = end;
         // Delimiters are ASCII, so both ends are character boundaries.
-        &self.text[start..self.pos]
+        &self.text[start..end]
     }
 
     /// Parses one value starting at `pos` (whitespace already skipped).
@@ -1263,6 +1265,7 @@ impl<'a> Parser<'a> {
         self.parse_op(position)
     }
 
+    #[inline]
     fn fast_op(&mut self, position: usize) -> Option<Op> {
         let line = self.line;
         if self.peek() == Some(b'#') {
@@ -1350,12 +1353,23 @@ impl<'a> Parser<'a> {
     }
 
     /// A map value at `pos`: read fast, else by the careful reader.
+    #[inline]
     fn val(&mut self, mline: usize, mcol: Col<'a>) -> Option<Val> {
         let saved = (self.pos, self.line, self.line_start);
-        if let Some(v) = self.fast_val(0) {
-            return Some(v);
+        let fast = match self.peek() {
+            Some(b'-' | b'0'..=b'9') => self.fast_int(),
+            _ => self.fast_val(0),
+        };
+        if fast.is_some() {
+            return fast;
         }
         (self.pos, self.line, self.line_start) = saved;
+        self.careful_val(mline, mcol)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn careful_val(&mut self, mline: usize, mcol: Col<'a>) -> Option<Val> {
         self.scratch.clear();
         self.map_val(mline, mcol).ok()
     }
