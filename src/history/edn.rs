@@ -310,6 +310,9 @@ struct Parser<'a> {
     short_names: Vec<Option<(u64, super::Name)>>,
     /// Elements of the lists the fast reader has open, innermost last.
     scratch: Vec<Val>,
+    /// Short lists read lately, by a hash of their text: (text start, text
+    /// end, list). Empty until the fast reader needs it.
+    lists: Vec<Option<(usize, usize, Val)>>,
 }
 
 /// Deeper nesting than any history needs; the recursive reader stops here
@@ -346,6 +349,7 @@ impl<'a> Parser<'a> {
             names: Vec::new(),
             short_names: Vec::new(),
             scratch: Vec::new(),
+            lists: Vec::new(),
         }
     }
 
@@ -1239,6 +1243,28 @@ impl Key {
 /// Lists nested deeper than this are left to the careful reader.
 const FAST_DEPTH: usize = 32;
 
+/// Lists written in at most this many bytes may be shared (see
+/// [`Parser::shared_list`]), through a table of this many slots.
+const SHARED_LIST_TEXT: usize = 48;
+const LIST_SLOTS_LOG2: usize = 10;
+
+/// A hash of a short text from its length and its first and last eight
+/// bytes (a table slot, not an identity: the text is compared after).
+fn text_hash(text: &[u8]) -> usize {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        for (w, &c) in w.iter_mut().zip(b) {
+            *w = c;
+        }
+        u64::from_le_bytes(w)
+    };
+    let head = word(text);
+    let tail = word(&text[text.len().saturating_sub(8)..]);
+    let h = (text.len() as u64 ^ head).wrapping_mul(K);
+    (h.rotate_left(29) ^ tail).wrapping_mul(K) as usize
+}
+
 /// The fast reader of operation maps.
 ///
 /// Histories are millions of maps of the same few keywords, small
@@ -1376,26 +1402,69 @@ impl<'a> Parser<'a> {
 
     fn fast_val(&mut self, depth: usize) -> Option<Val> {
         match self.peek()? {
+            b'[' | b'(' => self.fast_list(depth),
+            _ => self.fast_scalar(),
+        }
+    }
+
+    /// A vector or list at `pos`, its elements gathered in `scratch`.
+    fn fast_list(&mut self, depth: usize) -> Option<Val> {
+        if depth >= FAST_DEPTH {
+            return None;
+        }
+        let close = if self.peek()? == b'[' { b']' } else { b')' };
+        let open = self.pos;
+        self.pos += 1;
+        let first = self.scratch.len();
+        loop {
+            self.skip_ws().ok()?;
+            let c = self.peek()?;
+            if c == close {
+                self.pos += 1;
+                return Some(self.shared_list(open, first));
+            }
+            let item = if matches!(c, b'[' | b'(') {
+                self.fast_list(depth + 1)?
+            } else {
+                self.fast_scalar()?
+            };
+            self.scratch.push(item);
+        }
+    }
+
+    /// The list written at `open..pos`, of the elements in `scratch` from
+    /// `first`. A short list written exactly like one read recently (the
+    /// micro-op `[:append 3 1]` of an invocation and of its completion, a
+    /// read of a key that did not change) is that list again, shared: the
+    /// same text is the same value, and sharing saves an allocation and
+    /// its memory.
+    fn shared_list(&mut self, open: usize, first: usize) -> Val {
+        let text = &self.bytes[open..self.pos];
+        if text.len() > SHARED_LIST_TEXT {
+            return Val::list_exact(self.scratch.drain(first..));
+        }
+        if self.lists.is_empty() {
+            self.lists = vec![None; 1 << LIST_SLOTS_LOG2];
+        }
+        let slot = text_hash(text) >> (64 - LIST_SLOTS_LOG2);
+        if let Some((from, to, list)) = &self.lists[slot] {
+            if self.bytes.get(*from..*to) == Some(text) {
+                let list = list.clone();
+                self.scratch.truncate(first);
+                return list;
+            }
+        }
+        let list = Val::list_exact(self.scratch.drain(first..));
+        self.lists[slot] = Some((open, self.pos, list.clone()));
+        list
+    }
+
+    #[inline(always)]
+    fn fast_scalar(&mut self) -> Option<Val> {
+        match self.peek()? {
             b':' => {
                 let name = self.fast_keyword()?;
                 Some(Val::Str(self.intern(name)))
-            }
-            open @ (b'[' | b'(') => {
-                if depth >= FAST_DEPTH {
-                    return None;
-                }
-                let close = if open == b'[' { b']' } else { b')' };
-                self.pos += 1;
-                let first = self.scratch.len();
-                loop {
-                    self.skip_ws().ok()?;
-                    if self.peek()? == close {
-                        self.pos += 1;
-                        return Some(Val::list_exact(self.scratch.drain(first..)));
-                    }
-                    let item = self.fast_val(depth + 1)?;
-                    self.scratch.push(item);
-                }
             }
             b'-' | b'0'..=b'9' => self.fast_int(),
             b'n' | b't' | b'f' => match self.token() {
@@ -1463,7 +1532,9 @@ impl<'a> Parser<'a> {
             return self.name(s);
         }
         let mut word = [0u8; 8];
-        word[..b.len()].copy_from_slice(b);
+        for (w, &c) in word.iter_mut().zip(b) {
+            *w = c;
+        }
         // The length in the top byte (free: at most 7 bytes of text) tells
         // "a" from "a\0".
         word[7] = b.len() as u8;
