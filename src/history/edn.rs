@@ -1209,7 +1209,7 @@ fn error_of(v: Value) -> Option<Box<Value>> {
 
 /// Keys of an operation map, recognised by their bytes.
 #[derive(Clone, Copy, PartialEq)]
-enum Key {
+enum Field {
     Index,
     Time,
     Process,
@@ -1222,20 +1222,20 @@ enum Key {
     Other,
 }
 
-impl Key {
+impl Field {
     #[inline]
-    fn of(name: &[u8]) -> Key {
+    fn of(name: &[u8]) -> Field {
         match name {
-            b"index" => Key::Index,
-            b"time" => Key::Time,
-            b"process" => Key::Process,
-            b"type" => Key::Type,
-            b"f" => Key::F,
-            b"key" => Key::Key,
-            b"value" => Key::Value,
-            b"node" => Key::Node,
-            b"error" => Key::Error,
-            _ => Key::Other,
+            b"index" => Field::Index,
+            b"time" => Field::Time,
+            b"process" => Field::Process,
+            b"type" => Field::Type,
+            b"f" => Field::F,
+            b"key" => Field::Key,
+            b"value" => Field::Value,
+            b"node" => Field::Node,
+            b"error" => Field::Error,
+            _ => Field::Other,
         }
     }
 }
@@ -1326,10 +1326,10 @@ impl<'a> Parser<'a> {
             if key.is_empty() {
                 return None;
             }
-            let key = Key::of(key.as_bytes());
+            let key = Field::of(key.as_bytes());
             self.skip_ws().ok()?;
             match key {
-                Key::Type => {
+                Field::Type => {
                     let t = self.fast_keyword()?;
                     fields.op_type = Some(match t.as_bytes() {
                         b"invoke" => OpType::Invoke,
@@ -1339,16 +1339,16 @@ impl<'a> Parser<'a> {
                         _ => return None,
                     });
                 }
-                Key::F => {
+                Field::F => {
                     let f = self.fast_keyword()?;
                     fields.f = Some(self.intern(f));
                 }
-                Key::Process => fields.process = process_of(self.val(mline, mcol)?)?,
-                Key::Index => fields.index = count_of(self.val(mline, mcol)?, false).ok()?,
-                Key::Time => fields.time = count_of(self.val(mline, mcol)?, true).ok()?.into(),
-                Key::Key => fields.key = Some(self.val(mline, mcol)?),
-                Key::Value => fields.value = self.val(mline, mcol)?,
-                Key::Node => {
+                Field::Process => fields.process = process_of(self.val(mline, mcol)?)?,
+                Field::Index => fields.index = count_of(self.val(mline, mcol)?, false).ok()?,
+                Field::Time => fields.time = count_of(self.val(mline, mcol)?, true).ok()?.into(),
+                Field::Key => fields.key = Some(self.val(mline, mcol)?),
+                Field::Value => fields.value = self.val(mline, mcol)?,
+                Field::Node => {
                     fields.node = if self.peek() == Some(b':') {
                         let n = self.fast_keyword()?;
                         Some(self.intern(n))
@@ -1356,8 +1356,8 @@ impl<'a> Parser<'a> {
                         node_of(self.map_value(mline, mcol).ok()?)
                     }
                 }
-                Key::Error => fields.error = error_of(self.map_value(mline, mcol).ok()?),
-                Key::Other => {
+                Field::Error => fields.error = error_of(self.map_value(mline, mcol).ok()?),
+                Field::Other => {
                     self.map_value(mline, mcol).ok()?;
                 }
             }
