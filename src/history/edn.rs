@@ -44,33 +44,86 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
     let bytes = text.as_bytes();
     let mut cuts = vec![(0usize, 1usize)];
     let (mut start, mut line) = (0usize, 1usize);
-    while start + piece < bytes.len() {
+    'cutting: while start + piece < bytes.len() {
         let mut at = start + piece;
-        // The next line that starts with `{`.
+        // The next line that starts with `{`; none: the rest is the last piece.
         let cut = loop {
-            let nl = at + bytes.get(at..)?.iter().position(|&b| b == b'\n')?;
+            let Some(nl) = memchr::memchr(b'\n', &bytes[at..]) else {
+                break 'cutting;
+            };
+            let nl = at + nl;
             if bytes.get(nl + 1) == Some(&b'{') {
                 break nl + 1;
             }
             at = nl + 1;
         };
-        line += bytes[start..cut].iter().filter(|&&b| b == b'\n').count();
+        line += memchr::memchr_iter(b'\n', &bytes[start..cut]).count();
         start = cut;
         cuts.push((start, line));
     }
-    let pieces: Vec<Result<Vec<Op>, HistoryError>> = cuts
-        .par_iter()
+    let ranges: Vec<(usize, usize, usize)> = cuts
+        .iter()
         .enumerate()
         .map(|(i, &(from, first_line))| {
-            let to = cuts.get(i + 1).map_or(text.len(), |c| c.0);
-            let mut p = Parser::new(&text[from..to], file);
-            p.line = first_line;
-            p.parse_stream()
+            (
+                from,
+                cuts.get(i + 1).map_or(text.len(), |c| c.0),
+                first_line,
+            )
         })
         .collect();
-    let mut ops = Vec::with_capacity(text.len() / 80);
-    for piece in pieces {
-        ops.extend(piece.ok()?);
+    // Each piece is read straight into its own part of one vector, so no
+    // event is ever copied (a copy of a million events is 100 MB). Its part
+    // has one slot per line that starts with `{`; a piece that holds
+    // another number of maps (two on a line, an indented map, a line inside
+    // a map that starts with `{`) is read again into a vector of its own,
+    // and the events are then gathered into a new vector.
+    let counts: Vec<usize> = ranges
+        .par_iter()
+        .map(|&(from, to, _)| maps_at_line_starts(bytes, from, to))
+        .collect();
+    let mut ops = vec![Op::default(); counts.iter().sum()];
+    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(counts.len());
+    let mut rest: &mut [Op] = &mut ops;
+    for &n in &counts {
+        let (part, tail) = rest.split_at_mut(n);
+        parts.push(part);
+        rest = tail;
+    }
+    // Per piece: `None` when it does not parse, `Some(None)` when it filled
+    // its part, `Some(Some(events))` when it was read on its own.
+    let read: Vec<Option<Option<Vec<Op>>>> = ranges
+        .par_iter()
+        .zip(parts.into_par_iter())
+        .map(|(&(from, to, first_line), out)| {
+            let parser = || {
+                let mut p = Parser::new(&text[from..to], file);
+                p.line = first_line;
+                p
+            };
+            if parser().fill_stream(out) {
+                return Some(None);
+            }
+            parser().parse_stream().ok().map(Some)
+        })
+        .collect();
+    if read.iter().any(Option::is_none) {
+        return None;
+    }
+    if read.iter().any(|r| matches!(r, Some(Some(_)))) {
+        let mut gathered = Vec::with_capacity(ops.len());
+        let mut filled = ops.into_iter();
+        for (r, &n) in read.into_iter().zip(&counts) {
+            let slots = filled.by_ref().take(n);
+            match r.flatten() {
+                Some(own) => {
+                    slots.for_each(drop);
+                    gathered.extend(own);
+                }
+                None => gathered.extend(slots),
+            }
+        }
+        ops = gathered;
     }
     // An omitted index is the event's position in the whole history.
     for (pos, op) in ops.iter_mut().enumerate() {
@@ -79,6 +132,15 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
         }
     }
     Some(ops)
+}
+
+/// How many lines of `bytes[from..to]` start with `{` (the first counts
+/// when `from` starts a line).
+fn maps_at_line_starts(bytes: &[u8], from: usize, to: usize) -> usize {
+    let s = &bytes[from..to];
+    let first = s.first() == Some(&b'{') && (from == 0 || bytes[from - 1] == b'\n');
+    let inner = memchr::memmem::find_iter(s, b"\n{").count();
+    usize::from(first) + inner
 }
 
 fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
@@ -106,7 +168,7 @@ fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
                         )))
                     }
                     Some(_) => {
-                        let op = p.parse_op(ops.len())?;
+                        let op = p.read_op(ops.len())?;
                         ops.push(op);
                     }
                 }
@@ -124,7 +186,7 @@ fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
             if p.peek().is_none() {
                 break;
             }
-            let op = p.parse_op(ops.len())?;
+            let op = p.read_op(ops.len())?;
             ops.push(op);
         },
     }
@@ -141,7 +203,26 @@ impl Parser<'_> {
             if self.peek().is_none() {
                 return Ok(ops);
             }
-            ops.push(self.parse_op(usize::MAX)?);
+            ops.push(self.read_op(usize::MAX)?);
+        }
+    }
+
+    /// Reads a stream of maps into `out`, leaving omitted indices as
+    /// `u64::MAX` for the caller to number. False when the stream does not
+    /// hold exactly `out.len()` maps or does not parse.
+    fn fill_stream(&mut self, out: &mut [Op]) -> bool {
+        let mut slots = out.iter_mut();
+        loop {
+            if self.skip_ws().is_err() {
+                return false;
+            }
+            if self.peek().is_none() {
+                return slots.next().is_none();
+            }
+            match (self.read_op(usize::MAX), slots.next()) {
+                (Ok(op), Some(slot)) => *slot = op,
+                _ => return false,
+            }
         }
     }
 }
@@ -224,17 +305,35 @@ struct Parser<'a> {
     /// Names this parser has interned (functions, micro-op names): a few
     /// short strings compared beat a hash lookup per event.
     names: Vec<super::Name>,
+    /// Short names by their bytes (see [`Parser::intern`]); empty until
+    /// the fast reader needs it.
+    short_names: Vec<Option<(u64, super::Name)>>,
+    /// Elements of the lists the fast reader has open, innermost last.
+    scratch: Vec<Val>,
+    /// Short lists read lately, by a hash of their text: (text start, text
+    /// end, list). Empty until the fast reader needs it.
+    lists: Vec<Option<(usize, usize, Val)>>,
 }
 
 /// Deeper nesting than any history needs; the recursive reader stops here
 /// rather than overflowing the stack on hostile input.
 const MAX_DEPTH: usize = 256;
 
+/// The bytes that end a token, as a table: tokens are most of the text.
+static DELIMITERS: [bool; 256] = {
+    let mut table = [false; 256];
+    let ends = b" \t\n\r,()[]{}\";\x0c";
+    let mut i = 0;
+    while i < ends.len() {
+        table[ends[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+#[inline]
 fn is_delimiter(c: u8) -> bool {
-    matches!(
-        c,
-        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
-    ) || c == 0x0c
+    DELIMITERS[c as usize]
 }
 
 impl<'a> Parser<'a> {
@@ -248,6 +347,9 @@ impl<'a> Parser<'a> {
             line_start: 0,
             depth: 0,
             names: Vec::new(),
+            short_names: Vec::new(),
+            scratch: Vec::new(),
+            lists: Vec::new(),
         }
     }
 
@@ -311,6 +413,31 @@ impl<'a> Parser<'a> {
     /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
     #[inline]
     fn skip_ws(&mut self) -> Result<(), HistoryError> {
+        let mut pos = self.pos;
+        loop {
+            match self.bytes.get(pos) {
+                Some(b' ' | b'\t' | b'\r' | b',' | 0x0c) => pos += 1,
+                Some(b'\n') => {
+                    pos += 1;
+                    self.line += 1;
+                    self.line_start = pos;
+                }
+                Some(b';' | b'#') => {
+                    self.pos = pos;
+                    return self.skip_comments();
+                }
+                _ => {
+                    self.pos = pos;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// [`Parser::skip_ws`] once a comment or a `#` is in sight.
+    #[cold]
+    #[inline(never)]
+    fn skip_comments(&mut self) -> Result<(), HistoryError> {
         while let Some(&c) = self.bytes.get(self.pos) {
             match c {
                 b' ' | b'\t' | b'\r' | b',' | 0x0c => self.pos += 1,
@@ -366,14 +493,14 @@ impl<'a> Parser<'a> {
     #[inline]
     fn token(&mut self) -> &'a str {
         let start = self.pos;
-        while let Some(&c) = self.bytes.get(self.pos) {
-            if is_delimiter(c) {
-                break;
-            }
-            self.pos += 1;
-        }
+        let end = start
+            + self.bytes[start..]
+                .iter()
+                .position(|&c| is_delimiter(c))
+                .unwrap_or(self.bytes.len() - start);
+        self.pos = end;
         // Delimiters are ASCII, so both ends are character boundaries.
-        &self.text[start..self.pos]
+        &self.text[start..end]
     }
 
     /// Parses one value starting at `pos` (whitespace already skipped).
@@ -854,20 +981,7 @@ impl<'a> Parser<'a> {
         }
         let (mline, mcol) = (self.line, self.column());
         self.pos += 1;
-        let mut index: Option<u64> = None;
-        let mut op = Op {
-            index: 0,
-            time: super::Time::NONE,
-            process: None,
-            op_type: OpType::Invoke,
-            f: super::Name::new(""),
-            key: None,
-            value: Val::Nil,
-            extra: None,
-            line: line as u32,
-        };
-        let mut has_type = false;
-        let mut has_f = false;
+        let mut fields = OpFields::new(line);
         loop {
             self.skip_ws()?;
             match self.peek() {
@@ -894,109 +1008,76 @@ impl<'a> Parser<'a> {
             match name {
                 "type" => {
                     let t = self.name_value(mline, mcol)?;
-                    op.op_type = t.as_deref().and_then(OpType::parse).ok_or_else(|| {
-                        self.err_at(
-                            vline,
-                            vcol,
-                            format!(
-                                "expected :type to be :invoke, :ok, :fail or :info, found {}",
-                                t.map_or("another value".to_string(), |t| format!("`{t}`"))
-                            ),
-                        )
-                    })?;
-                    has_type = true;
+                    fields.op_type =
+                        Some(t.as_deref().and_then(OpType::parse).ok_or_else(|| {
+                            self.err_at(
+                                vline,
+                                vcol,
+                                format!(
+                                    "expected :type to be :invoke, :ok, :fail or :info, found {}",
+                                    t.map_or("another value".to_string(), |t| format!("`{t}`"))
+                                ),
+                            )
+                        })?);
                 }
                 "f" => {
                     let f = self.name_value(mline, mcol)?;
                     let f = f.ok_or_else(|| {
                         self.err_at(vline, vcol, "expected :f to be a keyword, symbol or string")
                     })?;
-                    op.f = self.name(&f);
-                    has_f = true;
+                    fields.f = Some(self.name(&f));
                 }
                 "process" => {
-                    op.process =
-                        match self.map_val(mline, mcol)? {
-                            Val::Nil => None,
-                            Val::Str(s) => Some(Process::name(s)),
-                            Val::Int(i) => Some(Process::id(i)),
-                            _ => return Err(self.err_at(
-                                vline,
-                                vcol,
-                                "expected :process to be an integer or a keyword such as :nemesis",
-                            )),
-                        };
+                    fields.process = process_of(self.map_val(mline, mcol)?).ok_or_else(|| {
+                        self.err_at(
+                            vline,
+                            vcol,
+                            "expected :process to be an integer or a keyword such as :nemesis",
+                        )
+                    })?;
                 }
                 "index" | "time" => {
-                    let n = match self.map_val(mline, mcol)? {
-                        Val::Nil => None,
-                        // Jepsen writes `:time -1` for an event it did not time.
-                        Val::Int(-1) if name == "time" => None,
-                        Val::Int(i) if i >= 0 => Some(i as u64),
-                        v if v.as_u64().is_some() => v.as_u64(),
-                        v if v.is_number() => {
-                            return Err(self.err_at(
-                                vline,
-                                vcol,
-                                format!("expected :{name} to be a non-negative integer, found {v}"),
-                            ))
-                        }
-                        _ => {
-                            return Err(self.err_at(
-                                vline,
-                                vcol,
-                                format!("expected :{name} to be a non-negative integer"),
-                            ))
-                        }
-                    };
+                    let n = count_of(self.map_val(mline, mcol)?, name == "time").map_err(|v| {
+                        let found = match v {
+                            v if v.is_number() => format!(", found {v}"),
+                            _ => String::new(),
+                        };
+                        self.err_at(
+                            vline,
+                            vcol,
+                            format!("expected :{name} to be a non-negative integer{found}"),
+                        )
+                    })?;
                     if name == "index" {
-                        index = n;
+                        fields.index = n;
                     } else {
-                        op.time = n.into();
+                        fields.time = n.into();
                     }
                 }
-                "key" => op.key = Some(self.map_val(mline, mcol)?),
-                "value" => op.value = self.map_val(mline, mcol)?,
-                "node" => op.set_node(match self.map_value(mline, mcol)? {
-                    Value::Null => None,
-                    Value::String(s) => Some(super::Name::new(&s)),
-                    other => Some(super::Name::new(&other.to_string())),
-                }),
-                "error" => op.set_error(match self.map_value(mline, mcol)? {
-                    Value::Null => None,
-                    v => Some(v),
-                }),
+                "key" => fields.key = Some(self.map_val(mline, mcol)?),
+                "value" => fields.value = self.map_val(mline, mcol)?,
+                "node" => fields.node = node_of(self.map_value(mline, mcol)?),
+                "error" => fields.error = error_of(self.map_value(mline, mcol)?),
                 _ => {
                     self.map_value(mline, mcol)?;
                 }
             }
         }
-        if !has_type {
+        let Some(op_type) = fields.op_type else {
             return Err(self.err_at(
                 mline,
                 mcol,
                 "operation has no :type (expected :invoke, :ok, :fail or :info)",
             ));
-        }
-        if !has_f {
-            // Elle writes transactions without `:f`: the value is the list
-            // of micro-ops.
-            if super::is_txn_value(&op.value) {
-                op.f = super::Name::new(super::TXN);
-            } else {
-                return Err(self.err_at(
-                    mline,
-                    mcol,
-                    "operation has no :f (and its :value is not a list of micro-ops such as [[:append :x 1]], which would make it a txn)",
-                ));
-            }
-        }
-        op.index = index.unwrap_or(if position == usize::MAX {
-            u64::MAX
-        } else {
-            position as u64
-        });
-        Ok(op)
+        };
+        let Some(f) = fields.f_or_txn() else {
+            return Err(self.err_at(
+                mline,
+                mcol,
+                "operation has no :f (and its :value is not a list of micro-ops such as [[:append :x 1]], which would make it a txn)",
+            ));
+        };
+        Ok(fields.into_op(op_type, f, position))
     }
 
     /// A map value that should be a name (keyword, symbol or string); other
@@ -1017,6 +1098,458 @@ impl<'a> Parser<'a> {
                 _ => Ok(None),
             },
         }
+    }
+}
+
+/// What an operation map says, field by field, as both readers collect it.
+struct OpFields {
+    index: Option<u64>,
+    time: super::Time,
+    process: Option<Process>,
+    op_type: Option<OpType>,
+    f: Option<super::Name>,
+    key: Option<Val>,
+    value: Val,
+    node: Option<super::Name>,
+    error: Option<Value>,
+    /// Where the map (or its record tag) starts.
+    line: usize,
+}
+
+impl OpFields {
+    fn new(line: usize) -> OpFields {
+        OpFields {
+            index: None,
+            time: super::Time::NONE,
+            process: None,
+            op_type: None,
+            f: None,
+            key: None,
+            value: Val::Nil,
+            node: None,
+            error: None,
+            line,
+        }
+    }
+
+    /// The function; Elle writes transactions without `:f`, and then the
+    /// value is the list of micro-ops. `None` when it is neither.
+    fn f_or_txn(&self) -> Option<super::Name> {
+        match self.f {
+            Some(f) => Some(f),
+            None if super::is_txn_value(&self.value) => Some(super::Name::new(super::TXN)),
+            None => None,
+        }
+    }
+
+    /// The event: the one place this reader makes an [`Op`]. `position`
+    /// is its index when it has no `:index` (`usize::MAX`: numbered later).
+    fn into_op(self, op_type: OpType, f: super::Name, position: usize) -> Op {
+        let index = self.index.unwrap_or(if position == usize::MAX {
+            u64::MAX
+        } else {
+            position as u64
+        });
+        Op {
+            index,
+            time: self.time,
+            process: self.process,
+            op_type,
+            f,
+            key: self.key,
+            value: self.value,
+            extra: super::OpExtra::of(self.node, self.error),
+            line: self.line as u32,
+        }
+    }
+}
+
+/// `:process`: an integer, a name (`:nemesis`) or nil; `None` for any
+/// other value.
+fn process_of(v: Val) -> Option<Option<Process>> {
+    match v {
+        Val::Nil => Some(None),
+        Val::Str(s) => Some(Some(Process::name(s))),
+        Val::Int(i) => Some(Some(Process::id(i))),
+        _ => None,
+    }
+}
+
+/// `:index` or `:time`: a non-negative integer or nil (and Jepsen writes
+/// `:time -1` for an event it did not time); the value back when it is
+/// neither.
+fn count_of(v: Val, time: bool) -> Result<Option<u64>, Val> {
+    match v {
+        Val::Nil => Ok(None),
+        Val::Int(-1) if time => Ok(None),
+        Val::Int(i) if i >= 0 => Ok(Some(i as u64)),
+        v => match v.as_u64() {
+            Some(n) => Ok(Some(n)),
+            None => Err(v),
+        },
+    }
+}
+
+/// `:node`: a name, or any other value by its text.
+fn node_of(v: Value) -> Option<super::Name> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(super::Name::new(&s)),
+        other => Some(super::Name::new(&other.to_string())),
+    }
+}
+
+fn error_of(v: Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        v => Some(v),
+    }
+}
+
+/// Keys of an operation map, recognised by their bytes.
+#[derive(Clone, Copy, PartialEq)]
+enum Field {
+    Index,
+    Time,
+    Process,
+    Type,
+    F,
+    Key,
+    Value,
+    Node,
+    Error,
+    Other,
+}
+
+impl Field {
+    #[inline]
+    fn of(name: &[u8]) -> Field {
+        match name {
+            b"index" => Field::Index,
+            b"time" => Field::Time,
+            b"process" => Field::Process,
+            b"type" => Field::Type,
+            b"f" => Field::F,
+            b"key" => Field::Key,
+            b"value" => Field::Value,
+            b"node" => Field::Node,
+            b"error" => Field::Error,
+            _ => Field::Other,
+        }
+    }
+}
+
+/// Lists nested deeper than this are left to the careful reader.
+const FAST_DEPTH: usize = 32;
+
+/// Lists written in at most this many bytes may be shared (see
+/// [`Parser::shared_list`]), through a table of this many slots.
+const SHARED_LIST_TEXT: usize = 48;
+const LIST_SLOTS_LOG2: usize = 10;
+
+/// A hash of a short text from its length and its first and last eight
+/// bytes (a table slot, not an identity: the text is compared after).
+fn text_hash(text: &[u8]) -> usize {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        for (w, &c) in w.iter_mut().zip(b) {
+            *w = c;
+        }
+        u64::from_le_bytes(w)
+    };
+    let head = word(text);
+    let tail = word(&text[text.len().saturating_sub(8)..]);
+    let h = (text.len() as u64 ^ head).wrapping_mul(K);
+    (h.rotate_left(29) ^ tail).wrapping_mul(K) as usize
+}
+
+/// The fast reader of operation maps.
+///
+/// Histories are millions of maps of the same few keywords, small
+/// integers, keywords and vectors. The careful reader ([`Parser::parse_op`])
+/// goes through a name per key and a `serde_json::Value` for anything but
+/// the simplest values; this one recognises the keys by their bytes, reads
+/// integers, keywords, strings without escapes and lists of them straight
+/// into [`Val`]s (lists through one reused buffer, with no `Vec` per list),
+/// and interns short names through a small table keyed by their bytes.
+/// Any value it does not handle is read by the careful reader's own
+/// functions, and on anything unusual in the map itself (a key that is
+/// not a keyword, a missing `:type`) or any error it gives up: the caller
+/// reads the map again with the careful reader, so every result and every
+/// error is the careful reader's.
+impl<'a> Parser<'a> {
+    /// One operation map at `pos` (whitespace skipped): fast, else careful.
+    fn read_op(&mut self, position: usize) -> Result<Op, HistoryError> {
+        let saved = (self.pos, self.line, self.line_start, self.depth);
+        if let Some(op) = self.fast_op(position) {
+            return Ok(op);
+        }
+        (self.pos, self.line, self.line_start, self.depth) = saved;
+        self.scratch.clear();
+        self.parse_op(position)
+    }
+
+    #[inline]
+    fn fast_op(&mut self, position: usize) -> Option<Op> {
+        let line = self.line;
+        if self.peek() == Some(b'#') {
+            // A record such as `#jepsen.history.Op{...}`.
+            if matches!(
+                self.bytes.get(self.pos + 1),
+                None | Some(b'{' | b'#' | b'"' | b'_')
+            ) {
+                return None;
+            }
+            self.pos += 1;
+            self.token();
+            self.skip_ws().ok()?;
+        }
+        if self.peek() != Some(b'{') {
+            return None;
+        }
+        let (mline, mcol) = (self.line, self.column());
+        self.pos += 1;
+        let mut fields = OpFields::new(line);
+        loop {
+            self.skip_ws().ok()?;
+            match self.peek()? {
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                b':' => self.pos += 1,
+                _ => return None,
+            }
+            let key = self.token();
+            if key.is_empty() {
+                return None;
+            }
+            let key = Field::of(key.as_bytes());
+            self.skip_ws().ok()?;
+            match key {
+                Field::Type => {
+                    let t = self.fast_keyword()?;
+                    fields.op_type = Some(match t.as_bytes() {
+                        b"invoke" => OpType::Invoke,
+                        b"ok" => OpType::Ok,
+                        b"fail" => OpType::Fail,
+                        b"info" => OpType::Info,
+                        _ => return None,
+                    });
+                }
+                Field::F => {
+                    let f = self.fast_keyword()?;
+                    fields.f = Some(self.intern(f));
+                }
+                Field::Process => fields.process = process_of(self.val(mline, mcol)?)?,
+                Field::Index => fields.index = count_of(self.val(mline, mcol)?, false).ok()?,
+                Field::Time => fields.time = count_of(self.val(mline, mcol)?, true).ok()?.into(),
+                Field::Key => fields.key = Some(self.val(mline, mcol)?),
+                Field::Value => fields.value = self.val(mline, mcol)?,
+                Field::Node => {
+                    fields.node = if self.peek() == Some(b':') {
+                        let n = self.fast_keyword()?;
+                        Some(self.intern(n))
+                    } else {
+                        node_of(self.map_value(mline, mcol).ok()?)
+                    }
+                }
+                Field::Error => fields.error = error_of(self.map_value(mline, mcol).ok()?),
+                Field::Other => {
+                    self.map_value(mline, mcol).ok()?;
+                }
+            }
+        }
+        let op_type = fields.op_type?;
+        let f = fields.f_or_txn()?;
+        Some(fields.into_op(op_type, f, position))
+    }
+
+    /// A keyword at `pos`: its name.
+    #[inline]
+    fn fast_keyword(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b':') {
+            return None;
+        }
+        self.pos += 1;
+        let name = self.token();
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// A map value at `pos`: read fast, else by the careful reader.
+    #[inline]
+    fn val(&mut self, mline: usize, mcol: Col<'a>) -> Option<Val> {
+        let saved = (self.pos, self.line, self.line_start);
+        let fast = match self.peek() {
+            Some(b'-' | b'0'..=b'9') => self.fast_int(),
+            _ => self.fast_val(0),
+        };
+        if fast.is_some() {
+            return fast;
+        }
+        (self.pos, self.line, self.line_start) = saved;
+        self.careful_val(mline, mcol)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn careful_val(&mut self, mline: usize, mcol: Col<'a>) -> Option<Val> {
+        self.scratch.clear();
+        self.map_val(mline, mcol).ok()
+    }
+
+    fn fast_val(&mut self, depth: usize) -> Option<Val> {
+        match self.peek()? {
+            b'[' | b'(' => self.fast_list(depth),
+            _ => self.fast_scalar(),
+        }
+    }
+
+    /// A vector or list at `pos`, its elements gathered in `scratch`.
+    fn fast_list(&mut self, depth: usize) -> Option<Val> {
+        if depth >= FAST_DEPTH {
+            return None;
+        }
+        let close = if self.peek()? == b'[' { b']' } else { b')' };
+        let open = self.pos;
+        self.pos += 1;
+        let first = self.scratch.len();
+        loop {
+            self.skip_ws().ok()?;
+            let c = self.peek()?;
+            if c == close {
+                self.pos += 1;
+                return Some(self.shared_list(open, first));
+            }
+            let item = if matches!(c, b'[' | b'(') {
+                self.fast_list(depth + 1)?
+            } else {
+                self.fast_scalar()?
+            };
+            self.scratch.push(item);
+        }
+    }
+
+    /// The list written at `open..pos`, of the elements in `scratch` from
+    /// `first`. A short list written exactly like one read recently (the
+    /// micro-op `[:append 3 1]` of an invocation and of its completion, a
+    /// read of a key that did not change) is that list again, shared: the
+    /// same text is the same value, and sharing saves an allocation and
+    /// its memory.
+    fn shared_list(&mut self, open: usize, first: usize) -> Val {
+        let text = &self.bytes[open..self.pos];
+        if text.len() > SHARED_LIST_TEXT {
+            return Val::list_exact(&mut self.scratch, first);
+        }
+        if self.lists.is_empty() {
+            self.lists = vec![None; 1 << LIST_SLOTS_LOG2];
+        }
+        let slot = text_hash(text) >> (64 - LIST_SLOTS_LOG2);
+        if let Some((from, to, list)) = &self.lists[slot] {
+            if self.bytes.get(*from..*to) == Some(text) {
+                let list = list.clone();
+                self.scratch.truncate(first);
+                return list;
+            }
+        }
+        let list = Val::list_exact(&mut self.scratch, first);
+        self.lists[slot] = Some((open, self.pos, list.clone()));
+        list
+    }
+
+    #[inline(always)]
+    fn fast_scalar(&mut self) -> Option<Val> {
+        match self.peek()? {
+            b':' => {
+                let name = self.fast_keyword()?;
+                Some(Val::Str(self.intern(name)))
+            }
+            b'-' | b'0'..=b'9' => self.fast_int(),
+            b'n' | b't' | b'f' => match self.token() {
+                "nil" => Some(Val::Nil),
+                "true" => Some(Val::Bool(true)),
+                "false" => Some(Val::Bool(false)),
+                _ => None,
+            },
+            b'"' => {
+                let start = self.pos + 1;
+                let len = memchr::memchr3(b'"', b'\\', b'\n', &self.bytes[start..])?;
+                if self.bytes[start + len] != b'"' {
+                    return None;
+                }
+                self.pos = start + len + 1;
+                Some(Val::str(&self.text[start..start + len]))
+            }
+            _ => None,
+        }
+    }
+
+    /// A decimal integer that fits in 64 bits, with no sign but `-`, no
+    /// leading zero and no suffix; anything else is the careful reader's.
+    #[inline]
+    fn fast_int(&mut self) -> Option<Val> {
+        let b = self.bytes;
+        let negative = b.get(self.pos) == Some(&b'-');
+        let digits = self.pos + usize::from(negative);
+        let mut at = digits;
+        let mut n: u64 = 0;
+        while let Some(&c) = b.get(at) {
+            if !c.is_ascii_digit() {
+                if !is_delimiter(c) {
+                    return None;
+                }
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            at += 1;
+        }
+        let count = at - digits;
+        if count == 0 || (count > 1 && b[digits] == b'0') {
+            return None;
+        }
+        let i = if negative {
+            if n > 1 << 63 {
+                return None;
+            }
+            (n as i64).wrapping_neg()
+        } else {
+            i64::try_from(n).ok()?
+        };
+        self.pos = at;
+        Some(Val::Int(i))
+    }
+
+    /// The interned name for `s`. Names of up to 7 bytes (function names,
+    /// micro-op names, node names) are looked up in a small table by their
+    /// bytes and length as one integer, with no hashing of the text and no
+    /// lock.
+    #[inline]
+    fn intern(&mut self, s: &str) -> super::Name {
+        let b = s.as_bytes();
+        if b.len() > 7 {
+            return self.name(s);
+        }
+        let mut word = [0u8; 8];
+        for (w, &c) in word.iter_mut().zip(b) {
+            *w = c;
+        }
+        // The length in the top byte (free: at most 7 bytes of text) tells
+        // "a" from "a\0".
+        word[7] = b.len() as u8;
+        let key = u64::from_le_bytes(word);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        if self.short_names.is_empty() {
+            self.short_names = vec![None; 64];
+        }
+        if let Some((k, n)) = self.short_names[slot] {
+            if k == key {
+                return n;
+            }
+        }
+        let n = super::Name::new(s);
+        self.short_names[slot] = Some((key, n));
+        n
     }
 }
 
@@ -1449,5 +1982,278 @@ mod tests {
             ops[123].value,
             json!([["append", 123 % 7, 123], ["r", 123 % 5, null]])
         );
+    }
+
+    /// Maps the fast reader must read exactly as the careful one does, or
+    /// leave to it: each value and key shape it handles, each it hands
+    /// over, and each error.
+    const TRICKY_MAPS: &[&str] = &[
+        "{:index 0, :time 0, :process 44, :type :invoke, :f :read, :key 548, :value nil}",
+        "{:index 7, :process 5, :type :ok, :f :txn, :value [[:r 88 []] [:append 991 1]]}",
+        "{:type :info, :f :write, :process -3, :time -1, :value 9223372036854775807}",
+        "{:type :ok, :f :read, :process :nemesis, :value -9223372036854775808}",
+        "{:type :ok, :f :read, :process nil, :value 9223372036854775808}",
+        "{:type :ok, :f :read, :process \"n1\", :value -9223372036854775809}",
+        "{:type :ok, :f :read, :index 18446744073709551615, :value 1}",
+        "{:type :ok, :f :read, :index 18446744073709551616}",
+        "{:type :ok, :f :read, :index -1}",
+        "{:type :ok, :f :read, :time -2}",
+        "{:type :ok, :f :read, :time 1.5}",
+        "{:type :ok, :f :read, :process 1.5}",
+        "{:type :ok, :f :read, :value 1.0}",
+        "{:type :ok, :f :read, :value 1N}",
+        "{:type :ok, :f :read, :value 1M}",
+        "{:type :ok, :f :read, :value -0}",
+        "{:type :ok, :f :read, :value 007}",
+        "{:type :ok, :f :read, :value +7}",
+        "{:type :ok, :f :read, :value 0x1F}",
+        "{:type :ok, :f :read, :value 1/2}",
+        "{:type :ok, :f :read, :value 12abc}",
+        "{:type :ok, :f :read, :value -}",
+        "{:type :ok, :f :read, :value -x}",
+        "{:type :ok, :f :read, :value nilly}",
+        "{:type :ok, :f :read, :value [true false nil]}",
+        "{:type :ok, :f :read, :value truex}",
+        "{:type :ok, :f :read, :value \"a\\\"b\"}",
+        "{:type :ok, :f :read, :value \"h\u{e9}llo \u{2713}\"}",
+        "{:type :ok, :f :read, :value \"two\nlines\"}",
+        "{:type :ok, :f :read, :value \"unclosed}",
+        "{:type :ok, :f :read, :value \\a}",
+        "{:type :ok, :f :read, :value #{1 2}}",
+        "{:type :ok, :f :read, :value {:a [1 2]}}",
+        "{:type :ok, :f :read, :value #inst \"2020-01-01\"}",
+        "{:type :ok, :f :read, :value [1 #_ 2 3]}",
+        "{:type :ok, :f :read, :value [1 ; one\n 2]}",
+        "{:type :ok, :f :read, :value [1 [2 (3 [])] :k \"s\"]}",
+        "{:type :ok, :f :read, :value [1 2}}",
+        "{:type :ok, :f :read, :value [1 2)}",
+        "{:type :ok, :f :read, :value [1 2",
+        "{:type :ok, :f :read, :value}",
+        "{:type :ok, :f :read, :value :}",
+        "{:type :ok, :f :read :value 1 :value 2 :type :fail}",
+        "{:type :ok, :value [[:r :x nil] [:append :y 2]]}",
+        "{:type :ok, :value []}",
+        "{:type :ok, :value [[1 2]]}",
+        "{:f :read, :value 1}",
+        "{:type :done, :f :read}",
+        "{:type \"ok\", :f \"read\"}",
+        "{:type ok, :f read}",
+        "{\"type\" :ok, \"f\" :read, \"value\" 3}",
+        "{type :ok, f :read}",
+        "{:type :ok, :f 3}",
+        "{:type :ok, :f :}",
+        "{:type :ok, :f :read/x, :key :ns/k}",
+        "{:type :ok, :f :abcdefg, :value :abcdefgh}",
+        "{:type :ok, :f :abcdefgh, :value :abcdefg}",
+        "{:type :ok, :f :read, :node :n1, :error :timeout}",
+        "{:type :ok, :f :read, :node \"n1\", :error [:a \"b\" {:c 1}]}",
+        "{:type :ok, :f :read, :node 3, :error nil}",
+        "{:type :ok, :f :read, :node nil}",
+        "{:type :ok, :f :read, :extra {:ignored [1 2]}, :other-key #{}}",
+        "{:type :ok, :f :read, :extra}",
+        "{:type :ok, :f :read, : 3}",
+        "{:type:x :ok, :type :ok, :f :read}",
+        "#jepsen.history.Op{:index 9 :time 2000 :type :invoke :process 3 :f :txn :value [[:append 5 1]]}",
+        "#jepsen.history.Op {:type :invoke :f :read}",
+        "#jepsen.history.Op [:type :invoke]",
+        "#{:type :invoke :f :read}",
+        "# {:type :invoke :f :read}",
+        "{:type :ok,\n :f :read ; a comment\n :value\n [1\n 2] #_ :ignored}",
+        "{:type :ok, #_ :f :f :read, :value\t\r\x0c1}",
+        "{:type :ok, :f :read, :value [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "{:type :ok, :f :read, :value 1",
+        "{:type :ok, :f :read, :value 1]",
+        "{:type :ok, :f :read}}",
+        "[:type :ok]",
+        "}",
+    ];
+
+    /// The fast reader's result (event, where it stopped, line) or the
+    /// careful reader's error, for the map at the start of `text`; and
+    /// whether the fast reader read it itself.
+    fn read_fast(text: &str) -> (Result<(Op, usize, usize), String>, bool) {
+        let mut p = Parser::new(text, "t.edn");
+        let fast = p.fast_op(0).is_some();
+        let mut p = Parser::new(text, "t.edn");
+        let r = p.read_op(0).map(|op| (op, p.pos, p.line));
+        (r.map_err(|e| e.to_string()), fast)
+    }
+
+    fn read_careful(text: &str) -> Result<(Op, usize, usize), String> {
+        let mut p = Parser::new(text, "t.edn");
+        p.parse_op(0)
+            .map(|op| (op, p.pos, p.line))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_the_careful_one() {
+        let mut fast_count = 0;
+        for text in TRICKY_MAPS {
+            let (fast, by_fast) = read_fast(text);
+            assert_eq!(fast, read_careful(text), "{text:?}");
+            fast_count += usize::from(by_fast);
+            if by_fast {
+                assert!(
+                    fast.is_ok(),
+                    "{text:?}: the fast reader read a map the careful one refuses"
+                );
+            }
+        }
+        // The common shapes really go the fast way, so the comparison above
+        // compares two readers.
+        for text in &TRICKY_MAPS[..6] {
+            assert!(read_fast(text).1, "{text:?} was not read fast");
+        }
+        assert!(fast_count >= 30, "only {fast_count} maps were read fast");
+    }
+
+    #[test]
+    fn short_names_are_interned_by_their_bytes() {
+        let mut p = Parser::new("", "t.edn");
+        let mut names = vec![String::new(), "a\0".to_string(), "\0".to_string()];
+        for len in 1..=9 {
+            for i in 0..200 {
+                names.push(format!("{i:0>len$}").chars().take(len).collect());
+                names.push(format!("x{i}y").chars().take(len).collect());
+            }
+        }
+        names.push("abcdefg".into());
+        names.push("abcdefgx".into());
+        names.push("é".into());
+        for _ in 0..2 {
+            for n in &names {
+                assert_eq!(p.intern(n).as_str(), n.as_str());
+                assert_eq!(p.intern(n), super::super::Name::new(n));
+            }
+        }
+    }
+
+    /// A stream with every awkward thing a cut can land near: maps over
+    /// several lines, a line inside a map that starts with `{`, two maps on
+    /// a line, an indented map, comments, records, blank lines.
+    fn awkward_stream(two_per_line: bool, multi_line: bool) -> String {
+        let mut text = String::from("; a history\n\n");
+        for i in 0..400 {
+            text.push_str(&format!(
+                "{{:process {}, :type :invoke, :f :txn, :value [[:append {} {i}] [:r 3 nil]]}}\n",
+                i % 7,
+                i % 11
+            ));
+            match i % 50 {
+                7 if two_per_line => text.push_str(
+                    "{:process 1, :type :ok, :f :read, :value 1} {:process 2, :type :ok, :f :read}\n",
+                ),
+                13 if two_per_line => text.push_str("  {:process 3, :type :fail, :f :read}\n"),
+                21 if multi_line => text.push_str(
+                    "{:process 9, :type :info, :f :start,\n:value\n{:a 1}, :error \"x\ny\"}\n",
+                ),
+                29 => text.push_str(
+                    "#jepsen.history.Op{:index 100000, :process 4, :type :ok, :f :write, :value \"s\"}\n",
+                ),
+                33 => text.push_str("\n; between\n{:type :ok, :f :read} ; after\n"),
+                _ => {}
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn pieces_cut_anywhere_read_like_the_whole() {
+        for (two, multi) in [(false, false), (true, false), (false, true), (true, true)] {
+            let text = awkward_stream(two, multi);
+            let whole = parse_whole(&text, "w").unwrap();
+            let mut cut_inside = false;
+            for piece in (1..text.len()).step_by(97).chain([1, 2, 50, 80, 81, 82]) {
+                match parse_pieces(&text, "w", piece) {
+                    Some(pieces) => assert_eq!(pieces, whole, "piece {piece}, {two} {multi}"),
+                    // Only a cut inside a map that spans lines fails.
+                    None => {
+                        assert!(multi, "piece {piece} failed without multi-line maps");
+                        cut_inside = true;
+                    }
+                }
+            }
+            assert_eq!(cut_inside, multi);
+        }
+        // Errors name the same place however the text is cut.
+        let mut bad = awkward_stream(true, false);
+        bad.push_str("{:process 1, :type :ok, :f :read}\n{:process 1 :type :nope, :f :read}\n");
+        let lines = bad.lines().count();
+        assert!(parse_pieces(&bad, "w", 500).is_none());
+        let e = parse_history(&bad, "w").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("w:{lines}:19:")), "{e}");
+    }
+
+    /// One map from random fragments, tricky and plain.
+    fn random_map(parts: &[(usize, usize)]) -> String {
+        const KEYS: &[&str] = &[
+            ":index",
+            ":time",
+            ":process",
+            ":type",
+            ":f",
+            ":key",
+            ":value",
+            ":node",
+            ":error",
+            ":other",
+            "\"value\"",
+            ":type:x",
+            ":",
+        ];
+        const VALUES: &[&str] = &[
+            "nil",
+            "0",
+            "-1",
+            "42",
+            "007",
+            "1.5",
+            "1N",
+            "-",
+            ":ok",
+            ":invoke",
+            ":read",
+            ":nemesis",
+            "\"s\"",
+            "\"a\\nb\"",
+            "[]",
+            "[1 :x nil]",
+            "[[:r 1 nil] [:append 2 3]]",
+            "(1 (2))",
+            "#{1}",
+            "{:a 1}",
+            "true",
+            "[1 2}",
+            "#_ 1 2",
+            "; c\n 3",
+            "18446744073709551615",
+            "-9223372036854775809",
+            "\\c",
+            "[1 \n 2]",
+        ];
+        let mut text = String::from("{");
+        for &(k, v) in parts {
+            text.push_str(KEYS[k % KEYS.len()]);
+            text.push(' ');
+            text.push_str(VALUES[v % VALUES.len()]);
+            text.push_str(", ");
+        }
+        text.push('}');
+        text
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_reader_agrees_on_random_maps(
+            parts in proptest::collection::vec((0usize..100, 0usize..100), 0..8),
+            plain in proptest::bool::ANY,
+        ) {
+            let mut text = random_map(&parts);
+            if plain {
+                text.insert_str(1, ":type :ok, :f :read, ");
+            }
+            proptest::prop_assert_eq!(read_fast(&text).0, read_careful(&text), "{}", text);
+        }
     }
 }

@@ -347,6 +347,19 @@ impl Val {
             None => Val::List(List::new(items)),
         }
     }
+    /// The list of `buffer[first..]` (packed when they are small integers,
+    /// see [`Ints`]), which leave the buffer: built straight into its shared
+    /// allocation, so readers reuse one buffer and make no `Vec` per list.
+    pub fn list_exact(buffer: &mut Vec<Val>, first: usize) -> Val {
+        if let Some(ints) = Ints::of(&buffer[first..]) {
+            buffer.truncate(first);
+            return Val::Ints(ints);
+        }
+        Val::List(List(triomphe::ThinArc::from_header_and_iter(
+            (),
+            buffer.drain(first..),
+        )))
+    }
     pub fn float(f: f64) -> Val {
         Val::Float(f.to_bits())
     }
