@@ -212,6 +212,11 @@ impl List {
             items.into_iter(),
         ))
     }
+    /// The items `items` yields, in one allocation of exactly their size
+    /// (readers gather items in a reused buffer and drain it here).
+    pub fn from_exact<I: ExactSizeIterator<Item = Val>>(items: I) -> List {
+        List(triomphe::ThinArc::from_header_and_iter((), items))
+    }
     pub fn as_slice(&self) -> &[Val] {
         &self.0.slice
     }
