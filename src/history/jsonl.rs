@@ -35,12 +35,25 @@ struct Line<'a> {
     error: Option<serde_json::Value>,
 }
 
-/// Pieces smaller than this are not worth a thread.
+/// The largest piece: larger ones would not spread a file over the cores.
 const PIECE: usize = 4 << 20;
+/// Pieces smaller than this are not worth a thread.
+const SMALLEST_PIECE: usize = 256 << 10;
 
 /// Parses JSON Lines text; errors name `file`, the line and the column.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
-    parse_in_pieces(text, file, PIECE)
+    parse_in_pieces(
+        text,
+        file,
+        piece_size(text.len(), rayon::current_num_threads()),
+    )
+}
+
+/// The size of the pieces `len` bytes are cut into for `threads` threads:
+/// four pieces a thread, so that pieces of unequal speed (lines of
+/// unequal length) still keep every thread busy to the end.
+fn piece_size(len: usize, threads: usize) -> usize {
+    (len / (4 * threads.max(1))).clamp(SMALLEST_PIECE, PIECE)
 }
 
 fn parse_in_pieces(text: &str, file: &str, piece: usize) -> Result<Vec<Op>, HistoryError> {
@@ -56,7 +69,9 @@ fn parse_in_pieces(text: &str, file: &str, piece: usize) -> Result<Vec<Op>, Hist
         })
         .collect();
     let counts: Vec<usize> = pieces.par_iter().map(|(t, _)| count_events(t)).collect();
-    let mut ops = vec![Op::default(); counts.iter().sum()];
+    // Made on every core: the first touch of its pages is most of the cost.
+    let mut ops = Vec::new();
+    ops.par_extend(rayon::iter::repeat_n(Op::default(), counts.iter().sum()));
     let mut parts: Vec<&mut [Op]> = Vec::with_capacity(pieces.len());
     let mut rest: &mut [Op] = &mut ops;
     for &n in &counts {
@@ -73,11 +88,11 @@ fn parse_in_pieces(text: &str, file: &str, piece: usize) -> Result<Vec<Op>, Hist
         r?;
     }
     // An omitted index is the event's position in the whole file.
-    for (pos, op) in ops.iter_mut().enumerate() {
+    ops.par_iter_mut().enumerate().for_each(|(pos, op)| {
         if op.index == u64::MAX {
             op.index = pos as u64;
         }
-    }
+    });
     Ok(ops)
 }
 
@@ -293,6 +308,8 @@ mod fast {
         slots: [Option<Name>; SLOTS],
         /// Items of the lists being read, innermost list last.
         items: Vec<Val>,
+        /// The integers of a list of integers being read.
+        ints: Vec<i64>,
     }
 
     impl Default for Names {
@@ -300,6 +317,7 @@ mod fast {
             Names {
                 slots: [None; SLOTS],
                 items: Vec::new(),
+                ints: Vec::new(),
             }
         }
     }
@@ -417,35 +435,51 @@ mod fast {
                 .starts_with(word)
                 .then(|| self.i += word.len())
         }
-        #[inline]
-        fn number(&mut self) -> Option<Val> {
-            self.ws();
-            let start = self.i;
-            let neg = self.b.get(start) == Some(&b'-');
-            let digits = start + usize::from(neg);
+        /// An integer of at most 18 digits (which cannot overflow an
+        /// `i64`, so no digit is checked for overflow), without a fraction
+        /// or exponent. Anything else is left unread: `None`.
+        #[inline(always)]
+        fn small_int(&mut self) -> Option<i64> {
+            let b = self.b;
+            let neg = b.get(self.i) == Some(&b'-');
+            let digits = self.i + usize::from(neg);
             let mut i = digits;
-            let mut n: u64 = 0;
-            while let Some(&c) = self.b.get(i) {
+            let mut n: i64 = 0;
+            while let Some(&c) = b.get(i) {
                 let d = c.wrapping_sub(b'0');
                 if d > 9 {
                     break;
                 }
-                // Wraps only past 19 digits, which are read again below.
-                n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+                n = n.wrapping_mul(10).wrapping_add(i64::from(d));
                 i += 1;
             }
             let len = i - digits;
-            if len == 0 || (len > 1 && self.b[digits] == b'0') {
+            // `-0` is a float to serde_json; leading zeros are refused.
+            if len == 0
+                || len > 18
+                || (len > 1 && b[digits] == b'0')
+                || (neg && n == 0)
+                || matches!(b.get(i), Some(b'.' | b'e' | b'E'))
+            {
                 return None;
             }
             self.i = i;
-            // Up to 18 digits always fit an i64. Fractions, exponents,
-            // longer integers and `-0` (a float to serde_json) are read as
-            // the careful path reads them.
-            if len <= 18 && !(neg && n == 0) && !matches!(self.b.get(i), Some(b'.' | b'e' | b'E')) {
-                let n = n as i64;
-                return Some(Val::Int(if neg { -n } else { n }));
+            Some(if neg { -n } else { n })
+        }
+        #[inline]
+        fn number(&mut self) -> Option<Val> {
+            self.ws();
+            match self.small_int() {
+                Some(n) => Some(Val::Int(n)),
+                // Fractions, exponents, longer integers and `-0` are read
+                // as the careful path reads them.
+                None => self.number_by_serde(self.i),
             }
+        }
+        /// The rest of a number that starts at `start`, read by serde_json.
+        #[cold]
+        #[inline(never)]
+        fn number_by_serde(&mut self, start: usize) -> Option<Val> {
             while let Some(&c) = self.b.get(self.i) {
                 if c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-') {
                     self.i += 1;
@@ -486,11 +520,29 @@ mod fast {
         }
         /// The rest of a list whose `[` was just read.
         fn list(&mut self, depth: usize) -> Option<Val> {
+            if let Some(v) = self.int_list() {
+                return Some(v);
+            }
             let base = self.names.items.len();
             if !self.eat(b']') {
                 loop {
-                    let v = self.value(depth + 1)?;
+                    // Lists of integers (read results) are the common case.
+                    let v = match self.b.get(self.i) {
+                        Some(c) if c.is_ascii_digit() => self.number()?,
+                        _ => self.value(depth + 1)?,
+                    };
                     self.names.items.push(v);
+                    match self.b.get(self.i) {
+                        Some(b',') => {
+                            self.i += 1;
+                            continue;
+                        }
+                        Some(b']') => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => {}
+                    }
                     if self.eat(b',') {
                         continue;
                     }
@@ -501,6 +553,36 @@ mod fast {
                 }
             }
             Some(Val::List(List::from_exact(self.names.items.drain(base..))))
+        }
+        /// The rest of a list whose `[` was just read, when it holds only
+        /// integers that [`Cursor::small_int`] reads (read results): they
+        /// are gathered as plain integers, and become values only in the
+        /// list's own allocation. Otherwise nothing is read: `None`.
+        fn int_list(&mut self) -> Option<Val> {
+            let start = self.i;
+            self.names.ints.clear();
+            loop {
+                self.ws();
+                let Some(n) = self.small_int() else {
+                    self.i = start;
+                    return None;
+                };
+                self.names.ints.push(n);
+                self.ws();
+                match self.b.get(self.i) {
+                    Some(b',') => self.i += 1,
+                    Some(b']') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => {
+                        self.i = start;
+                        return None;
+                    }
+                }
+            }
+            let ints = self.names.ints.iter().map(|&n| Val::Int(n));
+            Some(Val::List(List::from_exact(ints)))
         }
         fn skip_object(&mut self, depth: usize) -> Option<()> {
             if !self.eat(b'{') {
@@ -721,6 +803,13 @@ mod tests {
             (r#" { "process" : -7 , "type" : "invoke" , "f" : "write" , "value" : -9223372036854775808 } "#, true),
             ("\t{\t\"process\"\t:\r1,\"type\":\"ok\" ,\"f\":\"w\",\"value\":[ [ ] , [ 1 , [ 2 , [ ] ] ] ]\t}\r", true),
             (r#"{"process":1,"type":"ok","f":"w","value":[[],[[]],[[],[[[]]]]]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":[1, 2 ,3 , -4,0,-5 ]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":[[1,2.5],[1,-0],[7,1234567890123456789],[1,"a"],[2,[3]],[4,null]]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":[[1,-9223372036854775808],[-999999999999999999,999999999999999999]]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":[1,01]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":[1,-]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":[1,,2]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":[1;2]}"#, false),
             (r#"{"process":1,"type":"ok","f":"w","value":1.5e3,"extra":{"a":[1,{"b":null}]}}"#, true),
             (r#"{"process":1,"type":"ok","f":"w","value":[1.0,1,-0.0,0,-0,1E2,1e-2,-1.25,0.1]}"#, true),
             (r#"{"process":1,"type":"ok","f":"w","value":-0}"#, true),
