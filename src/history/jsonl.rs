@@ -371,6 +371,20 @@ mod fast {
         }
     }
 
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+    /// True when some byte of `w` may be a quote, a backslash or below
+    /// 0x20 (a byte of 0x80 or above may be reported too: the caller then
+    /// reads byte by byte, so a false alarm costs only time).
+    #[inline(always)]
+    fn has_special(w: u64) -> bool {
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        (zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space)
+            != 0
+    }
+
     struct Cursor<'a, 'n> {
         s: &'a str,
         b: &'a [u8],
@@ -410,6 +424,17 @@ mod fast {
         #[inline]
         fn str_body(&mut self) -> Option<&'a str> {
             let start = self.i;
+            // Eight bytes at a time while none of them is a quote, a
+            // backslash or a control character; then byte by byte.
+            while let Some(word) = self.b.get(self.i..self.i + 8) {
+                let Ok(word) = <[u8; 8]>::try_from(word) else {
+                    break;
+                };
+                if has_special(u64::from_le_bytes(word)) {
+                    break;
+                }
+                self.i += 8;
+            }
             loop {
                 let c = *self.b.get(self.i)?;
                 self.i += 1;
@@ -422,6 +447,50 @@ mod fast {
             }
             // Both ends are ASCII quotes, so these are char boundaries.
             self.s.get(start..self.i - 1)
+        }
+        /// A field name and its closing quote: the usual ones compared
+        /// whole, any other read as a string.
+        #[inline(always)]
+        fn key(&mut self) -> Option<u16> {
+            if !self.eat(b'"') {
+                return None;
+            }
+            let rest = &self.b[self.i..];
+            let (bit, len) = match rest.first()? {
+                b'i' if rest.starts_with(b"index\"") => (INDEX, 6),
+                b't' if rest.starts_with(b"time\"") => (TIME, 5),
+                b't' if rest.starts_with(b"type\"") => (TYPE, 5),
+                b'p' if rest.starts_with(b"process\"") => (PROCESS, 8),
+                b'f' if rest.starts_with(b"f\"") => (F, 2),
+                b'k' if rest.starts_with(b"key\"") => (KEY, 4),
+                b'v' if rest.starts_with(b"value\"") => (VALUE, 6),
+                b'n' if rest.starts_with(b"node\"") => (NODE, 5),
+                b'e' if rest.starts_with(b"error\"") => (ERROR, 6),
+                _ => return self.str_body().map(|k| field(k.as_bytes())),
+            };
+            self.i += len;
+            Some(bit)
+        }
+        /// An event's type, as [`OpType::parse`] reads it.
+        #[inline(always)]
+        fn op_type(&mut self) -> Option<OpType> {
+            if !self.eat(b'"') {
+                return None;
+            }
+            let rest = &self.b[self.i..];
+            let (t, len) = if rest.starts_with(b"invoke\"") {
+                (OpType::Invoke, 7)
+            } else if rest.starts_with(b"ok\"") {
+                (OpType::Ok, 3)
+            } else if rest.starts_with(b"fail\"") {
+                (OpType::Fail, 5)
+            } else if rest.starts_with(b"info\"") {
+                (OpType::Info, 5)
+            } else {
+                return OpType::parse(self.str_body()?);
+            };
+            self.i += len;
+            Some(t)
         }
         #[inline]
         fn string(&mut self) -> Option<&'a str> {
@@ -641,11 +710,10 @@ mod fast {
         let mut seen = 0u16;
         if !c.eat(b'}') {
             loop {
-                let k = c.string()?;
+                let bit = c.key()?;
                 if !c.eat(b':') {
                     return None;
                 }
-                let bit = field(k.as_bytes());
                 if bit != OTHER && seen & bit != 0 {
                     return None;
                 }
@@ -659,7 +727,7 @@ mod fast {
                         }
                     }
                     PROCESS => process = process_of(c.value(0)?)?,
-                    TYPE => op_type = Some(OpType::parse(c.string()?)?),
+                    TYPE => op_type = Some(c.op_type()?),
                     F => {
                         let s = c.string()?;
                         f = Some(c.names.get(s));
@@ -863,6 +931,24 @@ mod tests {
         for (l, read_fast) in lines.into_iter().chain([(del, true)]) {
             assert_eq!(agrees(l, &mut names), read_fast, "{l}");
             assert_eq!(agrees(l, &mut fast::Names::default()), read_fast, "{l}");
+        }
+        // Strings read eight bytes at a time: a quote, a backslash, a
+        // control character or a multi-byte character at every position.
+        for len in 0..20 {
+            for at in 0..=len {
+                for special in [
+                    "\\\"", "\\n", "\t", "\u{1}", "é", "\u{7f}", "\u{80}", "🦀", " ",
+                ] {
+                    let text = format!("{}{special}{}", "a".repeat(at), "b".repeat(len - at));
+                    let l = format!(
+                        r#"{{"process":1,"type":"ok","f":"{text}","value":"{text}","{text}":["{text}"]}}"#
+                    );
+                    let read_fast = !special.starts_with('\\')
+                        && !special.starts_with('\t')
+                        && special != "\u{1}";
+                    assert_eq!(agrees(&l, &mut names), read_fast, "{l}");
+                }
+            }
         }
         // Strings that share a slot of the name cache keep their own names.
         let mut names = fast::Names::default();
