@@ -560,47 +560,86 @@ mod fast {
             Some(Val::from_json_owned(v))
         }
         fn value(&mut self, depth: usize) -> Option<Val> {
+            self.push_value(depth)?;
+            self.names.items.pop()
+        }
+        /// Reads a value onto the end of the items. Each kind of value is
+        /// written there directly (not returned and moved: moving a value
+        /// whose kind is not known copies it in pieces, which is slow).
+        fn push_value(&mut self, depth: usize) -> Option<()> {
             if depth > 64 {
                 return None;
+            }
+            // The usual items first, without looking for whitespace.
+            match self.b.get(self.i) {
+                Some(c) if c.is_ascii_digit() => {
+                    if let Some(n) = self.small_int() {
+                        self.names.items.push(Val::Int(n));
+                        return Some(());
+                    }
+                }
+                Some(b'"') => {
+                    self.i += 1;
+                    let s = self.str_body()?;
+                    let name = self.names.get(s);
+                    self.names.items.push(Val::Str(name));
+                    return Some(());
+                }
+                Some(b'n') => {
+                    self.literal(b"null")?;
+                    self.names.items.push(Val::Nil);
+                    return Some(());
+                }
+                _ => {}
             }
             match self.peek()? {
                 b'"' => {
                     self.i += 1;
                     let s = self.str_body()?;
-                    Some(Val::Str(self.names.get(s)))
+                    let name = self.names.get(s);
+                    self.names.items.push(Val::Str(name));
                 }
                 b'[' => {
                     self.i += 1;
-                    self.list(depth)
+                    let list = self.list(depth)?;
+                    self.names.items.push(Val::List(list));
                 }
-                b'n' => self.literal(b"null").map(|_| Val::Nil),
-                b't' => self.literal(b"true").map(|_| Val::Bool(true)),
-                b'f' => self.literal(b"false").map(|_| Val::Bool(false)),
+                b'n' => {
+                    self.literal(b"null")?;
+                    self.names.items.push(Val::Nil);
+                }
+                b't' => {
+                    self.literal(b"true")?;
+                    self.names.items.push(Val::Bool(true));
+                }
+                b'f' => {
+                    self.literal(b"false")?;
+                    self.names.items.push(Val::Bool(false));
+                }
                 b'{' => {
                     // Maps are rare in histories: kept exactly, as JSON.
                     let start = self.i;
                     self.skip_object(depth)?;
                     let v: serde_json::Value =
                         serde_json::from_str(self.s.get(start..self.i)?).ok()?;
-                    Some(Val::Other(Box::new(v)))
+                    self.names.items.push(Val::Other(Box::new(v)));
                 }
-                _ => self.number(),
+                _ => {
+                    let v = self.number()?;
+                    self.names.items.push(v);
+                }
             }
+            Some(())
         }
         /// The rest of a list whose `[` was just read.
-        fn list(&mut self, depth: usize) -> Option<Val> {
-            if let Some(v) = self.int_list() {
-                return Some(v);
+        fn list(&mut self, depth: usize) -> Option<List> {
+            if let Some(list) = self.int_list() {
+                return Some(list);
             }
             let base = self.names.items.len();
             if !self.eat(b']') {
                 loop {
-                    // Lists of integers (read results) are the common case.
-                    let v = match self.b.get(self.i) {
-                        Some(c) if c.is_ascii_digit() => self.number()?,
-                        _ => self.value(depth + 1)?,
-                    };
-                    self.names.items.push(v);
+                    self.push_value(depth + 1)?;
                     match self.b.get(self.i) {
                         Some(b',') => {
                             self.i += 1;
@@ -621,13 +660,13 @@ mod fast {
                     break;
                 }
             }
-            Some(Val::List(List::from_exact(self.names.items.drain(base..))))
+            Some(List::from_exact(self.names.items.drain(base..)))
         }
         /// The rest of a list whose `[` was just read, when it holds only
         /// integers that [`Cursor::small_int`] reads (read results): they
         /// are gathered as plain integers, and become values only in the
         /// list's own allocation. Otherwise nothing is read: `None`.
-        fn int_list(&mut self) -> Option<Val> {
+        fn int_list(&mut self) -> Option<List> {
             let start = self.i;
             self.names.ints.clear();
             loop {
@@ -651,7 +690,7 @@ mod fast {
                 }
             }
             let ints = self.names.ints.iter().map(|&n| Val::Int(n));
-            Some(Val::List(List::from_exact(ints)))
+            Some(List::from_exact(ints))
         }
         fn skip_object(&mut self, depth: usize) -> Option<()> {
             if !self.eat(b'{') {
