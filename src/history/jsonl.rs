@@ -285,13 +285,14 @@ fn parse_line_carefully(line: &str, file: &str, lineno: usize) -> Result<Op, His
 /// what is wrong, so the two agree on every line they both accept.
 ///
 /// It is the hot loop of reading a history, so it avoids what costs per
-/// event: field names are matched by length and bytes; integers of up to
-/// 18 digits (which cannot overflow an `i64`) are read without overflow
-/// checks; names repeated by a piece (functions, nodes, micro-operation
-/// names such as `r` and `append`) are found in a small cache instead of
-/// the interning table; and the items of a list are gathered in one buffer
-/// reused by every line of the piece, then moved into one allocation of
-/// exactly their number.
+/// event: the usual field names and types are compared whole; strings are
+/// scanned eight bytes at a time; integers of up to 18 digits (which
+/// cannot overflow an `i64`) are read without overflow checks; names
+/// repeated by a piece (functions, nodes, micro-operation names such as
+/// `r` and `append`) are found in a small cache instead of the interning
+/// table; and the items of a list are gathered in one buffer reused by
+/// every line of the piece (a list of integers as plain integers), then
+/// moved into one allocation of exactly their number.
 mod fast {
     use super::super::{is_txn_value, List, Name, Op, OpType, Process, Val, TXN};
 
@@ -913,6 +914,16 @@ mod tests {
             (r#"{"process":1,"type":"ok","f":"w","value":[1, 2 ,3 , -4,0,-5 ]}"#, true),
             (r#"{"process":1,"type":"ok","f":"w","value":[[1,2.5],[1,-0],[7,1234567890123456789],[1,"a"],[2,[3]],[4,null]]}"#, true),
             (r#"{"process":1,"type":"ok","f":"w","value":[[1,-9223372036854775808],[-999999999999999999,999999999999999999]]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a,b","[","]","{",{"x":[1,2],"y":"]"},[3,[4,5]],[ ],[]]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":[ "r" , 1 , [ 2 , "x" ] , null , true , false , 1.5 ]}"#, true),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a\"b",1]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":[,]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a",,]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":[["a"],]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a"]]}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a"}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a",[1}"#, false),
+            (r#"{"process":1,"type":"ok","f":"w","value":["a" "b"]}"#, false),
             (r#"{"process":1,"type":"ok","f":"w","value":[1,01]}"#, false),
             (r#"{"process":1,"type":"ok","f":"w","value":[1,-]}"#, false),
             (r#"{"process":1,"type":"ok","f":"w","value":[1,,2]}"#, false),
@@ -1102,6 +1113,40 @@ mod tests {
         }
         // The fast reader must have read a good share itself.
         assert!(fast_read > 2_000, "{fast_read}");
+    }
+
+    #[test]
+    fn lines_are_cut_as_str_lines_cuts_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let bits = ["\n", "\r\n", "\r", " ", "\t", "{}", "x", "\u{a0}", "é"];
+        for _ in 0..2000 {
+            let text: String = (0..rng.gen_range(0..12))
+                .map(|_| bits[rng.gen_range(0..bits.len())])
+                .collect();
+            let ours: Vec<&str> = Lines::new(&text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            assert_eq!(ours, std, "{text:?}");
+            let blank = |l: &&str| l.trim().is_empty();
+            assert_eq!(
+                count_events(&text),
+                std.iter().filter(|l| !blank(l)).count(),
+                "{text:?}"
+            );
+        }
+        let text = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\r\n\r\n  \r\n{\"process\":0,\"type\":\"ok\",\"f\":\"read\"}\r\n\u{a0}\n{\"process\":1,\"type\":\"invoke\",\"f\":\"read\"}";
+        let ops = parse(text, "crlf").unwrap();
+        let lines: Vec<u32> = ops.iter().map(|o| o.line).collect();
+        assert_eq!(lines, [1, 4, 6]);
+    }
+
+    #[test]
+    fn pieces_are_four_a_thread_within_bounds() {
+        assert_eq!(piece_size(100 << 20, 2), PIECE);
+        assert_eq!(piece_size(8 << 20, 2), 1 << 20);
+        assert_eq!(piece_size(8 << 20, 1), 2 << 20);
+        assert_eq!(piece_size(100 << 10, 2), SMALLEST_PIECE);
+        assert_eq!(piece_size(100 << 10, 0), SMALLEST_PIECE);
     }
 
     #[test]
