@@ -360,6 +360,21 @@ impl Val {
             buffer.drain(first..),
         )))
     }
+    /// The list of the integers `ints` (packed when they are four or more
+    /// and fit in 32 bits, see [`Ints`]).
+    pub fn int_list(ints: &[i64]) -> Val {
+        let small = ints.len() >= Ints::MIN_LEN && ints.iter().all(|&i| i32::try_from(i).is_ok());
+        if small {
+            return Val::Ints(Ints(triomphe::ThinArc::from_header_and_iter(
+                (),
+                ints.iter().map(|&i| i as i32),
+            )));
+        }
+        Val::List(List(triomphe::ThinArc::from_header_and_iter(
+            (),
+            ints.iter().map(|&i| Val::Int(i)),
+        )))
+    }
     pub fn float(f: f64) -> Val {
         Val::Float(f.to_bits())
     }
