@@ -87,9 +87,10 @@ impl fmt::Display for OpType {
 /// carries one: a number in `-2^62..2^62` is stored shifted with the low
 /// bit set; a name is its interned [`Name`]'s address (a multiple of 8); a
 /// number beyond that range is the address of its interned decimal text
-/// with bit 1 set. Equal processes have equal bits, so equality and
-/// hashing are one integer's. Read it with [`Process::kind`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// with bit 1 set. Equal processes have equal bits, so equality is one
+/// integer's; hashing goes by the number or the name's text, the same in
+/// every run. Read it with [`Process::kind`].
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Process(std::num::NonZeroU64);
 
 /// What a [`Process`] is, to match on.
@@ -170,6 +171,17 @@ impl Process {
     /// True for the nemesis, whose events are faults rather than client operations.
     pub fn is_nemesis(&self) -> bool {
         matches!(self.kind(), ProcessKind::Name(n) if n == "nemesis")
+    }
+}
+
+impl std::hash::Hash for Process {
+    /// By the number or by the name's text, never by an address: the order
+    /// of a map of processes is then the same in every run.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self.kind() {
+            ProcessKind::Id(i) => i.hash(state),
+            ProcessKind::Name(n) => n.hash(state),
+        }
     }
 }
 
