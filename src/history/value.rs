@@ -639,29 +639,26 @@ impl fmt::Display for Val {
             Val::Bool(b) => write!(f, "{b}"),
             Val::Int(i) => write!(f, "{i}"),
             Val::Str(n) => write!(f, "{}", Value::String(n.to_string())),
-            Val::List(l) => {
-                f.write_str("[")?;
-                for (i, x) in l.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{x}")?;
-                }
-                f.write_str("]")
-            }
-            Val::Ints(l) => {
-                f.write_str("[")?;
-                for (i, x) in l.as_slice().iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{x}")?;
-                }
-                f.write_str("]")
-            }
+            Val::List(l) => write_list(f, l.iter()),
+            Val::Ints(l) => write_list(f, l.as_slice().iter()),
             other => write!(f, "{}", other.to_json()),
         }
     }
+}
+
+/// `[a,b,c]`, as JSON prints a list.
+fn write_list<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    items: impl Iterator<Item = T>,
+) -> fmt::Result {
+    f.write_str("[")?;
+    for (i, x) in items.enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{x}")?;
+    }
+    f.write_str("]")
 }
 
 impl Serialize for Val {
