@@ -994,12 +994,6 @@ impl History {
         }
     }
 
-    /// The node an operation's client talked to: its invoke's, or else its
-    /// completion's.
-    pub fn node_of(&self, o: &Operation) -> Option<Name> {
-        node_of(self.ops(), o)
-    }
-
     fn pair(&self) -> Result<Vec<Operation>, HistoryError> {
         let file = self.file();
         if u32::try_from(self.ops().len()).is_err() {

@@ -455,14 +455,6 @@ impl Val {
             _ => None,
         }
     }
-    /// The number of elements of a list.
-    pub fn list_len(&self) -> Option<usize> {
-        match self {
-            Val::List(l) => Some(l.len()),
-            Val::Ints(l) => Some(l.as_slice().len()),
-            _ => None,
-        }
-    }
     /// The element at `i` of a list.
     pub fn get(&self, i: usize) -> Option<Val> {
         match self {
@@ -809,7 +801,7 @@ mod tests {
         assert_eq!(packed, json!([1, 2, 3, -4]));
         assert_ne!(packed, json!([1, 2, 3, 4]));
         assert_ne!(packed, json!([1, 2, 3, -4, 5]));
-        assert_eq!(packed.list_len(), Some(4));
+        assert_eq!(packed.as_array().map(|a| a.len()), Some(4));
         assert_eq!(packed.get(3), Some(Val::Int(-4)));
         assert_eq!(packed.get(4), None);
         assert_eq!(
