@@ -221,7 +221,7 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
             (_, f) => return Err(format!("operation `{f}` does not belong to this workload")),
         }
         for (nth, (k, v)) in reads_in(op, workload).into_iter().enumerate() {
-            if !matches!(v, Val::List(_) | Val::Ints(_) | Val::Nil) {
+            if !matches!(v, Val::List(_) | Val::Ints(..) | Val::Nil) {
                 return Err(format!("a read returned {v}, not a list"));
             }
             reads.entry(k).or_default().push(Obs {

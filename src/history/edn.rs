@@ -17,6 +17,7 @@
 //! A history is a top-level vector or list of maps, or a stream of maps one
 //! after another. Anything after the history is an error, never ignored.
 
+use super::value::SharedLists;
 use super::{HistoryError, Op, OpType, Process, Val};
 use serde_json::{Map, Number, Value};
 
@@ -313,6 +314,8 @@ struct Parser<'a> {
     /// Short lists read lately, by a hash of their text: (text start, text
     /// end, list). Empty until the fast reader needs it.
     lists: Vec<Option<(usize, usize, Val)>>,
+    /// Read lists of integers, sharing their storage per key.
+    shared: SharedLists,
 }
 
 /// Deeper nesting than any history needs; the recursive reader stops here
@@ -350,6 +353,7 @@ impl<'a> Parser<'a> {
             short_names: Vec::new(),
             scratch: Vec::new(),
             lists: Vec::new(),
+            shared: SharedLists::default(),
         }
     }
 
@@ -1401,13 +1405,16 @@ impl<'a> Parser<'a> {
 
     fn fast_val(&mut self, depth: usize) -> Option<Val> {
         match self.peek()? {
-            b'[' | b'(' => self.fast_list(depth),
+            b'[' | b'(' => self.fast_list(depth, None),
             _ => self.fast_scalar(),
         }
     }
 
     /// A vector or list at `pos`, its elements gathered in `scratch`.
-    fn fast_list(&mut self, depth: usize) -> Option<Val> {
+    /// `key_at` is where in `scratch` the key is when the list is the value
+    /// of a micro-op `[f key value]`: a list of integers shares its storage
+    /// with the key's other reads.
+    fn fast_list(&mut self, depth: usize, key_at: Option<usize>) -> Option<Val> {
         if depth >= FAST_DEPTH {
             return None;
         }
@@ -1420,10 +1427,21 @@ impl<'a> Parser<'a> {
             let c = self.peek()?;
             if c == close {
                 self.pos += 1;
+                if let Some(at) = key_at {
+                    let items = &self.scratch[first..];
+                    if let Some(list) = self.shared.list_of(&self.scratch[at], items) {
+                        self.scratch.truncate(first);
+                        return Some(list);
+                    }
+                }
                 return Some(self.shared_list(open, first));
             }
             let item = if matches!(c, b'[' | b'(') {
-                self.fast_list(depth + 1)?
+                let key_at = match &self.scratch[first..] {
+                    [Val::Str(_), Val::Int(_) | Val::Str(_)] => Some(first + 1),
+                    _ => None,
+                };
+                self.fast_list(depth + 1, key_at)?
             } else {
                 self.fast_scalar()?
             };

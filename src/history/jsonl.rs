@@ -296,6 +296,7 @@ fn parse_line_carefully(line: &str, file: &str, lineno: usize) -> Result<Op, His
 /// moved into one allocation of exactly their number.
 mod fast {
     use super::super::{is_txn_value, Name, Op, OpType, Process, Val, TXN};
+    use crate::history::value::SharedLists;
 
     /// Slots of the name cache (a power of two).
     const SLOTS: usize = 64;
@@ -312,6 +313,8 @@ mod fast {
         items: Vec<Val>,
         /// The integers of a list of integers being read.
         ints: Vec<i64>,
+        /// Read lists, sharing their storage per key.
+        lists: SharedLists,
     }
 
     impl Default for Names {
@@ -320,6 +323,7 @@ mod fast {
                 slots: [None; SLOTS],
                 items: Vec::new(),
                 ints: Vec::new(),
+                lists: SharedLists::default(),
             }
         }
     }
@@ -392,6 +396,10 @@ mod fast {
         b: &'a [u8],
         i: usize,
         names: &'n mut Names,
+        /// Where in the items the key of the list about to be read is,
+        /// when that list is the value of a micro-op `[f, key, value]`:
+        /// its storage is shared with the key's other reads.
+        key_at: Option<usize>,
     }
 
     impl<'a> Cursor<'a, '_> {
@@ -641,7 +649,13 @@ mod fast {
             let base = self.names.items.len();
             if !self.eat(b']') {
                 loop {
+                    let items = &self.names.items[base..];
+                    self.key_at = match items {
+                        [Val::Str(_), Val::Int(_) | Val::Str(_)] => Some(base + 1),
+                        _ => None,
+                    };
                     self.push_value(depth + 1)?;
+                    self.key_at = None;
                     match self.b.get(self.i) {
                         Some(b',') => {
                             self.i += 1;
@@ -691,7 +705,11 @@ mod fast {
                     }
                 }
             }
-            Some(Val::int_list(&self.names.ints))
+            let names = &mut *self.names;
+            Some(match self.key_at.take() {
+                Some(at) => names.lists.list(&names.items[at], &names.ints),
+                None => Val::int_list(&names.ints),
+            })
         }
         fn skip_object(&mut self, depth: usize) -> Option<()> {
             if !self.eat(b'{') {
@@ -734,6 +752,7 @@ mod fast {
             b: text.as_bytes(),
             i: 0,
             names,
+            key_at: None,
         };
         if !c.eat(b'{') {
             return None;

@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 /// An interned string: 8 bytes, `Copy`, equal when the text is equal.
@@ -256,66 +257,188 @@ impl fmt::Debug for List {
     }
 }
 
-/// A list of four or more integers that fit in 32 bits, 4 bytes each: the
-/// reads of list-append histories (a read of 80 elements is 336 bytes here
-/// instead of 1,296 as [`Val`]s).
+/// Storage for packed lists of integers: 32-bit slots behind one thin,
+/// shared pointer, with the number of slots written so far in its header.
 ///
-/// Canonical: [`Val::list`] makes every such list an `Ints` and no other
-/// list one, so equal lists always have the same variant.
+/// A packed list is a length and one of these ([`Val::Ints`]), so several
+/// lists can share one storage: the reads of a list-append history are
+/// prefixes of each other (every read of key `k` sees the same list, a
+/// little longer each time), and a reader that keeps the latest storage of
+/// each key ([`SharedLists`]) stores each key's list about once instead of
+/// once per read. The 39 integers an average read of the list-append
+/// benchmark holds cost 156 bytes each time when copied; shared, a read
+/// costs its 16-byte value.
+///
+/// Slots are only ever appended, by the one [`SharedLists`] that made the
+/// storage, and a slot is never written again once it is counted in the
+/// header. A list of length `n` reads slots `0..n`, all counted, so what a
+/// list reads never changes, however the storage grows after it.
 #[derive(Clone)]
-pub struct Ints(triomphe::ThinArc<(), i32>);
+pub struct IntsBuf(triomphe::ThinArc<AtomicU32, AtomicI32>);
+
+impl IntsBuf {
+    /// Storage of `capacity` slots holding `items` first (all counted).
+    fn new(items: &[i32], capacity: usize) -> IntsBuf {
+        debug_assert!(items.len() <= capacity && capacity <= u32::MAX as usize);
+        IntsBuf(triomphe::ThinArc::from_header_and_iter(
+            AtomicU32::new(items.len() as u32),
+            (0..capacity).map(|i| AtomicI32::new(items.get(i).copied().unwrap_or(0))),
+        ))
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.slice.len()
+    }
+
+    /// Slots counted in the header: written once and for all.
+    fn filled(&self) -> usize {
+        self.0.header.header.load(Ordering::Acquire) as usize
+    }
+
+    /// The first `len` slots (no more than are counted).
+    fn slice(&self, len: IntsLen) -> &[i32] {
+        let n = (len.0 as usize).min(self.filled());
+        // SAFETY: `AtomicI32` has the layout of `i32`, and the first
+        // `filled()` slots are never written again (`append` writes only
+        // beyond them, before counting them, with release ordering that the
+        // acquire load above pairs with), so no write can overlap this
+        // shared borrow.
+        unsafe { std::slice::from_raw_parts(self.0.slice.as_ptr().cast::<i32>(), n) }
+    }
+
+    /// Writes `items` after the counted slots and counts them. Only the
+    /// storage's [`SharedLists`] calls this, so one writer at a time.
+    fn append(&self, items: &[i32]) {
+        let filled = self.filled();
+        debug_assert!(filled + items.len() <= self.capacity());
+        for (slot, &x) in self.0.slice[filled..].iter().zip(items) {
+            slot.store(x, Ordering::Relaxed);
+        }
+        self.0
+            .header
+            .header
+            .store((filled + items.len()) as u32, Ordering::Release);
+    }
+}
+
+/// The length of a packed list ([`Val::Ints`]): made only here, so that a
+/// list never claims slots its storage has not counted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct IntsLen(u32);
+
+/// Packed lists of integers: four or more integers that all fit in 32 bits,
+/// 4 bytes each. A read of 80 elements is 336 bytes this way instead of
+/// 1,296 as [`Val`]s, and nothing when it shares its storage.
+///
+/// Canonical: [`Val::list`] makes every such list packed and no other list
+/// packed, so equal lists always have the same variant.
+struct Ints;
 
 impl Ints {
     /// Shorter lists are left as [`Val`]s: the pair of a cas is read far
     /// more often than it is stored.
     const MIN_LEN: usize = 4;
 
-    /// The list of these values, if it is one.
-    fn of(items: &[Val]) -> Option<Ints> {
-        if items.len() < Ints::MIN_LEN {
+    /// Whether `len` integers (known to fit in 32 bits) are packed.
+    fn packs(len: usize) -> bool {
+        (Ints::MIN_LEN..=u32::MAX as usize).contains(&len)
+    }
+
+    /// The packed list of these values, if they make one.
+    fn of(items: &[Val]) -> Option<Val> {
+        if !Ints::packs(items.len()) {
             return None;
         }
         let small = |v: &Val| match v {
             Val::Int(i) => i32::try_from(*i).ok(),
             _ => None,
         };
-        if !items.iter().all(|v| small(v).is_some()) {
+        let ints: Option<Vec<i32>> = items.iter().map(small).collect();
+        ints.map(|ints| Ints::exact(&ints))
+    }
+
+    /// The packed list of these integers, in storage of its own.
+    fn exact(ints: &[i32]) -> Val {
+        Val::Ints(IntsLen(ints.len() as u32), IntsBuf::new(ints, ints.len()))
+    }
+}
+
+/// A reader's packed lists, shared per key: see [`IntsBuf`].
+///
+/// For each key it keeps the storage of the longest list read so far
+/// under that key. A list that is a prefix of what the storage holds shares
+/// it; a list that extends it is appended to it (in place while there is
+/// room, else into storage twice as large); a list that disagrees gets
+/// storage of its own, which becomes the key's. Which lists share storage
+/// changes nothing a list reads, compares or hashes as.
+#[derive(Default)]
+pub(crate) struct SharedLists {
+    latest: crate::checker::fast_hash::FastMap<Val, IntsBuf>,
+    small: Vec<i32>,
+}
+
+impl SharedLists {
+    /// The list of `ints`, read under `key`.
+    pub(crate) fn list(&mut self, key: &Val, ints: &[i64]) -> Val {
+        self.small.clear();
+        for &i in ints {
+            match i32::try_from(i) {
+                Ok(x) => self.small.push(x),
+                Err(_) => return Val::int_list(ints),
+            }
+        }
+        self.share(key).unwrap_or_else(|| Val::int_list(ints))
+    }
+
+    /// The list of `items`, read under `key`, when it is a packed list
+    /// (four or more integers that fit in 32 bits); else `None`.
+    pub(crate) fn list_of(&mut self, key: &Val, items: &[Val]) -> Option<Val> {
+        self.small.clear();
+        for v in items {
+            match v {
+                Val::Int(i) => self.small.push(i32::try_from(*i).ok()?),
+                _ => return None,
+            }
+        }
+        self.share(key)
+    }
+
+    /// The packed list of `self.small` under `key`, in shared storage.
+    fn share(&mut self, key: &Val) -> Option<Val> {
+        if !Ints::packs(self.small.len()) || !matches!(key, Val::Int(_) | Val::Str(_)) {
             return None;
         }
-        Some(Ints(triomphe::ThinArc::from_header_and_iter(
-            (),
-            items.iter().map(|v| small(v).unwrap_or_default()),
-        )))
-    }
-
-    pub fn as_slice(&self) -> &[i32] {
-        &self.0.slice
-    }
-
-    /// The elements as values.
-    pub fn to_vals(&self) -> Vec<Val> {
-        self.as_slice()
-            .iter()
-            .map(|&i| Val::Int(i64::from(i)))
-            .collect()
-    }
-}
-
-impl PartialEq for Ints {
-    fn eq(&self, other: &Ints) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-impl Eq for Ints {}
-
-impl fmt::Debug for Ints {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.as_slice()).finish()
+        let n = self.small.len();
+        let len = IntsLen(n as u32);
+        if let Some(buf) = self.latest.get_mut(key) {
+            let filled = buf.filled();
+            let common = filled.min(n);
+            let counted = buf.slice(IntsLen(filled as u32));
+            if counted[..common] == self.small[..common] {
+                if n <= filled {
+                    return Some(Val::Ints(len, buf.clone()));
+                }
+                if n <= buf.capacity() {
+                    buf.append(&self.small[filled..]);
+                    return Some(Val::Ints(len, buf.clone()));
+                }
+                let capacity = n
+                    .max(buf.capacity().saturating_mul(2))
+                    .min(u32::MAX as usize);
+                *buf = IntsBuf::new(&self.small, capacity);
+                return Some(Val::Ints(len, buf.clone()));
+            }
+        }
+        // Room to grow by a quarter before the storage is copied.
+        let capacity = (n + n / 4 + 4).min(u32::MAX as usize);
+        let buf = IntsBuf::new(&self.small, capacity);
+        self.latest.insert(key.clone(), buf.clone());
+        Some(Val::Ints(len, buf))
     }
 }
 
 /// A value of a history: 16 bytes, see the module docs.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub enum Val {
     #[default]
     Nil,
@@ -326,9 +449,11 @@ pub enum Val {
     Float(u64),
     Str(Name),
     List(List),
-    /// A list of small integers, packed ([`Ints`]); read it with
-    /// [`Val::as_array`] like any list.
-    Ints(Ints),
+    /// A list of four or more integers that fit in 32 bits, packed: its
+    /// length and its storage, perhaps shared with other lists (see
+    /// [`IntsBuf`]). Read it with [`Val::as_array`] like any list, or with
+    /// [`Val::as_ints`].
+    Ints(IntsLen, IntsBuf),
     /// Any other JSON value, exactly as read (maps, integers beyond i64).
     Other(Box<Value>),
 }
@@ -343,7 +468,7 @@ impl Val {
     /// The list of `items` (packed when they are small integers, see [`Ints`]).
     pub fn list(items: Vec<Val>) -> Val {
         match Ints::of(&items) {
-            Some(ints) => Val::Ints(ints),
+            Some(ints) => ints,
             None => Val::List(List::new(items)),
         }
     }
@@ -353,7 +478,7 @@ impl Val {
     pub fn list_exact(buffer: &mut Vec<Val>, first: usize) -> Val {
         if let Some(ints) = Ints::of(&buffer[first..]) {
             buffer.truncate(first);
-            return Val::Ints(ints);
+            return ints;
         }
         Val::List(List(triomphe::ThinArc::from_header_and_iter(
             (),
@@ -363,12 +488,11 @@ impl Val {
     /// The list of the integers `ints` (packed when they are four or more
     /// and fit in 32 bits, see [`Ints`]).
     pub fn int_list(ints: &[i64]) -> Val {
-        let small = ints.len() >= Ints::MIN_LEN && ints.iter().all(|&i| i32::try_from(i).is_ok());
-        if small {
-            return Val::Ints(Ints(triomphe::ThinArc::from_header_and_iter(
-                (),
-                ints.iter().map(|&i| i as i32),
-            )));
+        if Ints::packs(ints.len()) {
+            let small: Option<Vec<i32>> = ints.iter().map(|&i| i32::try_from(i).ok()).collect();
+            if let Some(small) = small {
+                return Ints::exact(&small);
+            }
         }
         Val::List(List(triomphe::ThinArc::from_header_and_iter(
             (),
@@ -383,7 +507,7 @@ impl Val {
         matches!(self, Val::Nil)
     }
     pub fn is_array(&self) -> bool {
-        matches!(self, Val::List(_) | Val::Ints(_))
+        matches!(self, Val::List(_) | Val::Ints(..))
     }
     pub fn is_string(&self) -> bool {
         matches!(self, Val::Str(_))
@@ -441,7 +565,12 @@ impl Val {
     pub fn as_array(&self) -> Option<std::borrow::Cow<'_, [Val]>> {
         match self {
             Val::List(l) => Some(std::borrow::Cow::Borrowed(l.as_slice())),
-            Val::Ints(l) => Some(std::borrow::Cow::Owned(l.to_vals())),
+            Val::Ints(n, b) => Some(std::borrow::Cow::Owned(
+                b.slice(*n)
+                    .iter()
+                    .map(|&i| Val::Int(i64::from(i)))
+                    .collect(),
+            )),
             _ => None,
         }
     }
@@ -455,11 +584,19 @@ impl Val {
             _ => None,
         }
     }
+    /// The elements of a packed list ([`Val::Ints`]: four or more
+    /// integers that fit in 32 bits).
+    pub fn as_ints(&self) -> Option<&[i32]> {
+        match self {
+            Val::Ints(n, b) => Some(b.slice(*n)),
+            _ => None,
+        }
+    }
     /// The element at `i` of a list.
     pub fn get(&self, i: usize) -> Option<Val> {
         match self {
             Val::List(l) => l.get(i).cloned(),
-            Val::Ints(l) => l.as_slice().get(i).map(|&x| Val::Int(i64::from(x))),
+            Val::Ints(n, b) => b.slice(*n).get(i).map(|&x| Val::Int(i64::from(x))),
             _ => None,
         }
     }
@@ -469,7 +606,7 @@ impl Val {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Val::List(l) => 16 + l.len() * 16 + l.iter().map(Val::heap_bytes).sum::<usize>(),
-            Val::Ints(l) => 16 + l.as_slice().len() * 4,
+            Val::Ints(n, _) => 16 + n.0 as usize * 4,
             Val::Other(v) => 64 + v.to_string().len() * 2,
             _ => 0,
         }
@@ -512,7 +649,7 @@ impl Val {
             }
             Val::Str(n) => Value::String(n.to_string()),
             Val::List(l) => Value::Array(l.iter().map(Val::to_json).collect()),
-            Val::Ints(l) => Value::Array(l.as_slice().iter().map(|&i| Value::from(i)).collect()),
+            Val::Ints(n, b) => Value::Array(b.slice(*n).iter().map(|&i| Value::from(i)).collect()),
             Val::Other(v) => (**v).clone(),
         }
     }
@@ -542,9 +679,9 @@ impl Hash for Val {
                 state.write_u8(5);
                 l.as_slice().hash(state)
             }
-            Val::Ints(l) => {
+            Val::Ints(n, b) => {
                 state.write_u8(7);
-                l.as_slice().hash(state)
+                b.slice(*n).hash(state)
             }
             Val::Other(v) => {
                 state.write_u8(6);
@@ -553,6 +690,23 @@ impl Hash for Val {
         }
     }
 }
+
+impl PartialEq for Val {
+    fn eq(&self, other: &Val) -> bool {
+        match (self, other) {
+            (Val::Nil, Val::Nil) => true,
+            (Val::Bool(a), Val::Bool(b)) => a == b,
+            (Val::Int(a), Val::Int(b)) => a == b,
+            (Val::Float(a), Val::Float(b)) => a == b,
+            (Val::Str(a), Val::Str(b)) => a == b,
+            (Val::List(a), Val::List(b)) => a == b,
+            (Val::Ints(n, a), Val::Ints(m, b)) => a.slice(*n) == b.slice(*m),
+            (Val::Other(a), Val::Other(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+impl Eq for Val {}
 
 impl PartialEq<Value> for Val {
     fn eq(&self, other: &Value) -> bool {
@@ -567,9 +721,9 @@ impl PartialEq<Value> for Val {
             (Val::List(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
             }
-            (Val::Ints(a), Value::Array(b)) => {
-                a.as_slice().len() == b.len()
-                    && a.as_slice()
+            (Val::Ints(n, a), Value::Array(b)) => {
+                a.slice(*n).len() == b.len()
+                    && a.slice(*n)
                         .iter()
                         .zip(b)
                         .all(|(&x, y)| y.as_i64() == Some(i64::from(x)))
@@ -632,7 +786,7 @@ impl fmt::Display for Val {
             Val::Int(i) => write!(f, "{i}"),
             Val::Str(n) => write!(f, "{}", Value::String(n.to_string())),
             Val::List(l) => write_list(f, l.iter()),
-            Val::Ints(l) => write_list(f, l.as_slice().iter()),
+            Val::Ints(n, b) => write_list(f, b.slice(*n).iter()),
             other => write!(f, "{}", other.to_json()),
         }
     }
@@ -668,9 +822,10 @@ impl Serialize for Val {
                 }
                 seq.end()
             }
-            Val::Ints(l) => {
-                let mut seq = s.serialize_seq(Some(l.as_slice().len()))?;
-                for x in l.as_slice() {
+            Val::Ints(n, b) => {
+                let ints = b.slice(*n);
+                let mut seq = s.serialize_seq(Some(ints.len()))?;
+                for x in ints {
                     seq.serialize_element(x)?;
                 }
                 seq.end()
@@ -782,7 +937,7 @@ mod tests {
     #[test]
     fn small_integer_lists_are_packed_and_read_like_any_list() {
         let packed = Val::from_json(&json!([1, 2, 3, -4]));
-        assert!(matches!(packed, Val::Ints(_)));
+        assert!(matches!(packed, Val::Ints(..)));
         assert_eq!(packed.heap_bytes(), 16 + 4 * 4);
         // The same list made any way is equal and hashes the same.
         let made = Val::list(vec![Val::Int(1), Val::Int(2), Val::Int(3), Val::Int(-4)]);
@@ -824,7 +979,95 @@ mod tests {
             assert_eq!(x.to_json(), v);
         }
         let edge = Val::from_json(&json!([2147483647, -2147483648, 0, 0]));
-        assert!(matches!(edge, Val::Ints(_)));
+        assert!(matches!(edge, Val::Ints(..)));
         assert_eq!(edge.to_json(), json!([2147483647, -2147483648, 0, 0]));
+    }
+
+    fn storage(v: &Val) -> *const () {
+        match v {
+            Val::Ints(_, b) => b.0.as_ptr().cast(),
+            other => panic!("not packed: {other}"),
+        }
+    }
+
+    #[test]
+    fn read_lists_share_storage_per_key() {
+        let mut lists = SharedLists::default();
+        let x = Val::str("x");
+        let a = lists.list(&x, &[1, 2, 3, 4, 5]);
+        // A prefix shares; an extension within the room appends in place.
+        let b = lists.list(&x, &[1, 2, 3, 4]);
+        let c = lists.list(&x, &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(storage(&a), storage(&b));
+        assert_eq!(storage(&a), storage(&c));
+        assert_eq!(a, Val::int_list(&[1, 2, 3, 4, 5]));
+        assert_eq!(b, Val::int_list(&[1, 2, 3, 4]));
+        assert_eq!(c, Val::int_list(&[1, 2, 3, 4, 5, 6]));
+        // Growing past the room copies into larger storage; the earlier
+        // lists keep reading what they read.
+        let long: Vec<i64> = (1..=40).collect();
+        let d = lists.list(&x, &long);
+        assert_ne!(storage(&a), storage(&d));
+        assert_eq!(d, Val::int_list(&long));
+        assert_eq!(a.to_string(), "[1,2,3,4,5]");
+        assert_eq!(c.as_ints(), Some(&[1, 2, 3, 4, 5, 6][..]));
+        let e = lists.list(&x, &long[..10]);
+        assert_eq!(storage(&d), storage(&e));
+        // Another key, or a list that disagrees, has storage of its own.
+        let f = lists.list(&Val::Int(7), &[1, 2, 3, 4]);
+        assert_ne!(storage(&f), storage(&b));
+        let g = lists.list(&x, &[1, 2, 9, 4, 5]);
+        assert_ne!(storage(&g), storage(&d));
+        assert_eq!(g, Val::int_list(&[1, 2, 9, 4, 5]));
+        assert_eq!(d, Val::int_list(&long), "d is unchanged by g");
+        // Lists that are not packed stay what `int_list` makes.
+        assert!(matches!(lists.list(&x, &[1, 2, 3]), Val::List(_)));
+        assert!(matches!(lists.list(&x, &[1, 2, 3, 1 << 40]), Val::List(_)));
+        let hash = |v: &Val| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            v.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&e), hash(&Val::int_list(&long[..10])));
+    }
+
+    /// Random reads under a few keys, each a prefix, an extension or a
+    /// change of the key's last list: every list reads exactly what it was
+    /// made from, at the end as when it was made.
+    #[test]
+    fn shared_lists_read_what_they_were_made_from() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut lists = SharedLists::default();
+        let mut current: Vec<Vec<i64>> = vec![Vec::new(); 4];
+        let mut made = Vec::new();
+        for _ in 0..3000 {
+            let k = next(4) as usize;
+            let list = &mut current[k];
+            match next(4) {
+                0 => list.truncate(next(list.len() as u64 + 1) as usize),
+                1 if !list.is_empty() => {
+                    let at = next(list.len() as u64) as usize;
+                    list[at] = next(100) as i64;
+                }
+                _ => {
+                    for _ in 0..next(12) {
+                        list.push(next(1000) as i64 - 10);
+                    }
+                }
+            }
+            let v = lists.list(&Val::Int(k as i64), list);
+            assert_eq!(v, Val::int_list(list));
+            made.push((v, list.clone()));
+        }
+        for (v, list) in &made {
+            assert_eq!(*v, Val::int_list(list));
+            assert_eq!(v.to_json(), Value::from(list.clone()));
+        }
     }
 }

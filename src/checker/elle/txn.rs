@@ -183,7 +183,7 @@ pub fn detect_kind(history: &History) -> Result<ElleKind, TxnError> {
                 Some("append") => append = true,
                 Some("w") | Some("write") => write = true,
                 Some("r") | Some("read") => match parts.get(2) {
-                    Some(Val::List(_) | Val::Ints(_)) => list_read = true,
+                    Some(Val::List(_) | Val::Ints(..)) => list_read = true,
                     Some(Val::Nil) | None => {}
                     Some(_) => scalar_read = true,
                 },
@@ -257,8 +257,9 @@ fn parse_mop(
                 match v {
                     Val::Nil => Some(Vec::new()),
                     Val::List(a) => Some(a.iter().map(|x| elems.intern(x)).collect()),
-                    Val::Ints(a) => Some(
-                        a.as_slice()
+                    Val::Ints(..) => Some(
+                        v.as_ints()
+                            .unwrap_or_default()
                             .iter()
                             .map(|&x| elems.intern(&Val::Int(i64::from(x))))
                             .collect(),
@@ -400,7 +401,7 @@ fn parse_mops(
     index: u64,
 ) -> Result<Vec<Mop>, TxnError> {
     match value {
-        Val::List(_) | Val::Ints(_) => value
+        Val::List(_) | Val::Ints(..) => value
             .as_array()
             .unwrap_or_default()
             .iter()
