@@ -151,32 +151,29 @@ fn workload_of(ops: &[Operation]) -> Workload {
     }
 }
 
-/// Splits a txn micro-op `[f, k, v]`.
-fn micro(m: &Val) -> Option<(&str, &Val, &Val)> {
-    // Three elements: never a packed list.
-    let a = m.as_vals()?;
-    if a.len() != 3 {
-        return None;
+/// Splits a txn micro-op `[f, k, v]` (`None` when it is not one).
+fn micro(m: &Option<std::borrow::Cow<'_, [Val]>>) -> Option<(&'static str, Val, Val)> {
+    match m.as_deref()? {
+        [f, k, v] => Some((f.as_str()?, k.clone(), v.clone())),
+        _ => None,
     }
-    Some((a[0].as_str()?, &a[1], &a[2]))
 }
 
 /// The reads in `op` as (key, returned list), for a set or list-append op.
-fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, &Val)> {
+fn reads_in(op: &Operation, workload: Workload) -> Vec<(VKey, Val)> {
     if op.outcome != Outcome::Ok {
         return Vec::new();
     }
     match (workload, op.f.as_str()) {
-        (Workload::Set, "read") => vec![(VKey::of_key(&op.key), &op.output)],
+        (Workload::Set, "read") => vec![(VKey::of_key(&op.key), op.output.clone())],
         (Workload::ListAppend, "txn") => op
             .output
-            // A list of micro-ops (lists): never a packed list.
-            .as_vals()
+            .lists()
             .map(|ms| {
                 ms.iter()
                     .filter_map(micro)
                     .filter(|(f, _, _)| matches!(*f, "r" | "read"))
-                    .map(|(_, k, v)| (VKey::of(k), v))
+                    .map(|(_, k, v)| (VKey::of(&k), v))
                     .collect()
             })
             .unwrap_or_default(),
@@ -203,25 +200,28 @@ fn collect(ops: &[Operation], workload: Workload) -> Result<Collected, String> {
                 } else {
                     &op.input
                 };
-                let Some(mops) = body.as_array() else {
+                let Some(mops) = body.lists() else {
                     return Err(format!("a txn's value {body} is not a list of micro-ops"));
                 };
-                for m in mops.iter() {
+                for (nth, m) in mops.iter().enumerate() {
                     match micro(m) {
                         Some(("append", k, v)) => adds.push(Add {
                             op: i,
-                            key: VKey::of(k),
-                            value: v.clone(),
+                            key: VKey::of(&k),
+                            value: v,
                         }),
                         Some(("r" | "read", _, _)) => {}
-                        _ => return Err(format!("micro-op {m} is neither append nor r")),
+                        _ => {
+                            let m = body.get(nth).unwrap_or_default();
+                            return Err(format!("micro-op {m} is neither append nor r"));
+                        }
                     }
                 }
             }
             (_, f) => return Err(format!("operation `{f}` does not belong to this workload")),
         }
         for (nth, (k, v)) in reads_in(op, workload).into_iter().enumerate() {
-            if !matches!(v, Val::List(_) | Val::Ints(..) | Val::Nil) {
+            if !matches!(v, Val::List(_) | Val::Ints(..) | Val::Triples(_) | Val::Nil) {
                 return Err(format!("a read returned {v}, not a list"));
             }
             reads.entry(k).or_default().push(Obs {

@@ -49,7 +49,7 @@ pub(crate) fn dequeued(op: &Operation) -> Result<Vec<Val>, String> {
     match op.f.as_str() {
         "dequeue" => Ok(vec![op.output.clone()]),
         "drain" => match &op.output {
-            items @ (Val::List(_) | Val::Ints(..)) => {
+            items @ (Val::List(_) | Val::Ints(..) | Val::Triples(_)) => {
                 Ok(items.as_array().unwrap_or_default().into_owned())
             }
             Val::Nil => Ok(Vec::new()),

@@ -80,7 +80,7 @@ fn check_key(ops: &[&Operation], events: &[Op]) -> KeyResult {
     let read_at = at(events, read.complete().unwrap_or(read.invoke()));
     let mut final_read = Elements::new();
     match &read.output {
-        items @ (Val::List(_) | Val::Ints(..)) => items
+        items @ (Val::List(_) | Val::Ints(..) | Val::Triples(_)) => items
             .as_array()
             .unwrap_or_default()
             .iter()

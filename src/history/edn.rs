@@ -1422,6 +1422,9 @@ impl<'a> Parser<'a> {
         let open = self.pos;
         self.pos += 1;
         let first = self.scratch.len();
+        if let Some(list) = self.fast_triples(depth, close) {
+            return Some(list);
+        }
         loop {
             self.skip_ws().ok()?;
             let c = self.peek()?;
@@ -1446,6 +1449,66 @@ impl<'a> Parser<'a> {
                 self.fast_scalar()?
             };
             self.scratch.push(item);
+        }
+    }
+
+    /// The rest of a list just opened (`close` ends it), when it holds
+    /// only lists of three elements (a transaction's micro-ops): their
+    /// elements are gathered flat in `scratch` and make one
+    /// [`Val::Triples`], with no list of their own. Otherwise nothing is
+    /// read: `None`.
+    fn fast_triples(&mut self, depth: usize, close: u8) -> Option<Val> {
+        let saved = (self.pos, self.line, self.line_start);
+        let first = self.scratch.len();
+        let flat = self.flat_triples(depth, close, first);
+        if flat.is_none() {
+            (self.pos, self.line, self.line_start) = saved;
+            self.scratch.truncate(first);
+        }
+        flat
+    }
+    fn flat_triples(&mut self, depth: usize, close: u8, first: usize) -> Option<Val> {
+        if depth + 1 >= FAST_DEPTH {
+            return None;
+        }
+        loop {
+            self.skip_ws().ok()?;
+            let c = self.peek()?;
+            if c == close {
+                if self.scratch.len() == first {
+                    return None;
+                }
+                self.pos += 1;
+                return Some(Val::triples_exact(&mut self.scratch, first));
+            }
+            let inner_close = match c {
+                b'[' => b']',
+                b'(' => b')',
+                _ => return None,
+            };
+            self.pos += 1;
+            let at = self.scratch.len();
+            for k in 0..3 {
+                self.skip_ws().ok()?;
+                let c = self.peek()?;
+                let item = if matches!(c, b'[' | b'(') {
+                    let key_at = match &self.scratch[at..] {
+                        [Val::Str(_), Val::Int(_) | Val::Str(_)] if k == 2 => Some(at + 1),
+                        _ => None,
+                    };
+                    self.fast_list(depth + 2, key_at)?
+                } else if c == inner_close || c == close {
+                    return None;
+                } else {
+                    self.fast_scalar()?
+                };
+                self.scratch.push(item);
+            }
+            self.skip_ws().ok()?;
+            if self.peek()? != inner_close {
+                return None;
+            }
+            self.pos += 1;
         }
     }
 
@@ -2238,6 +2301,16 @@ mod tests {
             "[]",
             "[1 :x nil]",
             "[[:r 1 nil] [:append 2 3]]",
+            "[[:r 1 [1 2 3 4]] [:r 1 [1 2 3 4 5]] [:r 1 [1 2 3 5]] [:r 2 [1 2 3 4]]]",
+            "[(:append :x 1) [:r :x nil]]",
+            "[[:r :x] [:append :x 1]]",
+            "[[1 2 3] [4 5 6 7]]",
+            "[[1 2 3]]",
+            "[[[1 2 3] [4 5 6] [7 8 9]]]",
+            "[[:r 1 2] 3]",
+            "[[:r 1 2]",
+            "[[:r 1 {:a 1}]]",
+            "[ [ :r 1 nil ] ,\n [ :r 1 ] ]",
             "(1 (2))",
             "#{1}",
             "{:a 1}",

@@ -22,7 +22,7 @@
 //! compares-and-sets is never taken for tuples. `check --independent` and
 //! `--no-independent` override the detection.
 
-use super::{History, HistoryError, Op, OpType, Process, Val, TXN};
+use super::{History, HistoryError, Op, OpType, Process, TXN};
 
 /// Whether values are split as `[key value]` tuples (`check --independent`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,7 +47,7 @@ fn may_be_empty(op: &Op) -> bool {
 
 /// Why `op` is not a `[key value]` tuple; `None` when it is one.
 fn not_a_tuple(op: &Op) -> Option<String> {
-    let Val::List(t) = &op.value else {
+    let Some(t) = op.value.as_array() else {
         return Some(format!("value {} is not a [key value] tuple", op.value));
     };
     if t.len() != 2 {
@@ -107,7 +107,7 @@ pub fn split(history: &mut History) -> Result<usize, HistoryError> {
                 format!("--independent: {why}"),
             ));
         }
-        if let Val::List(t) = std::mem::take(&mut op.value) {
+        if let Some(t) = std::mem::take(&mut op.value).as_array() {
             let key = t.first().cloned().unwrap_or_default();
             let value = t.get(1).cloned().unwrap_or_default();
             keys.insert(key.to_string());

@@ -646,6 +646,12 @@ mod fast {
             if let Some(list) = self.int_list() {
                 return Some(list);
             }
+            self.ws();
+            if self.b.get(self.i) == Some(&b'[') {
+                if let Some(list) = self.triples(depth) {
+                    return Some(list);
+                }
+            }
             let base = self.names.items.len();
             if !self.eat(b']') {
                 loop {
@@ -677,6 +683,58 @@ mod fast {
                 }
             }
             Some(Val::list_exact(&mut self.names.items, base))
+        }
+        /// The rest of a list whose `[` was just read, when it holds only
+        /// lists of three elements (a transaction's micro-ops): their
+        /// elements are gathered flat and make one [`Val::Triples`], with
+        /// no list of their own. Otherwise nothing is read: `None`.
+        fn triples(&mut self, depth: usize) -> Option<Val> {
+            let start = self.i;
+            let base = self.names.items.len();
+            let flat = self.flat_triples(depth, base);
+            if flat.is_none() {
+                self.i = start;
+                self.names.items.truncate(base);
+            }
+            flat
+        }
+        fn flat_triples(&mut self, depth: usize, base: usize) -> Option<Val> {
+            loop {
+                if self.b.get(self.i) != Some(&b'[') {
+                    return None;
+                }
+                self.i += 1;
+                let first = self.names.items.len();
+                for k in 0..3 {
+                    self.ws();
+                    let items = &self.names.items[first..];
+                    self.key_at = match items {
+                        [Val::Str(_), Val::Int(_) | Val::Str(_)] => Some(first + 1),
+                        _ => None,
+                    };
+                    let read = self.push_value(depth + 2);
+                    self.key_at = None;
+                    read?;
+                    self.ws();
+                    let end = if k < 2 { b',' } else { b']' };
+                    if self.b.get(self.i) != Some(&end) {
+                        return None;
+                    }
+                    self.i += 1;
+                }
+                self.ws();
+                match self.b.get(self.i) {
+                    Some(b',') => {
+                        self.i += 1;
+                        self.ws();
+                    }
+                    Some(b']') => {
+                        self.i += 1;
+                        return Some(Val::triples_exact(&mut self.names.items, base));
+                    }
+                    _ => return None,
+                }
+            }
         }
         /// The rest of a list whose `[` was just read, when it holds only
         /// integers that [`Cursor::small_int`] reads (read results): they
@@ -926,6 +984,16 @@ mod tests {
             (r#"{"type":"ok","value":[["append","x",1],["r","y",[1,2]]]}"#, true),
             (r#"{"index":7,"process":5,"type":"ok","f":"txn","value":[["r",88,[1,4,9]],["append",991,1]]}"#, true),
             (r#"{"index":8,"process":5,"type":"invoke","f":"txn","value":[["r",88,null],["r",89,[]],["append",991,1]]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[ [ "r" , "x" , [1,2,3,4,5] ] , [ "append" , "x" , 6 ] ]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[["r",1,[1,2,3,4]],["r",1,[1,2,3,4,5,6]],["r",1,[1,2,3,5]],["r",2,[1,2,3,4]]]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[["r","x"],["append","x",1]]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[["a",1,2],["b",2,3,4]]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[["a",1,2],5]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[[[1,2,3],[4,5,6],[7,8,9]]]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[["r",1,{"a":[1,2]}],[[1,2,3],[1,2,3,4],"x"]]}"#, true),
+            (r#"{"type":"ok","f":"txn","value":[["r",1,2],]}"#, false),
+            (r#"{"type":"ok","f":"txn","value":[["r",1,2,]]}"#, false),
+            (r#"{"type":"ok","f":"txn","value":[["r",1,2]}"#, false),
             (r#" { "process" : -7 , "type" : "invoke" , "f" : "write" , "value" : -9223372036854775808 } "#, true),
             ("\t{\t\"process\"\t:\r1,\"type\":\"ok\" ,\"f\":\"w\",\"value\":[ [ ] , [ 1 , [ 2 , [ ] ] ] ]\t}\r", true),
             (r#"{"process":1,"type":"ok","f":"w","value":[[],[[]],[[],[[[]]]]]}"#, true),

@@ -755,14 +755,15 @@ pub const TXN: &str = "txn";
 /// starts with a name (`[[:append :x 1] [:r :y nil]]`): an Elle
 /// transaction, whatever its `:f`.
 pub fn is_txn_value(value: &Val) -> bool {
-    match value {
-        Val::List(mops) => {
+    match value.lists() {
+        Some(mops) => {
             !mops.is_empty()
-                && mops.iter().all(
-                    |m| matches!(m, Val::List(parts) if parts.first().is_some_and(Val::is_string)),
-                )
+                && mops.iter().all(|m| {
+                    m.as_ref()
+                        .is_some_and(|parts| parts.first().is_some_and(Val::is_string))
+                })
         }
-        _ => false,
+        None => false,
     }
 }
 

@@ -257,6 +257,84 @@ impl fmt::Debug for List {
     }
 }
 
+/// A list of three-element lists, held flat: the micro-ops `[f key value]`
+/// of a transaction in one allocation of 48 bytes each, where a list of
+/// lists would make one allocation per micro-op (64 bytes each) and one of
+/// 16 bytes per element for the list that holds them.
+///
+/// Canonical: [`Val::list`] makes every non-empty list whose elements are
+/// all lists of exactly three elements a `Triples`, and no other list one,
+/// so equal lists always have the same variant. Read it with
+/// [`Val::as_triples`] (no copying), [`Val::lists`], or [`Val::as_array`]
+/// like any list (which makes each element a list again).
+#[derive(Clone)]
+pub struct Triples(triomphe::ThinArc<(), [Val; 3]>);
+
+impl Triples {
+    /// The three elements of `v`, if it is a list of exactly three.
+    fn three(v: &Val) -> Option<[Val; 3]> {
+        match v {
+            Val::List(l) => match l.as_slice() {
+                [a, b, c] => Some([a.clone(), b.clone(), c.clone()]),
+                _ => None,
+            },
+            Val::Triples(t) => match t.as_slice() {
+                [a, b, c] => Some([a, b, c].map(|x| Val::list(x.to_vec()))),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether every one of `items` (at least one) is a list of three.
+    fn all_three(items: &[Val]) -> bool {
+        !items.is_empty()
+            && items.iter().all(|v| match v {
+                Val::List(l) => l.len() == 3,
+                Val::Triples(t) => t.as_slice().len() == 3,
+                _ => false,
+            })
+    }
+
+    /// The flat list of `items`, if they are all lists of three.
+    fn of(items: &[Val]) -> Option<Val> {
+        if !Triples::all_three(items) {
+            return None;
+        }
+        Some(Val::Triples(Triples(
+            triomphe::ThinArc::from_header_and_iter(
+                (),
+                items.iter().map(|v| Triples::three(v).unwrap_or_default()),
+            ),
+        )))
+    }
+
+    /// The flat list of the triples `items[first..]`, which leave `items`.
+    fn from_flat(items: &mut Vec<Val>, first: usize) -> Val {
+        debug_assert_eq!((items.len() - first) % 3, 0);
+        let n = (items.len() - first) / 3;
+        let mut drain = items.drain(first..);
+        Val::Triples(Triples(triomphe::ThinArc::from_header_and_iter(
+            (),
+            (0..n).map(|_| {
+                let mut next = || drain.next().unwrap_or_default();
+                [next(), next(), next()]
+            }),
+        )))
+    }
+
+    pub fn as_slice(&self) -> &[[Val; 3]] {
+        &self.0.slice
+    }
+}
+
+impl PartialEq for Triples {
+    fn eq(&self, other: &Triples) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+impl Eq for Triples {}
+
 /// Storage for packed lists of integers: 32-bit slots behind one thin,
 /// shared pointer, with the number of slots written so far in its header.
 ///
@@ -454,6 +532,10 @@ pub enum Val {
     /// [`IntsBuf`]). Read it with [`Val::as_array`] like any list, or with
     /// [`Val::as_ints`].
     Ints(IntsLen, IntsBuf),
+    /// A non-empty list whose elements are all lists of three elements (a
+    /// transaction's micro-ops), held flat ([`Triples`]). Read it with
+    /// [`Val::as_triples`], [`Val::lists`] or [`Val::as_array`].
+    Triples(Triples),
     /// Any other JSON value, exactly as read (maps, integers beyond i64).
     Other(Box<Value>),
 }
@@ -467,23 +549,38 @@ impl Val {
     }
     /// The list of `items` (packed when they are small integers, see [`Ints`]).
     pub fn list(items: Vec<Val>) -> Val {
-        match Ints::of(&items) {
-            Some(ints) => ints,
-            None => Val::List(List::new(items)),
+        if let Some(list) = Ints::of(&items).or_else(|| Triples::of(&items)) {
+            return list;
         }
+        Val::List(List::new(items))
     }
     /// The list of `buffer[first..]` (packed when they are small integers,
     /// see [`Ints`]), which leave the buffer: built straight into its shared
     /// allocation, so readers reuse one buffer and make no `Vec` per list.
     pub fn list_exact(buffer: &mut Vec<Val>, first: usize) -> Val {
-        if let Some(ints) = Ints::of(&buffer[first..]) {
+        if let Some(list) = Ints::of(&buffer[first..]).or_else(|| Triples::of(&buffer[first..])) {
             buffer.truncate(first);
-            return ints;
+            return list;
         }
         Val::List(List(triomphe::ThinArc::from_header_and_iter(
             (),
             buffer.drain(first..),
         )))
+    }
+    /// The list of the lists of three `buffer[first..]` (taken three at a
+    /// time: `[a, b, c, d, e, f]` is `[[a, b, c], [d, e, f]]`), which leave
+    /// the buffer. Readers gather micro-ops this way, without a list each.
+    pub fn triples_exact(buffer: &mut Vec<Val>, first: usize) -> Val {
+        let len = buffer.len().saturating_sub(first);
+        if !len.is_multiple_of(3) {
+            // Not triples: as a list of what is there, three at a time.
+            let rest: Vec<Val> = buffer.drain(first..).collect();
+            return Val::list(rest.chunks(3).map(|c| Val::list(c.to_vec())).collect());
+        }
+        if len == 0 {
+            return Val::list(Vec::new());
+        }
+        Triples::from_flat(buffer, first)
     }
     /// The list of the integers `ints` (packed when they are four or more
     /// and fit in 32 bits, see [`Ints`]).
@@ -507,7 +604,7 @@ impl Val {
         matches!(self, Val::Nil)
     }
     pub fn is_array(&self) -> bool {
-        matches!(self, Val::List(_) | Val::Ints(..))
+        matches!(self, Val::List(_) | Val::Ints(..) | Val::Triples(_))
     }
     pub fn is_string(&self) -> bool {
         matches!(self, Val::Str(_))
@@ -571,6 +668,9 @@ impl Val {
                     .map(|&i| Val::Int(i64::from(i)))
                     .collect(),
             )),
+            Val::Triples(t) => Some(std::borrow::Cow::Owned(
+                t.as_slice().iter().map(|x| Val::list(x.to_vec())).collect(),
+            )),
             _ => None,
         }
     }
@@ -592,10 +692,41 @@ impl Val {
             _ => None,
         }
     }
+    /// The elements of a list of lists of three ([`Val::Triples`]).
+    pub fn as_triples(&self) -> Option<&[[Val; 3]]> {
+        match self {
+            Val::Triples(t) => Some(t.as_slice()),
+            _ => None,
+        }
+    }
+    /// The elements of a list, each read as a list in turn (`None` for an
+    /// element that is not a list): a transaction's micro-ops, borrowed
+    /// wherever they are held as values.
+    pub fn lists(&self) -> Option<Vec<Option<std::borrow::Cow<'_, [Val]>>>> {
+        use std::borrow::Cow;
+        match self {
+            Val::Triples(t) => Some(
+                t.as_slice()
+                    .iter()
+                    .map(|x| Some(Cow::Borrowed(&x[..])))
+                    .collect(),
+            ),
+            Val::List(l) => Some(
+                l.iter()
+                    .map(|x| match x {
+                        Val::List(m) => Some(Cow::Borrowed(m.as_slice())),
+                        other => other.as_array(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
     /// The element at `i` of a list.
     pub fn get(&self, i: usize) -> Option<Val> {
         match self {
             Val::List(l) => l.get(i).cloned(),
+            Val::Triples(t) => t.as_slice().get(i).map(|x| Val::list(x.to_vec())),
             Val::Ints(n, b) => b.slice(*n).get(i).map(|&x| Val::Int(i64::from(x))),
             _ => None,
         }
@@ -607,6 +738,14 @@ impl Val {
         match self {
             Val::List(l) => 16 + l.len() * 16 + l.iter().map(Val::heap_bytes).sum::<usize>(),
             Val::Ints(n, _) => 16 + n.0 as usize * 4,
+            Val::Triples(t) => {
+                16 + t
+                    .as_slice()
+                    .iter()
+                    .flatten()
+                    .map(|x| 16 + x.heap_bytes())
+                    .sum::<usize>()
+            }
             Val::Other(v) => 64 + v.to_string().len() * 2,
             _ => 0,
         }
@@ -650,6 +789,12 @@ impl Val {
             Val::Str(n) => Value::String(n.to_string()),
             Val::List(l) => Value::Array(l.iter().map(Val::to_json).collect()),
             Val::Ints(n, b) => Value::Array(b.slice(*n).iter().map(|&i| Value::from(i)).collect()),
+            Val::Triples(t) => Value::Array(
+                t.as_slice()
+                    .iter()
+                    .map(|x| Value::Array(x.iter().map(Val::to_json).collect()))
+                    .collect(),
+            ),
             Val::Other(v) => (**v).clone(),
         }
     }
@@ -683,6 +828,10 @@ impl Hash for Val {
                 state.write_u8(7);
                 b.slice(*n).hash(state)
             }
+            Val::Triples(t) => {
+                state.write_u8(8);
+                t.as_slice().hash(state)
+            }
             Val::Other(v) => {
                 state.write_u8(6);
                 v.to_string().hash(state)
@@ -701,6 +850,7 @@ impl PartialEq for Val {
             (Val::Str(a), Val::Str(b)) => a == b,
             (Val::List(a), Val::List(b)) => a == b,
             (Val::Ints(n, a), Val::Ints(m, b)) => a.slice(*n) == b.slice(*m),
+            (Val::Triples(a), Val::Triples(b)) => a == b,
             (Val::Other(a), Val::Other(b)) => a == b,
             _ => false,
         }
@@ -727,6 +877,13 @@ impl PartialEq<Value> for Val {
                         .iter()
                         .zip(b)
                         .all(|(&x, y)| y.as_i64() == Some(i64::from(x)))
+            }
+            (Val::Triples(a), Value::Array(b)) => {
+                a.as_slice().len() == b.len()
+                    && a.as_slice().iter().zip(b).all(|(x, y)| {
+                        y.as_array()
+                            .is_some_and(|y| y.len() == 3 && x.iter().zip(y).all(|(x, y)| x == y))
+                    })
             }
             (Val::Other(a), b) => **a == *b,
             _ => false,
@@ -787,6 +944,12 @@ impl fmt::Display for Val {
             Val::Str(n) => write!(f, "{}", Value::String(n.to_string())),
             Val::List(l) => write_list(f, l.iter()),
             Val::Ints(n, b) => write_list(f, b.slice(*n).iter()),
+            Val::Triples(t) => write_list(
+                f,
+                t.as_slice()
+                    .iter()
+                    .map(|x| format!("[{},{},{}]", x[0], x[1], x[2])),
+            ),
             other => write!(f, "{}", other.to_json()),
         }
     }
@@ -826,6 +989,13 @@ impl Serialize for Val {
                 let ints = b.slice(*n);
                 let mut seq = s.serialize_seq(Some(ints.len()))?;
                 for x in ints {
+                    seq.serialize_element(x)?;
+                }
+                seq.end()
+            }
+            Val::Triples(t) => {
+                let mut seq = s.serialize_seq(Some(t.as_slice().len()))?;
+                for x in t.as_slice() {
                     seq.serialize_element(x)?;
                 }
                 seq.end()
@@ -1069,5 +1239,85 @@ mod tests {
             assert_eq!(*v, Val::int_list(list));
             assert_eq!(v.to_json(), Value::from(list.clone()));
         }
+    }
+
+    #[test]
+    fn lists_of_three_element_lists_are_flat_and_read_like_any_list() {
+        let text = r#"[["append","x",1],["r","y",[1,2,3,4]],["r",3,null]]"#;
+        let v: Val = serde_json::from_str(text).unwrap();
+        let t = v.as_triples().expect("held flat");
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[1][2], Val::int_list(&[1, 2, 3, 4]));
+        assert_eq!(v.to_string(), text);
+        assert_eq!(serde_json::to_string(&v).unwrap(), text);
+        let json: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v.to_json(), json);
+        assert_eq!(v, json);
+        assert_eq!(Val::from_json(&json), v);
+        // Made element by element, or from a flat buffer: the same value,
+        // the same hash.
+        let made = Val::list(vec![
+            Val::list(vec![Val::str("append"), Val::str("x"), Val::Int(1)]),
+            Val::list(vec![
+                Val::str("r"),
+                Val::str("y"),
+                Val::int_list(&[1, 2, 3, 4]),
+            ]),
+            Val::list(vec![Val::str("r"), Val::Int(3), Val::Nil]),
+        ]);
+        let mut flat = vec![Val::Int(9)];
+        flat.extend(t.iter().flatten().cloned());
+        let gathered = Val::triples_exact(&mut flat, 1);
+        assert_eq!(flat, vec![Val::Int(9)]);
+        let hash = |v: &Val| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            v.hash(&mut h);
+            h.finish()
+        };
+        for other in [&made, &gathered] {
+            assert!(other.as_triples().is_some());
+            assert_eq!(*other, v);
+            assert_eq!(hash(other), hash(&v));
+        }
+        // Read as a list of lists.
+        let elements = v.as_array().unwrap();
+        assert_eq!(elements.len(), 3);
+        assert_eq!(
+            elements[2],
+            Val::list(vec![Val::str("r"), Val::Int(3), Val::Nil])
+        );
+        assert_eq!(v.get(0), Some(elements[0].clone()));
+        assert_eq!(v.get(3), None);
+        let lists = v.lists().unwrap();
+        assert_eq!(lists[1].as_deref().map(<[Val]>::len), Some(3));
+        assert!(v.is_array());
+        assert!(v.as_vals().is_none());
+        assert_ne!(v, Val::list(elements[..2].to_vec()));
+        // Not flat: an element of another length, an element that is not a
+        // list, no elements. Lists of one or more triples are flat.
+        for (text, flat) in [
+            (r#"[["r","x"]]"#, false),
+            (r#"[["r","x",1],["r","y"]]"#, false),
+            (r#"[["r","x",1],5]"#, false),
+            (r#"[[1,2,3,4]]"#, false),
+            ("[]", false),
+            (r#"[[1,2,3]]"#, true),
+            (r#"[[[1,2,3],[4,5,6],[7,8,9]]]"#, true),
+        ] {
+            let v: Val = serde_json::from_str(text).unwrap();
+            assert_eq!(v.as_triples().is_some(), flat, "{text}");
+            assert_eq!(v.to_string(), text);
+            let json: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(Val::from_json(&json), v, "{text}");
+        }
+        // An element that is itself a flat list of three triples.
+        let nested: Val = serde_json::from_str(r#"[[[1,2,3],[4,5,6],[7,8,9]]]"#).unwrap();
+        assert_eq!(
+            nested.get(0).and_then(|e| e.as_triples().map(<[_]>::len)),
+            Some(3)
+        );
+        // A buffer that does not hold whole triples is still read exactly.
+        let mut odd = vec![Val::Int(1), Val::Int(2), Val::Int(3), Val::Int(4)];
+        assert_eq!(Val::triples_exact(&mut odd, 0).to_string(), "[[1,2,3],[4]]");
     }
 }

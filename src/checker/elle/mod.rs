@@ -482,7 +482,7 @@ fn mops_text(v: &Val) -> String {
     fn atom(v: &Val) -> String {
         match v {
             Val::Str(s) => s.to_string(),
-            Val::List(_) | Val::Ints(..) => format!(
+            Val::List(_) | Val::Ints(..) | Val::Triples(_) => format!(
                 "[{}]",
                 v.as_array()
                     .unwrap_or_default()

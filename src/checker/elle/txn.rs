@@ -174,16 +174,15 @@ pub fn detect_kind(history: &History) -> Result<ElleKind, TxnError> {
         if op.f != "txn" {
             continue;
         }
-        let Some(mops) = op.value.as_array() else {
+        let Some(mops) = op.value.lists() else {
             continue;
         };
-        for m in mops.iter() {
-            let Some(parts) = m.as_array() else { continue };
+        for parts in mops.iter().flatten() {
             match parts.first().and_then(Val::as_str) {
                 Some("append") => append = true,
                 Some("w") | Some("write") => write = true,
                 Some("r") | Some("read") => match parts.get(2) {
-                    Some(Val::List(_) | Val::Ints(..)) => list_read = true,
+                    Some(v) if v.is_array() => list_read = true,
                     Some(Val::Nil) | None => {}
                     Some(_) => scalar_read = true,
                 },
@@ -204,9 +203,9 @@ fn mop_error(op_line: usize, index: u64, msg: &str) -> TxnError {
     TxnError(format!("line {op_line} (index {index}): {msg}"))
 }
 
-/// Parses one micro-op.
+/// Parses one micro-op, given as its elements.
 fn parse_mop(
-    m: &Val,
+    parts: &[Val],
     kind: ElleKind,
     known: bool,
     keys: &mut Interner,
@@ -214,25 +213,20 @@ fn parse_mop(
     line: usize,
     index: u64,
 ) -> Result<Mop, TxnError> {
-    let parts = m.as_array().ok_or_else(|| {
-        mop_error(
-            line,
-            index,
-            &format!("micro-op {m} is not a list [f, key, value]"),
-        )
-    })?;
+    // The micro-op as written, for messages.
+    let m = || Val::list(parts.to_vec());
     if parts.len() < 2 || parts.len() > 3 {
         return Err(mop_error(
             line,
             index,
-            &format!("micro-op {m} must have the form [f, key, value]"),
+            &format!("micro-op {} must have the form [f, key, value]", m()),
         ));
     }
     let f = parts[0].as_str().ok_or_else(|| {
         mop_error(
             line,
             index,
-            &format!("micro-op {m}: the function must be a string"),
+            &format!("micro-op {}: the function must be a string", m()),
         )
     })?;
     let key = keys.intern(&parts[1]);
@@ -256,12 +250,18 @@ fn parse_mop(
             } else {
                 match v {
                     Val::Nil => Some(Vec::new()),
-                    Val::List(a) => Some(a.iter().map(|x| elems.intern(x)).collect()),
                     Val::Ints(..) => Some(
                         v.as_ints()
                             .unwrap_or_default()
                             .iter()
                             .map(|&x| elems.intern(&Val::Int(i64::from(x))))
+                            .collect(),
+                    ),
+                    list if list.is_array() => Some(
+                        list.as_array()
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|x| elems.intern(x))
                             .collect(),
                     ),
                     other => {
@@ -401,11 +401,25 @@ fn parse_mops(
     index: u64,
 ) -> Result<Vec<Mop>, TxnError> {
     match value {
-        Val::List(_) | Val::Ints(..) => value
+        Val::Triples(t) => t
+            .as_slice()
+            .iter()
+            .map(|m| parse_mop(m, kind, known, keys, elems, line, index))
+            .collect(),
+        list if list.is_array() => list
             .as_array()
             .unwrap_or_default()
             .iter()
-            .map(|m| parse_mop(m, kind, known, keys, elems, line, index))
+            .map(|m| {
+                let parts = m.as_array().ok_or_else(|| {
+                    mop_error(
+                        line,
+                        index,
+                        &format!("micro-op {m} is not a list [f, key, value]"),
+                    )
+                })?;
+                parse_mop(&parts, kind, known, keys, elems, line, index)
+            })
             .collect(),
         Val::Nil => Ok(Vec::new()),
         other => Err(mop_error(
