@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 fn edn_value(v: &Val, out: &mut String) {
     match v {
         Val::Nil => out.push_str("nil"),
-        Val::List(xs) => {
+        list if list.is_array() => {
+            let xs = list.as_array().unwrap_or_default();
             out.push('[');
             for (i, x) in xs.iter().enumerate() {
                 if i > 0 {
