@@ -16,8 +16,18 @@
 //! times keep their file order); otherwise in file order. Either way a file
 //! whose events are not in time order gets a warning saying so, how many
 //! events are out of place and where the first one is.
+//!
+//! In time order, an operation precedes another only when it completed at
+//! a strictly earlier time than the other was invoked: two events with the
+//! same `:time` are not known to have happened in either order, and an
+//! order the clock did not witness must not become a precedence that makes
+//! a history invalid. So among events with the same time, client
+//! invocations go before completions (what Porcupine does when it sorts
+//! calls and returns), except that a process's invocation stays after its
+//! own completion at that time: a process runs one operation at a time.
 
-use super::{History, HistoryError, Op, Process};
+use super::{History, HistoryError, Op, OpType, Process};
+use crate::checker::fast_hash::FastSet;
 use std::fmt;
 
 /// The order taken as real time (`check --order`).
@@ -114,12 +124,17 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
             true
         }
     };
+    if by_time {
+        if t.out_of_order > 0 {
+            sort_by_time(history.ops_mut());
+        }
+        invocations_first_at_equal_times(history.ops_mut());
+    }
     if t.out_of_order == 0 {
         return Ok(None);
     }
     let first = t.first_line.unwrap_or(0);
     let how = if by_time {
-        sort_by_time(history.ops_mut());
         "checked in time order (--order index to use the file's order)".to_string()
     } else if order == Order::Index {
         "checked in the file's order as asked (--order index); time order may show violations this check cannot see".to_string()
@@ -159,10 +174,84 @@ fn sort_by_time(ops: &mut Vec<Op>) {
     *ops = keyed.into_iter().map(|(_, op)| op).collect();
 }
 
+/// Whether some client completion is followed, at the same `:time`, by a
+/// client invocation: the only case [`invocations_first_at_equal_times`]
+/// changes. Expects events sorted by time (untimed ones after their
+/// predecessor).
+fn completion_then_invocation_at_equal_time(ops: &[Op]) -> bool {
+    let mut time = None;
+    let mut completed = false;
+    for op in ops {
+        if let Some(t) = op.time.get() {
+            if time != Some(t) {
+                time = Some(t);
+                completed = false;
+            }
+        }
+        if is_client(op) {
+            match op.op_type {
+                OpType::Invoke if completed => return true,
+                OpType::Invoke => {}
+                _ => completed = true,
+            }
+        }
+    }
+    false
+}
+
+/// Within each run of events with the same `:time`, moves client
+/// invocations before the other events of the run (in file order on both
+/// sides), so that an operation completed at time `t` does not precede one
+/// invoked at `t`. An invocation whose process completed an operation
+/// earlier in the run stays after that completion, so every process still
+/// invokes, completes, invokes. Expects events sorted by time; an event
+/// without a time belongs to the run of the event before it.
+fn invocations_first_at_equal_times(ops: &mut Vec<Op>) {
+    if !completion_then_invocation_at_equal_time(ops) {
+        return;
+    }
+    let old = std::mem::take(ops);
+    ops.reserve(old.len());
+    let mut run: Vec<Op> = Vec::new();
+    let mut time = None;
+    for op in old {
+        if let Some(t) = op.time.get() {
+            if time != Some(t) {
+                flush_run(&mut run, ops);
+                time = Some(t);
+            }
+        }
+        run.push(op);
+    }
+    flush_run(&mut run, ops);
+}
+
+/// Appends one run of equal-time events to `out`, invocations first.
+fn flush_run(run: &mut Vec<Op>, out: &mut Vec<Op>) {
+    if run.len() < 2 {
+        out.append(run);
+        return;
+    }
+    let mut completed: FastSet<Option<Process>> = FastSet::default();
+    let mut rest = Vec::new();
+    for op in run.drain(..) {
+        if !is_client(&op) {
+            rest.push(op);
+        } else if op.op_type != OpType::Invoke {
+            completed.insert(op.process);
+            rest.push(op);
+        } else if completed.contains(&op.process) {
+            rest.push(op);
+        } else {
+            out.push(op);
+        }
+    }
+    out.append(&mut rest);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::OpType;
     use crate::history::Time;
     use serde_json::json;
 
@@ -243,6 +332,54 @@ mod tests {
         h.ops_mut()[5].time = Time::NONE;
         let e = apply(&mut h, Order::Time).unwrap_err().to_string();
         assert!(e.contains(":6:") && e.contains("no :time"), "{e}");
+    }
+
+    fn lines(h: &History) -> Vec<u32> {
+        h.ops().iter().map(|o| o.line).collect()
+    }
+
+    #[test]
+    fn an_invocation_at_a_completions_time_goes_before_it() {
+        // A write over [0, 10] and a read over [10, 20]: they share the
+        // instant 10, so neither precedes the other.
+        let touching = || {
+            hist(vec![
+                ev(0, OpType::Invoke, "write", json!(1), Some(0)),
+                ev(0, OpType::Ok, "write", json!(1), Some(10)),
+                ev(1, OpType::Invoke, "read", json!(null), Some(10)),
+                ev(1, OpType::Ok, "read", json!(0), Some(20)),
+            ])
+        };
+        for order in [Order::Auto, Order::Time] {
+            let mut h = touching();
+            assert_eq!(apply(&mut h, order).unwrap(), None);
+            assert_eq!(lines(&h), vec![1, 3, 2, 4]);
+        }
+        // File order is file order.
+        let mut h = touching();
+        apply(&mut h, Order::Index).unwrap();
+        assert_eq!(lines(&h), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_process_still_invokes_after_its_own_completion_at_the_same_time() {
+        // Process 0 completes and invokes again at 10; process 1 invokes at
+        // 10 too, and two zero-length reads at 30 overlap.
+        let mut h = hist(vec![
+            ev(0, OpType::Invoke, "write", json!(1), Some(0)),
+            ev(0, OpType::Ok, "write", json!(1), Some(10)),
+            ev(0, OpType::Invoke, "read", json!(null), Some(10)),
+            ev(1, OpType::Invoke, "read", json!(null), Some(10)),
+            ev(0, OpType::Ok, "read", json!(1), Some(20)),
+            ev(1, OpType::Ok, "read", json!(1), Some(20)),
+            ev(2, OpType::Invoke, "read", json!(null), Some(30)),
+            ev(2, OpType::Ok, "read", json!(1), Some(30)),
+            ev(3, OpType::Invoke, "read", json!(null), Some(30)),
+            ev(3, OpType::Ok, "read", json!(1), Some(30)),
+        ]);
+        apply(&mut h, Order::Time).unwrap();
+        assert_eq!(lines(&h), vec![1, 4, 2, 3, 5, 6, 7, 9, 8, 10]);
+        h.operations().expect("pairs as before");
     }
 
     #[test]
