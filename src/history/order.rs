@@ -103,8 +103,36 @@ pub fn time_order(ops: &[Op]) -> TimeOrder {
 }
 
 /// Puts `history`'s events in the order `order` asks for and returns the
-/// warning to show when the file is not in time order.
-pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, HistoryError> {
+/// warnings to show: when the file is not in time order, and when
+/// operations listed one after the other were taken to overlap because
+/// their events have the same time.
+pub fn apply(history: &mut History, order: Order) -> Result<Vec<String>, HistoryError> {
+    let mut warnings = Vec::new();
+    let overlapped = arrange(history, order, &mut warnings)?;
+    if overlapped > 0 {
+        let (n, which) = if overlapped == 1 {
+            ("1 invocation is".to_string(), "the two operations overlap")
+        } else {
+            (
+                format!("{overlapped} invocations are"),
+                "those operations overlap",
+            )
+        };
+        warnings.push(format!(
+            "{n} listed after a completion of another process with the same :time; equal times are taken as simultaneous, so {which} (--order index keeps the file's order)"
+        ));
+    }
+    Ok(warnings)
+}
+
+/// [`apply`]'s work: orders the events, pushes the out-of-time-order
+/// warning, and returns how many invocations were moved before a
+/// completion with the same time.
+fn arrange(
+    history: &mut History,
+    order: Order,
+    warnings: &mut Vec<String>,
+) -> Result<usize, HistoryError> {
     let t = time_order(history.ops());
     let all_timed = t.untimed == 0 && t.client_events > 0;
     let by_time = match order {
@@ -124,14 +152,15 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
             true
         }
     };
+    let mut overlapped = 0;
     if by_time {
         if t.out_of_order > 0 {
             sort_by_time(history.ops_mut());
         }
-        invocations_first_at_equal_times(history.ops_mut());
+        overlapped = invocations_first_at_equal_times(history.ops_mut());
     }
     if t.out_of_order == 0 {
-        return Ok(None);
+        return Ok(overlapped);
     }
     let first = t.first_line.unwrap_or(0);
     let how = if by_time {
@@ -152,9 +181,10 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
     } else {
         ("events", "have")
     };
-    Ok(Some(format!(
+    warnings.push(format!(
         "events are not in time order: {n} {events} {have} an earlier :time than an event before them, the first on line {first}; {how}"
-    )))
+    ));
+    Ok(overlapped)
 }
 
 /// Stable sort by `:time`; an event without one keeps its place after the
@@ -205,11 +235,13 @@ fn completion_then_invocation_at_equal_time(ops: &[Op]) -> bool {
 /// invoked at `t`. An invocation whose process completed an operation
 /// earlier in the run stays after that completion, so every process still
 /// invokes, completes, invokes. Expects events sorted by time; an event
-/// without a time belongs to the run of the event before it.
-fn invocations_first_at_equal_times(ops: &mut Vec<Op>) {
+/// without a time belongs to the run of the event before it. Returns how
+/// many invocations were moved before a completion.
+fn invocations_first_at_equal_times(ops: &mut Vec<Op>) -> usize {
     if !completion_then_invocation_at_equal_time(ops) {
-        return;
+        return 0;
     }
+    let mut moved = 0;
     let old = std::mem::take(ops);
     ops.reserve(old.len());
     let mut run: Vec<Op> = Vec::new();
@@ -217,21 +249,23 @@ fn invocations_first_at_equal_times(ops: &mut Vec<Op>) {
     for op in old {
         if let Some(t) = op.time.get() {
             if time != Some(t) {
-                flush_run(&mut run, ops);
+                moved += flush_run(&mut run, ops);
                 time = Some(t);
             }
         }
         run.push(op);
     }
-    flush_run(&mut run, ops);
+    moved + flush_run(&mut run, ops)
 }
 
-/// Appends one run of equal-time events to `out`, invocations first.
-fn flush_run(run: &mut Vec<Op>, out: &mut Vec<Op>) {
+/// Appends one run of equal-time events to `out`, invocations first;
+/// returns how many invocations it moved before a completion.
+fn flush_run(run: &mut Vec<Op>, out: &mut Vec<Op>) -> usize {
     if run.len() < 2 {
         out.append(run);
-        return;
+        return 0;
     }
+    let mut moved = 0;
     let mut completed: FastSet<Option<Process>> = FastSet::default();
     let mut rest = Vec::new();
     for op in run.drain(..) {
@@ -243,10 +277,12 @@ fn flush_run(run: &mut Vec<Op>, out: &mut Vec<Op>) {
         } else if completed.contains(&op.process) {
             rest.push(op);
         } else {
+            moved += usize::from(!completed.is_empty());
             out.push(op);
         }
     }
     out.append(&mut rest);
+    moved
 }
 
 #[cfg(test)]
@@ -295,7 +331,10 @@ mod tests {
     fn auto_and_time_sort_stably_index_keeps_file_order() {
         for order in [Order::Auto, Order::Time] {
             let mut h = swapped();
-            let w = apply(&mut h, order).unwrap().expect("a warning");
+            let w = apply(&mut h, order).unwrap();
+            let [w] = &w[..] else {
+                panic!("one warning: {w:?}")
+            };
             assert!(
                 w.contains("1 event has") && w.contains("line 4") && w.contains("time order"),
                 "{w}"
@@ -306,7 +345,7 @@ mod tests {
             );
         }
         let mut h = swapped();
-        let w = apply(&mut h, Order::Index).unwrap().expect("a warning");
+        let w = apply(&mut h, Order::Index).unwrap().join("\n");
         assert!(w.contains("--order index"), "{w}");
         assert_eq!(
             h.ops().iter().map(|o| o.line).collect::<Vec<_>>(),
@@ -318,14 +357,14 @@ mod tests {
     fn in_order_files_get_no_warning() {
         let mut h = swapped();
         h.ops_mut().swap(2, 3);
-        assert_eq!(apply(&mut h, Order::Auto).unwrap(), None);
+        assert!(apply(&mut h, Order::Auto).unwrap().is_empty());
     }
 
     #[test]
     fn untimed_events_fall_back_to_file_order_or_refuse_time() {
         let mut h = swapped();
         h.ops_mut()[5].time = Time::NONE;
-        let w = apply(&mut h, Order::Auto).unwrap().expect("a warning");
+        let w = apply(&mut h, Order::Auto).unwrap().join("\n");
         assert!(w.contains("no :time") && w.contains("line 6"), "{w}");
         assert_eq!(h.ops()[2].line, 3);
         let mut h = swapped();
@@ -352,12 +391,20 @@ mod tests {
         };
         for order in [Order::Auto, Order::Time] {
             let mut h = touching();
-            assert_eq!(apply(&mut h, order).unwrap(), None);
+            let w = apply(&mut h, order).unwrap();
             assert_eq!(lines(&h), vec![1, 3, 2, 4]);
+            let [w] = &w[..] else {
+                panic!("one warning: {w:?}")
+            };
+            assert!(
+                w.starts_with("1 invocation is listed after a completion")
+                    && w.contains("simultaneous"),
+                "{w}"
+            );
         }
         // File order is file order.
         let mut h = touching();
-        apply(&mut h, Order::Index).unwrap();
+        assert!(apply(&mut h, Order::Index).unwrap().is_empty());
         assert_eq!(lines(&h), vec![1, 2, 3, 4]);
     }
 
@@ -377,8 +424,11 @@ mod tests {
             ev(3, OpType::Invoke, "read", json!(null), Some(30)),
             ev(3, OpType::Ok, "read", json!(1), Some(30)),
         ]);
-        apply(&mut h, Order::Time).unwrap();
+        let w = apply(&mut h, Order::Time).unwrap().join("\n");
         assert_eq!(lines(&h), vec![1, 4, 2, 3, 5, 6, 7, 9, 8, 10]);
+        // Process 1's invocation passed process 0's completion at 10, and
+        // process 3's passed process 2's at 30.
+        assert!(w.starts_with("2 invocations are listed"), "{w}");
         h.operations().expect("pairs as before");
     }
 
