@@ -235,40 +235,40 @@ fn completion_then_invocation_at_equal_time(ops: &[Op]) -> bool {
 /// invoked at `t`. An invocation whose process completed an operation
 /// earlier in the run stays after that completion, so every process still
 /// invokes, completes, invokes. Expects events sorted by time; an event
-/// without a time belongs to the run of the event before it. Returns how
-/// many invocations were moved before a completion.
-fn invocations_first_at_equal_times(ops: &mut Vec<Op>) -> usize {
+/// without a time belongs to the run of the event before it. Works run by
+/// run, in place (no copy of the history). Returns how many invocations
+/// were moved before a completion.
+fn invocations_first_at_equal_times(ops: &mut [Op]) -> usize {
     if !completion_then_invocation_at_equal_time(ops) {
         return 0;
     }
     let mut moved = 0;
-    let old = std::mem::take(ops);
-    ops.reserve(old.len());
-    let mut run: Vec<Op> = Vec::new();
+    let mut start = 0;
     let mut time = None;
-    for op in old {
-        if let Some(t) = op.time.get() {
+    for i in 0..ops.len() {
+        if let Some(t) = ops[i].time.get() {
             if time != Some(t) {
-                moved += flush_run(&mut run, ops);
+                moved += invocations_first(&mut ops[start..i]);
+                start = i;
                 time = Some(t);
             }
         }
-        run.push(op);
     }
-    moved + flush_run(&mut run, ops)
+    moved + invocations_first(&mut ops[start..])
 }
 
-/// Appends one run of equal-time events to `out`, invocations first;
-/// returns how many invocations it moved before a completion.
-fn flush_run(run: &mut Vec<Op>, out: &mut Vec<Op>) -> usize {
-    if run.len() < 2 {
-        out.append(run);
+/// Reorders one run of equal-time events, invocations first; returns how
+/// many invocations it moved before a completion.
+fn invocations_first(run: &mut [Op]) -> usize {
+    if !completion_then_invocation_at_equal_time(run) {
         return 0;
     }
-    let mut moved = 0;
     let mut completed: FastSet<Option<Process>> = FastSet::default();
+    let mut first = Vec::new();
     let mut rest = Vec::new();
-    for op in run.drain(..) {
+    let mut moved = 0;
+    for slot in run.iter_mut() {
+        let op = std::mem::take(slot);
         if !is_client(&op) {
             rest.push(op);
         } else if op.op_type != OpType::Invoke {
@@ -278,10 +278,12 @@ fn flush_run(run: &mut Vec<Op>, out: &mut Vec<Op>) -> usize {
             rest.push(op);
         } else {
             moved += usize::from(!completed.is_empty());
-            out.push(op);
+            first.push(op);
         }
     }
-    out.append(&mut rest);
+    for (slot, op) in run.iter_mut().zip(first.into_iter().chain(rest)) {
+        *slot = op;
+    }
     moved
 }
 
