@@ -1150,3 +1150,158 @@ fn generated_register_histories() {
     );
     assert!(r.explanation.contains("read → -7"), "{}", r.explanation);
 }
+
+// ------------------------------------------------------ equal times (clock)
+
+/// One timed register operation for the clock test: called at `call`,
+/// returned at `ret` (`None`: crashed, `info`).
+struct Timed {
+    write: bool,
+    value: i64,
+    call: u64,
+    ret: Option<u64>,
+}
+
+/// Linearizability decided from the times alone, by the definition that
+/// Porcupine also uses: `a` must precede `b` exactly when `a` returned at a
+/// strictly earlier time than `b` was called. Crashed writes may be placed
+/// anywhere after their call, or never. Initial value 0.
+fn linearizable_by_the_clock(ops: &[Timed]) -> bool {
+    fn go(ops: &[Timed], placed: &mut Vec<bool>, state: i64) -> bool {
+        if ops
+            .iter()
+            .zip(placed.iter())
+            .all(|(o, &p)| p || o.ret.is_none())
+        {
+            return true;
+        }
+        for k in 0..ops.len() {
+            if placed[k] {
+                continue;
+            }
+            let blocked =
+                (0..ops.len()).any(|j| !placed[j] && ops[j].ret.is_some_and(|r| r < ops[k].call));
+            if blocked {
+                continue;
+            }
+            let next = if ops[k].write {
+                ops[k].value
+            } else if ops[k].value == state {
+                state
+            } else {
+                continue;
+            };
+            placed[k] = true;
+            if go(ops, placed, next) {
+                return true;
+            }
+            placed[k] = false;
+        }
+        false
+    }
+    go(ops, &mut vec![false; ops.len()], 0)
+}
+
+/// Timed histories whose operations often start or end at the same instant
+/// (times 0..6, some calls equal to returns), written out in a random file
+/// order: sometimes one operation after another, sometimes sorted by time
+/// with equal times in any order. Checked as `faultline check` reads them
+/// (time order, equal times simultaneous), every verdict must be the one
+/// the clock gives, whatever the file's layout.
+#[test]
+fn timed_histories_get_the_verdict_of_the_clock_whatever_the_file_order() {
+    use faultline::history::{Independent, Interpretation, Order as EventOrder};
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7135);
+    let (mut valid, mut invalid) = (0, 0);
+    for round in 0..3000 {
+        let n = rng.gen_range(1..=6);
+        let ops: Vec<Timed> = (0..n)
+            .map(|_| {
+                let call = rng.gen_range(0..6u64);
+                let write = rng.gen_bool(0.5);
+                Timed {
+                    write,
+                    value: rng.gen_range(0..3),
+                    call,
+                    ret: if write && rng.gen_bool(0.15) {
+                        None
+                    } else {
+                        Some(call + rng.gen_range(0..3u64))
+                    },
+                }
+            })
+            .collect();
+        // Events (op, is_invoke, time), one process per operation.
+        let mut events: Vec<(usize, bool, u64)> = Vec::new();
+        for (i, o) in ops.iter().enumerate() {
+            events.push((i, true, o.call));
+            if let Some(r) = o.ret {
+                events.push((i, false, r));
+            }
+        }
+        if rng.gen_bool(0.5) {
+            // Sorted by time, equal times shuffled (an op's own invoke
+            // still before its completion).
+            let keys: Vec<u32> = (0..events.len()).map(|_| rng.gen()).collect();
+            let mut idx: Vec<usize> = (0..events.len()).collect();
+            idx.sort_by_key(|&e| (events[e].2, keys[e]));
+            events = idx.into_iter().map(|e| events[e]).collect();
+            for a in 0..events.len() {
+                for b in a + 1..events.len() {
+                    if events[a].0 == events[b].0 && !events[a].1 {
+                        events.swap(a, b);
+                    }
+                }
+            }
+        }
+        let text: String = events
+            .iter()
+            .map(|&(i, invoke, time)| {
+                let o = &ops[i];
+                let (f, value) = match (o.write, invoke) {
+                    (true, _) => ("write", json!(o.value)),
+                    (false, true) => ("read", Value::Null),
+                    (false, false) => ("read", json!(o.value)),
+                };
+                let kind = if invoke { "invoke" } else { "ok" };
+                format!(
+                    "{}\n",
+                    json!({"process": i, "type": kind, "f": f, "value": value, "time": time})
+                )
+            })
+            .collect();
+        let mut h = jsonl(&text);
+        h.interpret(&Interpretation {
+            independent: Independent::Never,
+            order: EventOrder::Auto,
+        })
+        .expect("timed history is ordered");
+        let config = ModelConfig {
+            initial: json!(0),
+            nil_read: NilRead::Absent,
+        };
+        let r = check(&h, ModelKind::Register, &config, &Budget::default()).expect("check runs");
+        let want = linearizable_by_the_clock(&ops);
+        assert_eq!(
+            r.verdict == Verdict::Valid,
+            want,
+            "round {round}: the clock says {}, faultline {}: {}\n{text}",
+            if want {
+                "linearizable"
+            } else {
+                "not linearizable"
+            },
+            r.verdict,
+            r.summary
+        );
+        if want {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(
+        valid > 300 && invalid > 300,
+        "{valid} valid, {invalid} invalid"
+    );
+}

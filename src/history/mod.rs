@@ -935,9 +935,7 @@ impl History {
                 ));
             }
         }
-        if let Some(w) = order::apply(self, how.order)? {
-            remarks.warnings.push(w);
-        }
+        remarks.warnings.extend(order::apply(self, how.order)?);
         Ok(remarks)
     }
 

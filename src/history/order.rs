@@ -16,8 +16,18 @@
 //! times keep their file order); otherwise in file order. Either way a file
 //! whose events are not in time order gets a warning saying so, how many
 //! events are out of place and where the first one is.
+//!
+//! In time order, an operation precedes another only when it completed at
+//! a strictly earlier time than the other was invoked: two events with the
+//! same `:time` are not known to have happened in either order, and an
+//! order the clock did not witness must not become a precedence that makes
+//! a history invalid. So among events with the same time, client
+//! invocations go before completions (what Porcupine does when it sorts
+//! calls and returns), except that a process's invocation stays after its
+//! own completion at that time: a process runs one operation at a time.
 
-use super::{History, HistoryError, Op, Process};
+use super::{History, HistoryError, Op, OpType, Process};
+use crate::checker::fast_hash::FastSet;
 use std::fmt;
 
 /// The order taken as real time (`check --order`).
@@ -93,8 +103,36 @@ pub fn time_order(ops: &[Op]) -> TimeOrder {
 }
 
 /// Puts `history`'s events in the order `order` asks for and returns the
-/// warning to show when the file is not in time order.
-pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, HistoryError> {
+/// warnings to show: when the file is not in time order, and when
+/// operations listed one after the other were taken to overlap because
+/// their events have the same time.
+pub fn apply(history: &mut History, order: Order) -> Result<Vec<String>, HistoryError> {
+    let mut warnings = Vec::new();
+    let overlapped = arrange(history, order, &mut warnings)?;
+    if overlapped > 0 {
+        let (n, which) = if overlapped == 1 {
+            ("1 invocation is".to_string(), "the two operations overlap")
+        } else {
+            (
+                format!("{overlapped} invocations are"),
+                "those operations overlap",
+            )
+        };
+        warnings.push(format!(
+            "{n} listed after a completion of another process with the same :time; equal times are taken as simultaneous, so {which} (--order index keeps the file's order)"
+        ));
+    }
+    Ok(warnings)
+}
+
+/// [`apply`]'s work: orders the events, pushes the out-of-time-order
+/// warning, and returns how many invocations were moved before a
+/// completion with the same time.
+fn arrange(
+    history: &mut History,
+    order: Order,
+    warnings: &mut Vec<String>,
+) -> Result<usize, HistoryError> {
     let t = time_order(history.ops());
     let all_timed = t.untimed == 0 && t.client_events > 0;
     let by_time = match order {
@@ -114,12 +152,18 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
             true
         }
     };
+    let mut overlapped = 0;
+    if by_time {
+        if t.out_of_order > 0 {
+            sort_by_time(history.ops_mut());
+        }
+        overlapped = invocations_first_at_equal_times(history.ops_mut());
+    }
     if t.out_of_order == 0 {
-        return Ok(None);
+        return Ok(overlapped);
     }
     let first = t.first_line.unwrap_or(0);
     let how = if by_time {
-        sort_by_time(history.ops_mut());
         "checked in time order (--order index to use the file's order)".to_string()
     } else if order == Order::Index {
         "checked in the file's order as asked (--order index); time order may show violations this check cannot see".to_string()
@@ -137,9 +181,10 @@ pub fn apply(history: &mut History, order: Order) -> Result<Option<String>, Hist
     } else {
         ("events", "have")
     };
-    Ok(Some(format!(
+    warnings.push(format!(
         "events are not in time order: {n} {events} {have} an earlier :time than an event before them, the first on line {first}; {how}"
-    )))
+    ));
+    Ok(overlapped)
 }
 
 /// Stable sort by `:time`; an event without one keeps its place after the
@@ -159,10 +204,92 @@ fn sort_by_time(ops: &mut Vec<Op>) {
     *ops = keyed.into_iter().map(|(_, op)| op).collect();
 }
 
+/// Whether some client completion is followed, at the same `:time`, by a
+/// client invocation: the only case [`invocations_first_at_equal_times`]
+/// changes. Expects events sorted by time (untimed ones after their
+/// predecessor).
+fn completion_then_invocation_at_equal_time(ops: &[Op]) -> bool {
+    let mut time = None;
+    let mut completed = false;
+    for op in ops {
+        if let Some(t) = op.time.get() {
+            if time != Some(t) {
+                time = Some(t);
+                completed = false;
+            }
+        }
+        if is_client(op) {
+            match op.op_type {
+                OpType::Invoke if completed => return true,
+                OpType::Invoke => {}
+                _ => completed = true,
+            }
+        }
+    }
+    false
+}
+
+/// Within each run of events with the same `:time`, moves client
+/// invocations before the other events of the run (in file order on both
+/// sides), so that an operation completed at time `t` does not precede one
+/// invoked at `t`. An invocation whose process completed an operation
+/// earlier in the run stays after that completion, so every process still
+/// invokes, completes, invokes. Expects events sorted by time; an event
+/// without a time belongs to the run of the event before it. Works run by
+/// run, in place (no copy of the history). Returns how many invocations
+/// were moved before a completion.
+fn invocations_first_at_equal_times(ops: &mut [Op]) -> usize {
+    if !completion_then_invocation_at_equal_time(ops) {
+        return 0;
+    }
+    let mut moved = 0;
+    let mut start = 0;
+    let mut time = None;
+    for i in 0..ops.len() {
+        if let Some(t) = ops[i].time.get() {
+            if time != Some(t) {
+                moved += invocations_first(&mut ops[start..i]);
+                start = i;
+                time = Some(t);
+            }
+        }
+    }
+    moved + invocations_first(&mut ops[start..])
+}
+
+/// Reorders one run of equal-time events, invocations first; returns how
+/// many invocations it moved before a completion.
+fn invocations_first(run: &mut [Op]) -> usize {
+    if !completion_then_invocation_at_equal_time(run) {
+        return 0;
+    }
+    let mut completed: FastSet<Option<Process>> = FastSet::default();
+    let mut first = Vec::new();
+    let mut rest = Vec::new();
+    let mut moved = 0;
+    for slot in run.iter_mut() {
+        let op = std::mem::take(slot);
+        if !is_client(&op) {
+            rest.push(op);
+        } else if op.op_type != OpType::Invoke {
+            completed.insert(op.process);
+            rest.push(op);
+        } else if completed.contains(&op.process) {
+            rest.push(op);
+        } else {
+            moved += usize::from(!completed.is_empty());
+            first.push(op);
+        }
+    }
+    for (slot, op) in run.iter_mut().zip(first.into_iter().chain(rest)) {
+        *slot = op;
+    }
+    moved
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::OpType;
     use crate::history::Time;
     use serde_json::json;
 
@@ -206,7 +333,10 @@ mod tests {
     fn auto_and_time_sort_stably_index_keeps_file_order() {
         for order in [Order::Auto, Order::Time] {
             let mut h = swapped();
-            let w = apply(&mut h, order).unwrap().expect("a warning");
+            let w = apply(&mut h, order).unwrap();
+            let [w] = &w[..] else {
+                panic!("one warning: {w:?}")
+            };
             assert!(
                 w.contains("1 event has") && w.contains("line 4") && w.contains("time order"),
                 "{w}"
@@ -217,7 +347,7 @@ mod tests {
             );
         }
         let mut h = swapped();
-        let w = apply(&mut h, Order::Index).unwrap().expect("a warning");
+        let w = apply(&mut h, Order::Index).unwrap().join("\n");
         assert!(w.contains("--order index"), "{w}");
         assert_eq!(
             h.ops().iter().map(|o| o.line).collect::<Vec<_>>(),
@@ -229,20 +359,79 @@ mod tests {
     fn in_order_files_get_no_warning() {
         let mut h = swapped();
         h.ops_mut().swap(2, 3);
-        assert_eq!(apply(&mut h, Order::Auto).unwrap(), None);
+        assert!(apply(&mut h, Order::Auto).unwrap().is_empty());
     }
 
     #[test]
     fn untimed_events_fall_back_to_file_order_or_refuse_time() {
         let mut h = swapped();
         h.ops_mut()[5].time = Time::NONE;
-        let w = apply(&mut h, Order::Auto).unwrap().expect("a warning");
+        let w = apply(&mut h, Order::Auto).unwrap().join("\n");
         assert!(w.contains("no :time") && w.contains("line 6"), "{w}");
         assert_eq!(h.ops()[2].line, 3);
         let mut h = swapped();
         h.ops_mut()[5].time = Time::NONE;
         let e = apply(&mut h, Order::Time).unwrap_err().to_string();
         assert!(e.contains(":6:") && e.contains("no :time"), "{e}");
+    }
+
+    fn lines(h: &History) -> Vec<u32> {
+        h.ops().iter().map(|o| o.line).collect()
+    }
+
+    #[test]
+    fn an_invocation_at_a_completions_time_goes_before_it() {
+        // A write over [0, 10] and a read over [10, 20]: they share the
+        // instant 10, so neither precedes the other.
+        let touching = || {
+            hist(vec![
+                ev(0, OpType::Invoke, "write", json!(1), Some(0)),
+                ev(0, OpType::Ok, "write", json!(1), Some(10)),
+                ev(1, OpType::Invoke, "read", json!(null), Some(10)),
+                ev(1, OpType::Ok, "read", json!(0), Some(20)),
+            ])
+        };
+        for order in [Order::Auto, Order::Time] {
+            let mut h = touching();
+            let w = apply(&mut h, order).unwrap();
+            assert_eq!(lines(&h), vec![1, 3, 2, 4]);
+            let [w] = &w[..] else {
+                panic!("one warning: {w:?}")
+            };
+            assert!(
+                w.starts_with("1 invocation is listed after a completion")
+                    && w.contains("simultaneous"),
+                "{w}"
+            );
+        }
+        // File order is file order.
+        let mut h = touching();
+        assert!(apply(&mut h, Order::Index).unwrap().is_empty());
+        assert_eq!(lines(&h), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_process_still_invokes_after_its_own_completion_at_the_same_time() {
+        // Process 0 completes and invokes again at 10; process 1 invokes at
+        // 10 too, and two zero-length reads at 30 overlap.
+        let mut h = hist(vec![
+            ev(0, OpType::Invoke, "write", json!(1), Some(0)),
+            ev(0, OpType::Ok, "write", json!(1), Some(10)),
+            ev(0, OpType::Invoke, "read", json!(null), Some(10)),
+            ev(1, OpType::Invoke, "read", json!(null), Some(10)),
+            ev(0, OpType::Ok, "read", json!(1), Some(20)),
+            ev(1, OpType::Ok, "read", json!(1), Some(20)),
+            ev(2, OpType::Invoke, "read", json!(null), Some(30)),
+            ev(2, OpType::Ok, "read", json!(1), Some(30)),
+            ev(3, OpType::Invoke, "read", json!(null), Some(30)),
+            ev(3, OpType::Ok, "read", json!(1), Some(30)),
+        ]);
+        let w = apply(&mut h, Order::Time).unwrap().join("\n");
+        assert_eq!(lines(&h), vec![1, 4, 2, 3, 5, 6, 7, 9, 8, 10]);
+        // Process 1's invocation passed process 0's completion at 10, and
+        // process 3's passed process 2's at 30.
+        assert!(w.starts_with("2 invocations are listed"), "{w}");
+        h.operations().expect("pairs as before");
     }
 
     #[test]

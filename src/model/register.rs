@@ -2,7 +2,8 @@
 //!
 //! The simplest objects a database offers and the ones Jepsen tests most.
 //! A [`Register`] takes `read` (value: what was read) and `write` (value:
-//! what was written). A [`CasRegister`] also takes `cas` with value
+//! what was written); `r`/`w` (Elle's micro-op names) and `get`/`put`
+//! (Porcupine's register examples) are read the same way. A [`CasRegister`] also takes `cas` with value
 //! `[expected, new]`: it sets `new` only if the register holds `expected`.
 //!
 //! A `fail`ed cas did not happen, so the checker drops it before the model
@@ -33,8 +34,8 @@ fn parse_register(
     cas: bool,
 ) -> Result<RegisterOp, String> {
     match op.f.as_str() {
-        "read" | "r" => Ok(RegisterOp::Read(read_observation(op, nil_read))),
-        "write" | "w" => Ok(RegisterOp::Write(Val::of(&op.input))),
+        "read" | "r" | "get" => Ok(RegisterOp::Read(read_observation(op, nil_read))),
+        "write" | "w" | "put" => Ok(RegisterOp::Write(Val::of(&op.input))),
         "cas" if cas => match op.input.as_array().as_deref() {
             Some([old, new]) => Ok(RegisterOp::Cas {
                 old: Val::of(old),
@@ -162,6 +163,19 @@ mod tests {
         assert!(m.is_read_only(&r3) && !m.is_read_only(&w));
         assert!(m.is_blind(&w) && !m.is_blind(&r3));
         assert_eq!(m.step(&Val::Int(9), &w), m.step(&s0, &w));
+    }
+
+    #[test]
+    fn get_and_put_are_read_and_write() {
+        let m = Register::new(&cfg(NilRead::Absent));
+        assert_eq!(
+            m.parse(&test_op("put", json!(3), json!(3), Outcome::Ok)),
+            Ok(RegisterOp::Write(Val::Int(3)))
+        );
+        assert_eq!(
+            m.parse(&test_op("get", Value::Null, json!(3), Outcome::Ok)),
+            Ok(RegisterOp::Read(Some(Val::Int(3))))
+        );
     }
 
     #[test]
