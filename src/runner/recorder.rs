@@ -7,6 +7,14 @@
 //! least every [`FLUSH_EVERY`], so a run killed with SIGKILL leaves all but
 //! the last fraction of a second on disk. Serialising and writing happen off
 //! the tokio workers, so the history is never what limits throughput.
+//!
+//! Events stamped with the same time are given distinct times in arrival
+//! order, a nanosecond apart ([`Ties`]). The simulator's clock is virtual
+//! and stands still while tasks run, so many events share an instant;
+//! their arrival order is the order they happened in, and a checker that
+//! reads the file again in time order takes equal times as simultaneous.
+//! Without the step, `faultline check` on a simulated history could see
+//! less than the run's own check saw.
 
 use crate::history::{Name, Op, OpType, Process, Val};
 use serde_json::Value;
@@ -78,7 +86,37 @@ pub fn start(path: &Path, start: ClockInstant) -> std::io::Result<(Recorder, His
     ))
 }
 
+/// Breaks ties of time in arrival order: an event stamped with the latest
+/// time stamped so far, or with a time the ties before it were already
+/// spread over, gets the nanosecond after the last time given. An event
+/// stamped earlier than the latest (it arrived late from another thread)
+/// keeps its time: moving it later could make it follow an event it did
+/// not follow.
+#[derive(Default)]
+struct Ties {
+    /// (the latest time stamped, the latest time given)
+    latest: Option<(u64, u64)>,
+}
+
+impl Ties {
+    fn time(&mut self, stamped: u64) -> u64 {
+        match self.latest {
+            Some((top, _)) if stamped < top => stamped,
+            Some((_, last)) if stamped <= last => {
+                let t = last.saturating_add(1);
+                self.latest = Some((stamped, t));
+                t
+            }
+            _ => {
+                self.latest = Some((stamped, stamped));
+                stamped
+            }
+        }
+    }
+}
+
 fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Op>) -> std::io::Result<Vec<Op>> {
+    let mut ties = Ties::default();
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut ops = Vec::new();
     let mut next_flush = Instant::now() + FLUSH_EVERY;
@@ -90,6 +128,9 @@ fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Op>) -> std::io::Result<Ve
         match rx.recv_timeout(wait) {
             Ok(mut op) => {
                 op.index = ops.len() as u64;
+                if let Some(t) = op.time.get() {
+                    op.time = Some(ties.time(t)).into();
+                }
                 if error.is_none() {
                     // One write per line: the buffer only ever reaches the
                     // file in whole lines, so a killed run leaves no torn line.
@@ -145,6 +186,16 @@ impl HistoryWriter {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn equal_times_become_distinct_in_arrival_order() {
+        let mut ties = Ties::default();
+        let given: Vec<u64> = [5, 5, 5, 7, 7, 6, 1_000, 1_000, 1_001, 1_003, 2]
+            .into_iter()
+            .map(|t| ties.time(t))
+            .collect();
+        assert_eq!(given, [5, 6, 7, 8, 9, 6, 1_000, 1_001, 1_002, 1_003, 2]);
+    }
 
     #[test]
     fn writes_in_order_and_flushes_while_running() {
