@@ -210,6 +210,9 @@ struct Supply {
     starving: Vec<u32>,
     /// Index of each value in `starving`, or `NONE`.
     at: Vec<u32>,
+    /// Values whose starvation does not end a configuration (see
+    /// [`search_refined`]).
+    exempt: Vec<bool>,
 }
 
 impl Supply {
@@ -236,6 +239,7 @@ impl Supply {
             producers,
             starving: Vec::new(),
             at: vec![NONE; nv],
+            exempt: vec![false; nv],
         };
         for v in 0..nv as u32 {
             sup.refresh(v);
@@ -278,7 +282,10 @@ impl Supply {
     /// A value some pending op needs, that nothing can set any more and
     /// that the register does not hold now.
     fn starved(&self, state: u32) -> Option<u32> {
-        self.starving.iter().copied().find(|&v| v != state)
+        self.starving
+            .iter()
+            .copied()
+            .find(|&v| v != state && !self.exempt[v as usize])
     }
 
     /// Linearizing (`done`) or un-linearizing an `ok` op.
@@ -451,6 +458,36 @@ pub(super) fn search<const CAS: bool>(
     p: &Prepared<RegisterSpec<CAS>>,
     limits: &Limits,
 ) -> SearchOutput<Val> {
+    search_with(model, p, limits, false)
+}
+
+/// The search again, for a better counterexample, after [`search`]
+/// refuted the partition at the start because some `ok` op needs a value
+/// that nothing ever sets (a read of a value no operation wrote).
+///
+/// That refutation is certain but says nothing about how far a
+/// linearization gets: it names the op with an empty prefix. Knossos (and
+/// a reader) wants the first return no linearization can get past, and the
+/// longest prefix before it. So this search lets no starved value end a
+/// configuration: an op needing one simply cannot be linearized, and each
+/// configuration runs until a return it cannot get past, as in the plain
+/// search, so the deepest point is the true one. The verdict cannot change;
+/// only the counterexample does. Without that pruning the search can take
+/// much longer: the caller bounds it.
+pub(super) fn search_refined<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+) -> SearchOutput<Val> {
+    search_with(model, p, limits, true)
+}
+
+fn search_with<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+    no_starvation: bool,
+) -> SearchOutput<Val> {
     let s = Setup::new(model, p);
     let n = p.ops.len();
     let total_ok = p.ok.iter().filter(|&&o| o).count();
@@ -470,6 +507,9 @@ pub(super) fn search<const CAS: bool>(
     let mut encoded: Vec<u64> = Vec::with_capacity(total_ok / 64 + 2);
     let mut memo: Memo<u32> = Memo::counted();
     let mut supply = Supply::new(&s);
+    if no_starvation {
+        supply.exempt.fill(true);
+    }
     let mut used = Used {
         dense: vec![0; s.class_to.len()],
         sparse: Vec::new(),
@@ -533,8 +573,11 @@ pub(super) fn search<const CAS: bool>(
     };
 
     if let Some(v) = supply.starved(state) {
-        // Needed, never produced, not the initial value.
-        let op = s.needers_of[v as usize][0];
+        // Needed, never produced, not the initial value. Name the needer
+        // that returns first: no linearization gets past its return.
+        let op = *s.needers_of[v as usize]
+            .last()
+            .expect("a starving value has needers");
         return finish(
             Found::NotLinearizable(Deepest {
                 blocked: op,
@@ -696,8 +739,11 @@ pub(super) fn search<const CAS: bool>(
             if let Some(v) = starved {
                 // Record the starved op as the deepest point, with the
                 // prefix that starved it.
+                // The pending needer that returns first: no continuation
+                // gets past its return.
                 let needer = s.needers_of[v as usize]
                     .iter()
+                    .rev()
                     .copied()
                     .find(|&o| !lin[o as usize] && o != x);
                 if let Some(needer) = needer {

@@ -206,10 +206,49 @@ fn run_register<const CAS: bool>(
         RegisterSearch::Crashed => true,
     };
     if crashed {
-        conclude(model, p, crashed::search(model, p, limits))
+        let out = crashed::search(model, p, limits);
+        let out = match &out.found {
+            Found::NotLinearizable(d) if d.prefix.is_empty() && d.why.is_some() => {
+                refine_counterexample(model, p, limits).unwrap_or(out)
+            }
+            _ => out,
+        };
+        conclude(model, p, out)
     } else {
         run(model, p, limits)
     }
+}
+
+/// Time and memory the search for a better counterexample may take (at
+/// most; never more than what is left of the check's own budget).
+const REFINE_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+const REFINE_MEMORY: usize = 256 << 20;
+
+/// After the crashed-client search refuted a partition at the start (an
+/// `ok` op needs a value nothing ever sets), searches again for the first
+/// return no linearization gets past, with the prefix before it: what
+/// Knossos reports, and what a reader needs to see where the history went
+/// wrong. Bounded: if it does not finish, the first answer stands.
+fn refine_counterexample<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+) -> Option<SearchOutput<crate::model::Val>> {
+    let soon = std::time::Instant::now() + REFINE_TIME;
+    let budget = Budget {
+        deadline: Some(limits.budget.deadline.map_or(soon, |d| d.min(soon))),
+        memory_bytes: REFINE_MEMORY.min(limits.budget.memory_bytes / 4),
+        cancel: limits.budget.cancel.clone(),
+    };
+    let sibling_failed = AtomicBool::new(false);
+    let memory_in_use = AtomicUsize::new(0);
+    let refine_limits = Limits {
+        budget: &budget,
+        sibling_failed: &sibling_failed,
+        memory_in_use: &memory_in_use,
+    };
+    let out = crashed::search_refined(model, p, &refine_limits);
+    matches!(out.found, Found::NotLinearizable(_)).then_some(out)
 }
 
 fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult {
@@ -546,6 +585,20 @@ fn explain<M: Model>(
     s
 }
 
+/// Knossos's `:previous-ok`: of the object's operations, the one whose
+/// `ok` completion comes last before the completion of `op` (the one that
+/// cannot be linearized), if any.
+fn previous_ok(ops: &[Operation], members: &[usize], op: usize) -> Option<usize> {
+    let end = ops[op].complete()?;
+    members
+        .iter()
+        .copied()
+        .filter(|&j| ops[j].outcome == Outcome::Ok)
+        .filter_map(|j| ops[j].complete().filter(|&c| c < end).map(|c| (c, j)))
+        .max()
+        .map(|(_, j)| j)
+}
+
 fn report<M: Model>(
     model: &M,
     history: &History,
@@ -583,9 +636,12 @@ fn report<M: Model>(
                 }
                 explanation.push(text);
                 let tail = c.prefix.len().saturating_sub(LIST_IN_JSON);
+                let previous_ok = previous_ok(ops, &parts[*i].members, c.op);
                 failures.push(json!({
                     "key": key,
                     "op": op_json(history, &ops[c.op]),
+                    "previous_ok": previous_ok.map(|j| op_json(history, &ops[j])),
+                    "last_op": c.prefix.last().map(|&j| op_json(history, &ops[j])),
                     "concurrent": c.concurrent.iter().take(LIST_IN_JSON).map(|&j| op_json(history, &ops[j])).collect::<Vec<_>>(),
                     "concurrent_count": c.concurrent.len(),
                     "prefix": c.prefix[tail..].iter().map(|&j| op_json(history, &ops[j])).collect::<Vec<_>>(),
