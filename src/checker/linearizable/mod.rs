@@ -574,6 +574,15 @@ fn explain<M: Model>(
     if let Some(why) = &c.why {
         s.push_str(&format!(" It cannot follow: {why}."));
     }
+    let blocked = &ops[c.op];
+    if blocked.outcome == Outcome::Ok && blocked.f == "read" && blocked.output.is_null() {
+        // Under `--nil-read unknown` this read would constrain nothing, so
+        // it is being taken literally: say so, since Knossos's and
+        // Jepsen's histories use null for "not known".
+        s.push_str(
+            " (The read's null is taken as the value null, --nil-read absent; if null means the value was not recorded, as in Knossos's histories, check with --nil-read unknown.)",
+        );
+    }
     if c.concurrent.is_empty() {
         s.push_str(" No operation is concurrent with it.");
     } else {
