@@ -84,10 +84,7 @@ fn a_stale_read_after_a_crashed_cas_names_knossos_ops() {
         shape(&f["previous_ok"]),
         (6, "read".into(), 1.into(), 9, 12)
     );
-    assert_eq!(
-        shape(&f["last_op"]),
-        (5, "write".into(), 2.into(), 7, 10)
-    );
+    assert_eq!(shape(&f["last_op"]), (5, "write".into(), 2.into(), 7, 10));
     assert_eq!(f["states"], serde_json::json!(["2"]));
 }
 
@@ -134,4 +131,22 @@ fn the_first_op_cannot_follow_anything_and_has_no_previous_ok() {
     assert_eq!(shape(&f["op"]), (0, "read".into(), 1.into(), 0, 1));
     assert!(f["previous_ok"].is_null(), "{f}");
     assert!(f["last_op"].is_null(), "{f}");
+}
+
+#[test]
+fn a_mutex_failure_reads_like_knossos_mutex() {
+    // Knossos's mutex is "locked" or "free" and its ops carry no value:
+    // the explanation says the mutex is held, and shows no "→ null".
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "histories/mutex-invalid.edn", "--model", "mutex"])
+        .output()
+        .expect("run faultline");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("process 1's acquire (lines 4–5) cannot be linearized"),
+        "{text}"
+    );
+    assert!(text.contains("after it the mutex is held"), "{text}");
+    assert!(!text.contains("→ null"), "{text}");
 }

@@ -486,7 +486,14 @@ fn op_text(op: &Operation) -> String {
             s.push_str(" → ");
             s.push_str(&show_json(&op.output));
         }
-        Outcome::Ok if op.output.is_null() && op.input.is_null() => s.push_str(" → null"),
+        // A lock's acquire and release return nothing: no "→ null".
+        Outcome::Ok
+            if op.output.is_null()
+                && op.input.is_null()
+                && !matches!(op.f.as_str(), "acquire" | "release" | "lock" | "unlock") =>
+        {
+            s.push_str(" → null")
+        }
         _ => {}
     }
     s
@@ -554,9 +561,15 @@ fn explain<M: Model>(
         Some(k) => format!("key {k}: {who} cannot be linearized."),
         None => format!("{who} cannot be linearized."),
     };
+    // "the register holds 3", but "the mutex is held".
+    let holds = if model.name() == "mutex" {
+        "is"
+    } else {
+        "holds"
+    };
     let states = match c.states.as_slice() {
         [] => String::new(),
-        [one] => format!("the {} holds {one}", model.name()),
+        [one] => format!("the {} {holds} {one}", model.name()),
         many => format!("the {} can be {}", model.name(), many.join(" or ")),
     };
     if c.prefix.is_empty() {
