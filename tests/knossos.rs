@@ -150,3 +150,41 @@ fn a_mutex_failure_reads_like_knossos_mutex() {
     assert!(text.contains("after it the mutex is held"), "{text}");
     assert!(!text.contains("→ null"), "{text}");
 }
+
+#[test]
+fn a_value_from_nowhere_after_a_long_crash_heavy_history_keeps_its_prefix() {
+    // A read of 77, which nothing writes, after 1,000 generated operations
+    // with crashed writes and cas: refuted at once, then searched again so
+    // that the report says how far the history linearizes (the read's
+    // return is as far as any linearization gets).
+    use faultline::checker::linearizable::gen::{crashed_register_history, CrashedRegister};
+    let h = crashed_register_history(&CrashedRegister::new(1000, 1));
+    let mut text = Vec::new();
+    h.write_jsonl(&mut text).expect("jsonl");
+    let last = h.ops().last().expect("events").index;
+    let mut text = String::from_utf8(text).expect("utf-8");
+    text.push_str(&format!(
+        "{{\"index\":{},\"process\":99999,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+         {{\"index\":{},\"process\":99999,\"type\":\"ok\",\"f\":\"read\",\"value\":77}}\n",
+        last + 1,
+        last + 2
+    ));
+    let dir = std::env::temp_dir().join(format!("faultline-knossos-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("nowhere.jsonl");
+    std::fs::write(&file, text).expect("write history");
+    let (code, f) = first_failure(
+        file.to_str().expect("utf-8 path"),
+        &["--model", "cas-register"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 1);
+    assert_eq!(f["op"]["process"], 99999, "{f}");
+    assert_eq!(f["op"]["output"], 77, "{f}");
+    let prefix = f["prefix_length"].as_u64().expect("prefix_length");
+    assert!(
+        prefix > 500,
+        "the prefix should cover the history: {prefix}"
+    );
+    assert!(!f["last_op"].is_null(), "{f}");
+}

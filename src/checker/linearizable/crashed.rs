@@ -458,7 +458,7 @@ pub(super) fn search<const CAS: bool>(
     p: &Prepared<RegisterSpec<CAS>>,
     limits: &Limits,
 ) -> SearchOutput<Val> {
-    search_with(model, p, limits, false)
+    search_with(model, p, limits, None)
 }
 
 /// The search again, for a better counterexample, after [`search`]
@@ -468,25 +468,41 @@ pub(super) fn search<const CAS: bool>(
 /// That refutation is certain but says nothing about how far a
 /// linearization gets: it names the op with an empty prefix. Knossos (and
 /// a reader) wants the first return no linearization can get past, and the
-/// longest prefix before it. So this search lets no starved value end a
-/// configuration: an op needing one simply cannot be linearized, and each
-/// configuration runs until a return it cannot get past, as in the plain
-/// search, so the deepest point is the true one. The verdict cannot change;
-/// only the counterexample does. Without that pruning the search can take
-/// much longer: the caller bounds it.
+/// longest prefix before it. So this search does not let the values that
+/// nothing ever sets end a configuration: an op needing one simply cannot
+/// be linearized, and the search runs until a return it cannot get past.
+/// With `Starvation::Ignored`, no starved value ends a configuration
+/// either (values that could be set once but no longer): every
+/// configuration runs to its true dead end, as in the plain search, so the
+/// deepest point is exact, at the cost of the pruning that makes long
+/// crash-heavy histories fast. With `Starvation::Prunes`, other starved
+/// values still prune, and a configuration they end counts as reaching the
+/// first return of an op that needs the value. The verdict cannot change
+/// either way; only the counterexample does. The caller bounds both.
 pub(super) fn search_refined<const CAS: bool>(
     model: &RegisterSpec<CAS>,
     p: &Prepared<RegisterSpec<CAS>>,
     limits: &Limits,
+    starvation: Starvation,
 ) -> SearchOutput<Val> {
-    search_with(model, p, limits, true)
+    search_with(model, p, limits, Some(starvation))
+}
+
+/// How [`search_refined`] treats values that could once be set but no
+/// longer can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Starvation {
+    /// They end a configuration, as in [`search`].
+    Prunes,
+    /// They do not: every configuration runs to its true dead end.
+    Ignored,
 }
 
 fn search_with<const CAS: bool>(
     model: &RegisterSpec<CAS>,
     p: &Prepared<RegisterSpec<CAS>>,
     limits: &Limits,
-    no_starvation: bool,
+    refine: Option<Starvation>,
 ) -> SearchOutput<Val> {
     let s = Setup::new(model, p);
     let n = p.ops.len();
@@ -507,8 +523,23 @@ fn search_with<const CAS: bool>(
     let mut encoded: Vec<u64> = Vec::with_capacity(total_ok / 64 + 2);
     let mut memo: Memo<u32> = Memo::counted();
     let mut supply = Supply::new(&s);
-    if no_starvation {
-        supply.exempt.fill(true);
+    // When refining: no configuration gets past the first return of an op
+    // needing a value nothing ever sets, so a dead end there is as deep as
+    // any, and the search can stop at the first one.
+    let mut wall = usize::MAX;
+    if let Some(starvation) = refine {
+        for i in 0..supply.starving.len() {
+            let v = supply.starving[i];
+            if v != s.init {
+                supply.exempt[v as usize] = true;
+                for &o in &s.needers_of[v as usize] {
+                    wall = wall.min(p.ret[o as usize]);
+                }
+            }
+        }
+        if starvation == Starvation::Ignored {
+            supply.exempt.fill(true);
+        }
     }
     let mut used = Used {
         dense: vec![0; s.class_to.len()],
@@ -797,6 +828,18 @@ fn search_with<const CAS: bool>(
                 && !best_states.contains(&state)
             {
                 best_states.push(state);
+            }
+            if lists.pos[barrier as usize] >= wall {
+                return finish(
+                    Found::NotLinearizable(Deepest {
+                        blocked: best_op,
+                        prefix: best_prefix,
+                        states: best_states,
+                        why: best_starved.map(why_starved),
+                    }),
+                    &memo,
+                    memory_reported,
+                );
             }
         }
         loop {

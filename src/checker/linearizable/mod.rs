@@ -219,36 +219,52 @@ fn run_register<const CAS: bool>(
     }
 }
 
-/// Time and memory the search for a better counterexample may take (at
-/// most; never more than what is left of the check's own budget).
-const REFINE_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-const REFINE_MEMORY: usize = 256 << 20;
+/// Time and memory the exact search for a better counterexample may take,
+/// then the pruned one (at most; never more than what is left of the
+/// check's own budget). The exact search is bounded by its memo table
+/// (so where it stops does not depend on the machine's speed); its time
+/// limit is only a safeguard.
+const REFINE_EXACT: (std::time::Duration, usize) = (std::time::Duration::from_secs(1), 16 << 20);
+const REFINE_PRUNED: (std::time::Duration, usize) = (std::time::Duration::from_secs(2), 256 << 20);
 
 /// After the crashed-client search refuted a partition at the start (an
 /// `ok` op needs a value nothing ever sets), searches again for the first
 /// return no linearization gets past, with the prefix before it: what
 /// Knossos reports, and what a reader needs to see where the history went
-/// wrong. Bounded: if it does not finish, the first answer stands.
+/// wrong. First exactly, within a small budget (enough for the histories
+/// people read); then keeping the pruning on values that can no longer be
+/// set, which is fast on long crash-heavy histories but may stop a
+/// configuration short of its dead end (the prefix can then be shorter
+/// than the longest). If neither finishes, the first answer stands.
 fn refine_counterexample<const CAS: bool>(
     model: &RegisterSpec<CAS>,
     p: &Prepared<RegisterSpec<CAS>>,
     limits: &Limits,
 ) -> Option<SearchOutput<crate::model::Val>> {
-    let soon = std::time::Instant::now() + REFINE_TIME;
-    let budget = Budget {
-        deadline: Some(limits.budget.deadline.map_or(soon, |d| d.min(soon))),
-        memory_bytes: REFINE_MEMORY.min(limits.budget.memory_bytes / 4),
-        cancel: limits.budget.cancel.clone(),
-    };
-    let sibling_failed = AtomicBool::new(false);
-    let memory_in_use = AtomicUsize::new(0);
-    let refine_limits = Limits {
-        budget: &budget,
-        sibling_failed: &sibling_failed,
-        memory_in_use: &memory_in_use,
-    };
-    let out = crashed::search_refined(model, p, &refine_limits);
-    matches!(out.found, Found::NotLinearizable(_)).then_some(out)
+    use crashed::Starvation;
+    for (starvation, (time, memory)) in [
+        (Starvation::Ignored, REFINE_EXACT),
+        (Starvation::Prunes, REFINE_PRUNED),
+    ] {
+        let soon = std::time::Instant::now() + time;
+        let budget = Budget {
+            deadline: Some(limits.budget.deadline.map_or(soon, |d| d.min(soon))),
+            memory_bytes: memory.min(limits.budget.memory_bytes / 4),
+            cancel: limits.budget.cancel.clone(),
+        };
+        let sibling_failed = AtomicBool::new(false);
+        let memory_in_use = AtomicUsize::new(0);
+        let refine_limits = Limits {
+            budget: &budget,
+            sibling_failed: &sibling_failed,
+            memory_in_use: &memory_in_use,
+        };
+        let out = crashed::search_refined(model, p, &refine_limits, starvation);
+        if matches!(out.found, Found::NotLinearizable(_)) {
+            return Some(out);
+        }
+    }
+    None
 }
 
 fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult {
