@@ -6,6 +6,7 @@ mod elle;
 mod fixtures;
 mod graph;
 mod jepsen_checkers;
+mod knossos;
 mod linearizable;
 mod readers;
 mod report;

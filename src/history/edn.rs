@@ -151,6 +151,16 @@ fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
     p.skip_ws()?;
     match p.peek() {
         None => return Ok(ops),
+        // `[81 :invoke ...]`: not the history's vector but the first of a
+        // stream of operation tuples, read below.
+        Some(b'[') if p.tuple_follows() => loop {
+            p.skip_ws()?;
+            if p.peek().is_none() {
+                break;
+            }
+            let op = p.read_op(ops.len())?;
+            ops.push(op);
+        },
         Some(open @ (b'[' | b'(')) => {
             let close = if open == b'[' { b']' } else { b')' };
             let (line, col) = (p.line, p.column());
@@ -195,6 +205,17 @@ fn parse_whole(text: &str, file: &str) -> Result<Vec<Op>, HistoryError> {
 }
 
 impl Parser<'_> {
+    /// At a `[`: true when it opens an operation tuple `[process type f
+    /// value]` (its first element a number or a keyword) rather than a
+    /// vector of operations.
+    fn tuple_follows(&self) -> bool {
+        let rest = &self.bytes[self.pos + 1..];
+        let first = rest
+            .iter()
+            .position(|c| !(c.is_ascii_whitespace() || *c == b','));
+        matches!(first.map(|i| rest[i]), Some(b'0'..=b'9' | b'-' | b':'))
+    }
+
     /// A stream of maps whose omitted indices are left as `u64::MAX`, for
     /// the caller to number.
     fn parse_stream(&mut self) -> Result<Vec<Op>, HistoryError> {
@@ -976,6 +997,7 @@ impl<'a> Parser<'a> {
                     c as char
                 )))
             }
+            Some(b'[') => return self.parse_tuple_op(position),
             _ => {
                 let what = self.describe();
                 return Err(self.err(format!(
@@ -1081,6 +1103,58 @@ impl<'a> Parser<'a> {
                 "operation has no :f (and its :value is not a list of micro-ops such as [[:append :x 1]], which would make it a txn)",
             ));
         };
+        Ok(fields.into_op(op_type, f, position))
+    }
+
+    /// Knossos's tuple form of an operation, `[process type f value]`
+    /// (what Knossos's own `read-history` reads besides maps, e.g. its
+    /// `data/memstress3.edn`).
+    fn parse_tuple_op(&mut self, position: usize) -> Result<Op, HistoryError> {
+        let (line, col) = (self.line, self.column());
+        self.pos += 1;
+        let mut fields = OpFields::new(line);
+        let shape = "an operation tuple [process type f value]";
+        self.skip_ws()?;
+        let (vline, vcol) = (self.line, self.column());
+        fields.process = process_of(self.map_val(line, col)?).ok_or_else(|| {
+            self.err_at(
+                vline,
+                vcol,
+                format!("expected a process (an integer or a keyword such as :nemesis) first in {shape}"),
+            )
+        })?;
+        self.skip_ws()?;
+        let (vline, vcol) = (self.line, self.column());
+        let t = self.name_value(line, col)?;
+        let op_type = t.as_deref().and_then(OpType::parse).ok_or_else(|| {
+            self.err_at(
+                vline,
+                vcol,
+                format!("expected :invoke, :ok, :fail or :info second in {shape}"),
+            )
+        })?;
+        self.skip_ws()?;
+        let (vline, vcol) = (self.line, self.column());
+        let f = self.name_value(line, col)?.ok_or_else(|| {
+            self.err_at(
+                vline,
+                vcol,
+                format!("expected a keyword (the :f) third in {shape}"),
+            )
+        })?;
+        let f = self.name(&f);
+        self.skip_ws()?;
+        if self.peek() != Some(b']') {
+            fields.value = self.map_val(line, col)?;
+            self.skip_ws()?;
+        }
+        if self.peek() != Some(b']') {
+            return Err(self.err(format!(
+                "expected `]` to close {shape} opened on line {line}, column {col}, found {}",
+                self.describe()
+            )));
+        }
+        self.pos += 1;
         Ok(fields.into_op(op_type, f, position))
     }
 
@@ -1978,9 +2052,10 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("found `:oops`"), "{e}");
+        // A vector is read as Knossos's tuple form [process type f value].
         let e = err("{:type :invoke, :f :read, :process 0}\n[1 2]");
         assert!(
-            e.starts_with("t.edn:2:1:") && e.contains("expected a map"),
+            e.starts_with("t.edn:2:4:") && e.contains("second in an operation tuple"),
             "{e}"
         );
         let e = err("#foo [1]");
@@ -1988,6 +2063,35 @@ mod tests {
             e.contains("expected a map (one operation) after the tag `#foo`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn knossos_tuples_are_operations() {
+        // Knossos's `read-history` reads `[process type f value]` tuples as
+        // well as maps: a stream of them (its data/memstress3.edn, tabs and
+        // independent [key value] values), or a vector of them.
+        let h = parse_history(
+            "[81\t:invoke\t:read\t[8 nil]]\n[81\t:ok\t:read\t[8 2]]\n[:nemesis :info :start]\n",
+            "t.edn",
+        )
+        .unwrap();
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[0].process, Some(Process::id(81)));
+        assert_eq!(h[1].op_type, OpType::Ok);
+        assert_eq!(h[1].f.as_str(), "read");
+        assert_eq!(h[1].value.to_string(), "[8,2]");
+        assert_eq!((h[1].index, h[1].line), (1, 2));
+        assert_eq!(h[2].value, Val::Nil);
+        let v = parse_history("[[0 :invoke :write 1] [0 :ok :write 1]]", "t.edn").unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].value, Val::Int(1));
+        let e = err("[0 :ok :write 1 2]");
+        assert!(
+            e.starts_with("t.edn:1:17:") && e.contains("expected `]` to close an operation tuple"),
+            "{e}"
+        );
+        let e = err("[1.5 :invoke :read nil]");
+        assert!(e.contains("expected a process"), "{e}");
     }
 
     #[test]

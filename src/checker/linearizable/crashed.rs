@@ -210,6 +210,9 @@ struct Supply {
     starving: Vec<u32>,
     /// Index of each value in `starving`, or `NONE`.
     at: Vec<u32>,
+    /// Values whose starvation does not end a configuration (see
+    /// [`search_refined`]).
+    exempt: Vec<bool>,
 }
 
 impl Supply {
@@ -236,6 +239,7 @@ impl Supply {
             producers,
             starving: Vec::new(),
             at: vec![NONE; nv],
+            exempt: vec![false; nv],
         };
         for v in 0..nv as u32 {
             sup.refresh(v);
@@ -278,7 +282,10 @@ impl Supply {
     /// A value some pending op needs, that nothing can set any more and
     /// that the register does not hold now.
     fn starved(&self, state: u32) -> Option<u32> {
-        self.starving.iter().copied().find(|&v| v != state)
+        self.starving
+            .iter()
+            .copied()
+            .find(|&v| v != state && !self.exempt[v as usize])
     }
 
     /// Linearizing (`done`) or un-linearizing an `ok` op.
@@ -451,6 +458,52 @@ pub(super) fn search<const CAS: bool>(
     p: &Prepared<RegisterSpec<CAS>>,
     limits: &Limits,
 ) -> SearchOutput<Val> {
+    search_with(model, p, limits, None)
+}
+
+/// The search again, for a better counterexample, after [`search`]
+/// refuted the partition at the start because some `ok` op needs a value
+/// that nothing ever sets (a read of a value no operation wrote).
+///
+/// That refutation is certain but says nothing about how far a
+/// linearization gets: it names the op with an empty prefix. Knossos (and
+/// a reader) wants the first return no linearization can get past, and the
+/// longest prefix before it. So this search does not let the values that
+/// nothing ever sets end a configuration: an op needing one simply cannot
+/// be linearized, and the search runs until a return it cannot get past.
+/// With `Starvation::Ignored`, no starved value ends a configuration
+/// either (values that could be set once but no longer): every
+/// configuration runs to its true dead end, as in the plain search, so the
+/// deepest point is exact, at the cost of the pruning that makes long
+/// crash-heavy histories fast. With `Starvation::Prunes`, other starved
+/// values still prune, and a configuration they end counts as reaching the
+/// first return of an op that needs the value. The verdict cannot change
+/// either way; only the counterexample does. The caller bounds both.
+pub(super) fn search_refined<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+    starvation: Starvation,
+) -> SearchOutput<Val> {
+    search_with(model, p, limits, Some(starvation))
+}
+
+/// How [`search_refined`] treats values that could once be set but no
+/// longer can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Starvation {
+    /// They end a configuration, as in [`search`].
+    Prunes,
+    /// They do not: every configuration runs to its true dead end.
+    Ignored,
+}
+
+fn search_with<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+    refine: Option<Starvation>,
+) -> SearchOutput<Val> {
     let s = Setup::new(model, p);
     let n = p.ops.len();
     let total_ok = p.ok.iter().filter(|&&o| o).count();
@@ -470,6 +523,24 @@ pub(super) fn search<const CAS: bool>(
     let mut encoded: Vec<u64> = Vec::with_capacity(total_ok / 64 + 2);
     let mut memo: Memo<u32> = Memo::counted();
     let mut supply = Supply::new(&s);
+    // When refining: no configuration gets past the first return of an op
+    // needing a value nothing ever sets, so a dead end there is as deep as
+    // any, and the search can stop at the first one.
+    let mut wall = usize::MAX;
+    if let Some(starvation) = refine {
+        for i in 0..supply.starving.len() {
+            let v = supply.starving[i];
+            if v != s.init {
+                supply.exempt[v as usize] = true;
+                for &o in &s.needers_of[v as usize] {
+                    wall = wall.min(p.ret[o as usize]);
+                }
+            }
+        }
+        if starvation == Starvation::Ignored {
+            supply.exempt.fill(true);
+        }
+    }
     let mut used = Used {
         dense: vec![0; s.class_to.len()],
         sparse: Vec::new(),
@@ -533,8 +604,11 @@ pub(super) fn search<const CAS: bool>(
     };
 
     if let Some(v) = supply.starved(state) {
-        // Needed, never produced, not the initial value.
-        let op = s.needers_of[v as usize][0];
+        // Needed, never produced, not the initial value. Name the needer
+        // that returns first: no linearization gets past its return.
+        let op = *s.needers_of[v as usize]
+            .last()
+            .expect("a starving value has needers");
         return finish(
             Found::NotLinearizable(Deepest {
                 blocked: op,
@@ -696,8 +770,11 @@ pub(super) fn search<const CAS: bool>(
             if let Some(v) = starved {
                 // Record the starved op as the deepest point, with the
                 // prefix that starved it.
+                // The pending needer that returns first: no continuation
+                // gets past its return.
                 let needer = s.needers_of[v as usize]
                     .iter()
+                    .rev()
                     .copied()
                     .find(|&o| !lin[o as usize] && o != x);
                 if let Some(needer) = needer {
@@ -751,6 +828,18 @@ pub(super) fn search<const CAS: bool>(
                 && !best_states.contains(&state)
             {
                 best_states.push(state);
+            }
+            if lists.pos[barrier as usize] >= wall {
+                return finish(
+                    Found::NotLinearizable(Deepest {
+                        blocked: best_op,
+                        prefix: best_prefix,
+                        states: best_states,
+                        why: best_starved.map(why_starved),
+                    }),
+                    &memo,
+                    memory_reported,
+                );
             }
         }
         loop {

@@ -206,10 +206,65 @@ fn run_register<const CAS: bool>(
         RegisterSearch::Crashed => true,
     };
     if crashed {
-        conclude(model, p, crashed::search(model, p, limits))
+        let out = crashed::search(model, p, limits);
+        let out = match &out.found {
+            Found::NotLinearizable(d) if d.prefix.is_empty() && d.why.is_some() => {
+                refine_counterexample(model, p, limits).unwrap_or(out)
+            }
+            _ => out,
+        };
+        conclude(model, p, out)
     } else {
         run(model, p, limits)
     }
+}
+
+/// Time and memory the exact search for a better counterexample may take,
+/// then the pruned one (at most; never more than what is left of the
+/// check's own budget). The exact search is bounded by its memo table
+/// (so where it stops does not depend on the machine's speed); its time
+/// limit is only a safeguard.
+const REFINE_EXACT: (std::time::Duration, usize) = (std::time::Duration::from_secs(1), 16 << 20);
+const REFINE_PRUNED: (std::time::Duration, usize) = (std::time::Duration::from_secs(2), 256 << 20);
+
+/// After the crashed-client search refuted a partition at the start (an
+/// `ok` op needs a value nothing ever sets), searches again for the first
+/// return no linearization gets past, with the prefix before it: what
+/// Knossos reports, and what a reader needs to see where the history went
+/// wrong. First exactly, within a small budget (enough for the histories
+/// people read); then keeping the pruning on values that can no longer be
+/// set, which is fast on long crash-heavy histories but may stop a
+/// configuration short of its dead end (the prefix can then be shorter
+/// than the longest). If neither finishes, the first answer stands.
+fn refine_counterexample<const CAS: bool>(
+    model: &RegisterSpec<CAS>,
+    p: &Prepared<RegisterSpec<CAS>>,
+    limits: &Limits,
+) -> Option<SearchOutput<crate::model::Val>> {
+    use crashed::Starvation;
+    for (starvation, (time, memory)) in [
+        (Starvation::Ignored, REFINE_EXACT),
+        (Starvation::Prunes, REFINE_PRUNED),
+    ] {
+        let soon = std::time::Instant::now() + time;
+        let budget = Budget {
+            deadline: Some(limits.budget.deadline.map_or(soon, |d| d.min(soon))),
+            memory_bytes: memory.min(limits.budget.memory_bytes / 4),
+            cancel: limits.budget.cancel.clone(),
+        };
+        let sibling_failed = AtomicBool::new(false);
+        let memory_in_use = AtomicUsize::new(0);
+        let refine_limits = Limits {
+            budget: &budget,
+            sibling_failed: &sibling_failed,
+            memory_in_use: &memory_in_use,
+        };
+        let out = crashed::search_refined(model, p, &refine_limits, starvation);
+        if matches!(out.found, Found::NotLinearizable(_)) {
+            return Some(out);
+        }
+    }
+    None
 }
 
 fn run<M: Model>(model: &M, p: &Prepared<M>, limits: &Limits) -> PartitionResult {
@@ -447,7 +502,14 @@ fn op_text(op: &Operation) -> String {
             s.push_str(" → ");
             s.push_str(&show_json(&op.output));
         }
-        Outcome::Ok if op.output.is_null() && op.input.is_null() => s.push_str(" → null"),
+        // A lock's acquire and release return nothing: no "→ null".
+        Outcome::Ok
+            if op.output.is_null()
+                && op.input.is_null()
+                && !matches!(op.f.as_str(), "acquire" | "release" | "lock" | "unlock") =>
+        {
+            s.push_str(" → null")
+        }
         _ => {}
     }
     s
@@ -515,9 +577,15 @@ fn explain<M: Model>(
         Some(k) => format!("key {k}: {who} cannot be linearized."),
         None => format!("{who} cannot be linearized."),
     };
+    // "the register holds 3", but "the mutex is held".
+    let holds = if model.name() == "mutex" {
+        "is"
+    } else {
+        "holds"
+    };
     let states = match c.states.as_slice() {
         [] => String::new(),
-        [one] => format!("the {} holds {one}", model.name()),
+        [one] => format!("the {} {holds} {one}", model.name()),
         many => format!("the {} can be {}", model.name(), many.join(" or ")),
     };
     if c.prefix.is_empty() {
@@ -535,6 +603,15 @@ fn explain<M: Model>(
     if let Some(why) = &c.why {
         s.push_str(&format!(" It cannot follow: {why}."));
     }
+    let blocked = &ops[c.op];
+    if blocked.outcome == Outcome::Ok && blocked.f == "read" && blocked.output.is_null() {
+        // Under `--nil-read unknown` this read would constrain nothing, so
+        // it is being taken literally: say so, since Knossos's and
+        // Jepsen's histories use null for "not known".
+        s.push_str(
+            " (The read's null is taken as the value null, --nil-read absent; if null means the value was not recorded, as in Knossos's histories, check with --nil-read unknown.)",
+        );
+    }
     if c.concurrent.is_empty() {
         s.push_str(" No operation is concurrent with it.");
     } else {
@@ -544,6 +621,20 @@ fn explain<M: Model>(
         ));
     }
     s
+}
+
+/// Knossos's `:previous-ok`: of the object's operations, the one whose
+/// `ok` completion comes last before the completion of `op` (the one that
+/// cannot be linearized), if any.
+fn previous_ok(ops: &[Operation], members: &[usize], op: usize) -> Option<usize> {
+    let end = ops[op].complete()?;
+    members
+        .iter()
+        .copied()
+        .filter(|&j| ops[j].outcome == Outcome::Ok)
+        .filter_map(|j| ops[j].complete().filter(|&c| c < end).map(|c| (c, j)))
+        .max()
+        .map(|(_, j)| j)
 }
 
 fn report<M: Model>(
@@ -583,9 +674,12 @@ fn report<M: Model>(
                 }
                 explanation.push(text);
                 let tail = c.prefix.len().saturating_sub(LIST_IN_JSON);
+                let previous_ok = previous_ok(ops, &parts[*i].members, c.op);
                 failures.push(json!({
                     "key": key,
                     "op": op_json(history, &ops[c.op]),
+                    "previous_ok": previous_ok.map(|j| op_json(history, &ops[j])),
+                    "last_op": c.prefix.last().map(|&j| op_json(history, &ops[j])),
                     "concurrent": c.concurrent.iter().take(LIST_IN_JSON).map(|&j| op_json(history, &ops[j])).collect::<Vec<_>>(),
                     "concurrent_count": c.concurrent.len(),
                     "prefix": c.prefix[tail..].iter().map(|&j| op_json(history, &ops[j])).collect::<Vec<_>>(),
