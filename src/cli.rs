@@ -97,9 +97,9 @@ pub struct CheckArgs {
     /// Initial value of each object, as JSON (default null).
     #[arg(long)]
     pub initial: Option<String>,
-    /// How an ok read of null is read: absent (the initial value) or unknown (Knossos).
-    #[arg(long, value_enum, default_value = "absent")]
-    pub nil_read: NilRead,
+    /// How an ok read of null is read: absent (the initial value) or unknown (matches any value). Default: unknown for the register models on an EDN history (as Jepsen and Knossos read it), absent otherwise.
+    #[arg(long, value_enum)]
+    pub nil_read: Option<NilRead>,
     /// Consistency models the transactional checker must confirm, comma-separated; all must hold (default strict-serializable).
     #[arg(long)]
     pub consistency_model: Option<String>,
@@ -380,8 +380,9 @@ fn check(a: CheckArgs, html: Option<&std::path::Path>) -> anyhow::Result<i32> {
         model: a.model,
         model_config: ModelConfig {
             initial,
-            nil_read: a.nil_read,
+            nil_read: a.nil_read.unwrap_or_default(),
         },
+        nil_read_by_format: a.nil_read.is_none(),
         workload: a.workload,
         checkers: a.checker.clone(),
         consistency_model: a.consistency_model.clone(),

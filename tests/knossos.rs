@@ -98,6 +98,8 @@ fn a_literal_nil_read_failure_points_at_nil_read_unknown() {
             "cas-register",
             "--initial",
             "0",
+            "--nil-read",
+            "absent",
         ])
         .output()
         .expect("run faultline");

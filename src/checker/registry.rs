@@ -6,8 +6,8 @@
 //! runner both come here.
 
 use crate::checker::{graph_register, linearizable, Budget, CheckResult, Checker};
-use crate::history::History;
-use crate::model::{ModelConfig, ModelKind};
+use crate::history::{Format, History};
+use crate::model::{ModelConfig, ModelKind, NilRead};
 
 /// `a, b, c`: the variant lists in help and error messages.
 pub fn join_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
@@ -230,6 +230,10 @@ pub struct CheckOptions {
     /// `--model`: a sequential specification for the linearizable checker.
     pub model: Option<ModelKind>,
     pub model_config: ModelConfig,
+    /// `--nil-read` was not given: the register models read an `ok` read
+    /// of null as Jepsen and Knossos do in an EDN history (value unknown),
+    /// and as `model_config` says in any other.
+    pub nil_read_by_format: bool,
     /// `--workload`: which checkers, and how to read the history.
     pub workload: Option<CheckWorkload>,
     /// `--checker`: explicit checkers.
@@ -344,21 +348,29 @@ fn check_linearizable(
     opts: &CheckOptions,
     budget: &Budget,
 ) -> Result<CheckResult, SelectError> {
+    let mut config = opts.model_config.clone();
+    if opts.nil_read_by_format
+        && history.source.format == Some(Format::Edn)
+        && matches!(
+            model,
+            ModelKind::Register | ModelKind::CasRegister | ModelKind::MultiRegister
+        )
+    {
+        config.nil_read = NilRead::Unknown;
+    }
     if matches!(model, ModelKind::Register | ModelKind::CasRegister) {
         let ops = history
             .operations()
             .map_err(|e| SelectError(e.to_string()))?;
-        if graph_register::qualifies_with(ops, &opts.model_config) {
-            let mut r =
-                graph_register::GraphRegisterChecker::with_config(opts.model_config.clone())
-                    .check(history, budget);
+        if graph_register::qualifies_with(ops, &config) {
+            let mut r = graph_register::GraphRegisterChecker::with_config(config.clone())
+                .check(history, budget);
             r.checker = CheckerKind::Linearizable.as_str().to_string();
             r.summary = format!("{} [graph checker: unique writes]", r.summary);
             return Ok(r);
         }
     }
-    linearizable::check(history, model, &opts.model_config, budget)
-        .map_err(|e| SelectError(e.to_string()))
+    linearizable::check(history, model, &config, budget).map_err(|e| SelectError(e.to_string()))
 }
 
 /// A checker by kind, for callers (the runner) that hold no history yet.

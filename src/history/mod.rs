@@ -602,6 +602,9 @@ pub fn node_of(events: &[Op], o: &Operation) -> Option<Name> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Source {
     pub path: PathBuf,
+    /// The format the events were read from (none for a history made in
+    /// memory).
+    pub format: Option<Format>,
 }
 
 impl fmt::Display for Source {
@@ -864,15 +867,14 @@ impl History {
                 let mut h = History::from_events(ops, &file)?;
                 h.source = Source {
                     path: path.to_path_buf(),
+                    format: Some(Format::Jsonl),
                 };
                 return Ok(h);
             }
         }
         let text = std::io::read_to_string(opened).map_err(io)?;
         let mut h = History::parse_str(&text, &file, format)?;
-        h.source = Source {
-            path: path.to_path_buf(),
-        };
+        h.source.path = path.to_path_buf();
         Ok(h)
     }
 
@@ -884,6 +886,7 @@ impl History {
     ) -> Result<History, HistoryError> {
         let detected = format.is_none();
         let format = format.unwrap_or_else(|| Format::detect(text));
+        let mut read_as = format;
         let ops = match format {
             Format::Jsonl => jsonl::parse(text, file)?,
             // A console log may open with EDN-looking output (a test map, a
@@ -892,7 +895,10 @@ impl History {
             Format::Edn if detected => match edn::parse_history(text, file) {
                 Ok(ops) => ops,
                 Err(e) => match jepsen_log::parse(text, file) {
-                    Ok(ops) if !ops.is_empty() => ops,
+                    Ok(ops) if !ops.is_empty() => {
+                        read_as = Format::JepsenLog;
+                        ops
+                    }
                     _ => return Err(e),
                 },
             },
@@ -900,7 +906,9 @@ impl History {
             Format::JepsenLog => jepsen_log::parse(text, file)?,
             Format::HistoryTxt => jepsen_log::parse_history_txt(text, file)?,
         };
-        History::from_events(ops, file)
+        let mut h = History::from_events(ops, file)?;
+        h.source.format = Some(read_as);
+        Ok(h)
     }
 
     /// The history of events just read from `file`: indices checked,
@@ -909,6 +917,7 @@ impl History {
         let mut h = History::new(ops);
         h.source = Source {
             path: PathBuf::from(file),
+            format: None,
         };
         h.check_indices()?;
         h.name_anonymous_stream()?;
