@@ -96,25 +96,48 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
     let read: Vec<Option<Option<Vec<Op>>>> = ranges
         .par_iter()
         .zip(parts.into_par_iter())
-        .map(|(&(from, to, first_line), out)| {
-            let parser = || {
-                let mut p = Parser::new(&text[from..to], file);
-                p.line = first_line;
-                p
-            };
-            if parser().fill_stream(out) {
-                return Some(None);
-            }
-            parser().parse_stream().ok().map(Some)
-        })
+        .map(|(&(from, to, first_line), out)| read_piece(&text[from..to], file, first_line, out))
         .collect();
+    gather_pieces(ops, read, &counts)
+}
+
+/// Reads one piece of a stream of op maps, `text`, whose first line is
+/// `first_line`, into `out` (one slot per map that starts a line):
+/// `Some(None)` when it filled its slots, `Some(Some(events))` when it
+/// holds another number of maps and was read into a vector of its own,
+/// `None` when it does not parse on its own (the whole text must be read).
+pub(super) fn read_piece(
+    text: &str,
+    file: &str,
+    first_line: usize,
+    out: &mut [Op],
+) -> Option<Option<Vec<Op>>> {
+    let parser = || {
+        let mut p = Parser::new(text, file);
+        p.line = first_line;
+        p
+    };
+    if parser().fill_stream(out) {
+        return Some(None);
+    }
+    parser().parse_stream().ok().map(Some)
+}
+
+/// The events of the pieces [`read_piece`] read into `ops` (`counts`
+/// slots each), in order, with omitted indices filled in; `None` when a
+/// piece did not parse.
+pub(super) fn gather_pieces(
+    mut ops: Vec<Op>,
+    read: Vec<Option<Option<Vec<Op>>>>,
+    counts: &[usize],
+) -> Option<Vec<Op>> {
     if read.iter().any(Option::is_none) {
         return None;
     }
     if read.iter().any(|r| matches!(r, Some(Some(_)))) {
         let mut gathered = Vec::with_capacity(ops.len());
         let mut filled = ops.into_iter();
-        for (r, &n) in read.into_iter().zip(&counts) {
+        for (r, &n) in read.into_iter().zip(counts) {
             let slots = filled.by_ref().take(n);
             match r.flatten() {
                 Some(own) => {

@@ -862,7 +862,19 @@ impl History {
                 // Cut inside a character, or not UTF-8: the reader says which.
                 Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
             };
-            if format.unwrap_or_else(|| Format::detect(head)) == Format::Jsonl {
+            let read_as = format.unwrap_or_else(|| Format::detect(head));
+            if read_as == Format::Edn && head.trim_start().starts_with('{') {
+                // A stream of op maps: in pieces too, else whole below.
+                if let Some(ops) = pieces::parse_edn(&opened, meta.len(), &file) {
+                    let mut h = History::from_events(ops, &file)?;
+                    h.source = Source {
+                        path: path.to_path_buf(),
+                        format: Some(Format::Edn),
+                    };
+                    return Ok(h);
+                }
+            }
+            if read_as == Format::Jsonl {
                 let ops = pieces::parse_jsonl(&opened, meta.len(), &file)?;
                 let mut h = History::from_events(ops, &file)?;
                 h.source = Source {

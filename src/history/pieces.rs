@@ -21,8 +21,17 @@
 //! exactly those [`super::jsonl::parse`] gives for the same text, with the
 //! same errors (file, line, column); a file that changes while it is read
 //! gives an error, never a mix.
+//!
+//! A stream of EDN op maps, one per line as Jepsen writes `history.edn`,
+//! is read the same way ([`parse_edn`]): the count cuts it where a line
+//! starts with `{` (where the whole-text EDN reader cuts it too) and counts
+//! those lines, and each piece is read by the EDN reader on its own. A
+//! piece that does not read on its own (a map over several lines whose
+//! inner line starts with `{`, a syntax error) sends the whole file to the
+//! whole-text reader, which gives the same events or the error with its
+//! place.
 
-use super::jsonl;
+use super::{edn, jsonl};
 use super::{HistoryError, Op};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -141,6 +150,112 @@ fn parse_jsonl_with_buffers(f_in: &File, size: u64, file: &str) -> Result<Vec<Op
         }
     }
     Ok(ops)
+}
+
+/// What the count of an EDN stream learns of one range of the file: the
+/// first place in it where a line starts with `{` (the cut), and the
+/// newlines and map-starting lines before and after the cut.
+#[derive(Default)]
+struct EdnRange {
+    cut: Option<u64>,
+    newlines: [usize; 2],
+    maps: [usize; 2],
+}
+
+/// Parses the EDN file `f_in` of `size` bytes, a stream of op maps that
+/// start lines; `None` when a piece does not read on its own (the caller
+/// then reads the whole text, which gives the same events or the error).
+pub fn parse_edn(f_in: &File, size: u64, file: &str) -> Option<Vec<Op>> {
+    let parsed = parse_edn_with_buffers(f_in, size, file);
+    rayon::broadcast(|_| BUFFER.with(|b| *b.borrow_mut() = Vec::new()));
+    parsed
+}
+
+fn parse_edn_with_buffers(f_in: &File, size: u64, file: &str) -> Option<Vec<Op>> {
+    let starts: Vec<u64> = (0..size.div_ceil(RANGE)).map(|i| i * RANGE).collect();
+    let counted: Vec<Option<EdnRange>> = starts
+        .par_iter()
+        .map(|&start| {
+            // One byte before the range, to see a line start at its first byte.
+            let from = start.saturating_sub(1);
+            let len = RANGE.min(size - start) + (start - from);
+            with_bytes(f_in, file, from, len, |bytes| {
+                let own = usize::from(start > from);
+                let mut r = EdnRange::default();
+                if start == 0 {
+                    r.cut = Some(0);
+                    r.maps[1] = usize::from(bytes.first() == Some(&b'{'));
+                }
+                for nl in memchr::memchr_iter(b'\n', bytes) {
+                    if nl + 1 < own {
+                        continue;
+                    }
+                    if nl >= own {
+                        let side = usize::from(r.cut.is_some());
+                        r.newlines[side] += 1;
+                    }
+                    if bytes.get(nl + 1) == Some(&b'{') {
+                        let at = from + nl as u64 + 1;
+                        if r.cut.is_none() {
+                            r.cut = Some(at);
+                        }
+                        r.maps[1] += usize::from(r.cut.is_some_and(|c| at >= c));
+                        r.maps[0] += usize::from(r.cut.is_some_and(|c| at < c));
+                    }
+                }
+                Ok(r)
+            })
+            .ok()
+        })
+        .collect();
+    // Pieces: (start, end, first line, map-starting lines).
+    let mut pieces: Vec<(u64, u64, usize, usize)> = Vec::new();
+    let (mut start, mut first_line, mut maps, mut newlines) = (0u64, 1usize, 0usize, 0usize);
+    for (i, range) in counted.into_iter().enumerate() {
+        let r = range?;
+        match r.cut {
+            Some(cut) if i > 0 => {
+                newlines += r.newlines[0];
+                pieces.push((start, cut, first_line, maps + r.maps[0]));
+                start = cut;
+                first_line = newlines + 1;
+                maps = r.maps[1];
+                newlines += r.newlines[1];
+            }
+            Some(_) => {
+                maps += r.maps[1];
+                newlines += r.newlines[1];
+            }
+            None => {
+                maps += r.maps[0];
+                newlines += r.newlines[0];
+            }
+        }
+    }
+    pieces.push((start, size, first_line, maps));
+    let counts: Vec<usize> = pieces.iter().map(|p| p.3).collect();
+    let mut ops = vec![Op::default(); counts.iter().sum()];
+    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(counts.len());
+    let mut rest: &mut [Op] = &mut ops;
+    for &n in &counts {
+        let (part, tail) = rest.split_at_mut(n);
+        parts.push(part);
+        rest = tail;
+    }
+    let read: Vec<Option<Option<Vec<Op>>>> = pieces
+        .par_iter()
+        .zip(parts.into_par_iter())
+        .map(|(&(from, to, first_line, _), out)| {
+            with_bytes(f_in, file, from, to - from, |bytes| {
+                Ok(std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(|text| edn::read_piece(text, file, first_line, out)))
+            })
+            .ok()
+            .flatten()
+        })
+        .collect();
+    edn::gather_pieces(ops, read, &counts)
 }
 
 /// The count: pieces of whole lines covering the file.
@@ -316,5 +431,106 @@ mod tests {
             e.starts_with(&format!("u:{line}:")) && e.contains("UTF-8"),
             "{e}"
         );
+    }
+
+    /// A stream of EDN op maps over several ranges: maps over two lines,
+    /// blank lines, comments, CRLF ends and transactions.
+    fn edn_text(n: usize) -> String {
+        let mut s = String::from("; a history\n");
+        for i in 0..n {
+            let p = i % 7;
+            match i % 13 {
+                0 => s.push_str(&format!(
+                    "{{:index {i}, :process {p}, :type :invoke, :f :txn,\n  :value [[:append {} {i}] [:r {} nil]]}}\n",
+                    i % 11,
+                    i % 5
+                )),
+                1 => s.push_str(&format!(
+                    "{{:index {i}, :process {p}, :type :ok, :f :read, :value {}}}\r\n\n; note\n",
+                    i % 9
+                )),
+                _ => s.push_str(&format!(
+                    "{{:index {i}, :time {}, :process {p}, :type :invoke, :f :write, :value {}}}\n",
+                    i * 10,
+                    "x".repeat(i % 40).len()
+                )),
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn edn_pieces_give_the_events_the_whole_text_gives() {
+        for (n, trim) in [(0, false), (3, false), (300_000, false), (300_000, true)] {
+            let mut t = edn_text(n);
+            if trim {
+                t.truncate(t.trim_end().len());
+            }
+            let (_keep, f, size) = file_of(&t);
+            let whole = edn::parse_history(&t, "t").unwrap();
+            match parse_edn(&f, size, "t") {
+                Some(ours) => assert_eq!(ours, whole, "{n} events"),
+                None => panic!("{n} events: a stream of maps that start lines reads in pieces"),
+            }
+            if n > 1000 {
+                assert!(size > 3 * RANGE, "several pieces");
+                let h = super::super::History::read_file(_keep.path(), None).unwrap();
+                assert_eq!(h.ops(), &whole[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn edn_pieces_that_do_not_read_alone_go_to_the_whole_reader() {
+        // A map whose inner line starts with `{`: a cut there does not read.
+        let mut t = edn_text(300_000);
+        let inner = t.len() / 2;
+        let start = inner + t[inner..].find("\n{:index").unwrap() + 1;
+        let end = start + t[start..].find('\n').unwrap();
+        let value = start + t[start..end].find(":value").unwrap();
+        t.replace_range(value..end, ":value\n{:a 1}}");
+        let (keep, f, size) = file_of(&t);
+        let whole = edn::parse_history(&t, "t").unwrap();
+        if let Some(ours) = parse_edn(&f, size, "t") {
+            assert_eq!(ours, whole);
+        }
+        let h = super::super::History::read_file(keep.path(), None).unwrap();
+        assert_eq!(h.ops(), &whole[..]);
+        // The same where the cut falls inside that map: the first line
+        // start with `{` after the first range is its inner line.
+        let mut t = edn_text(300_000);
+        let r = RANGE as usize;
+        let mut before = r;
+        let (start, end, value) = loop {
+            let start = t[..before].rfind("\n{").unwrap() + 1;
+            let end = start + t[start..].find('\n').unwrap();
+            if let Some(v) = t[start..end].find(":value") {
+                break (start, end, start + v);
+            }
+            before = start - 1;
+        };
+        assert!(start < r);
+        let pad = (r + 1).saturating_sub(value + ":value\n".len());
+        t.replace_range(
+            value..end,
+            &format!(":value{}\n{{:a 1}}}}", " ".repeat(pad)),
+        );
+        let (keep, f, size) = file_of(&t);
+        assert!(
+            parse_edn(&f, size, "t").is_none(),
+            "the cut is inside a map"
+        );
+        let whole = edn::parse_history(&t, "t").unwrap();
+        let h = super::super::History::read_file(keep.path(), None).unwrap();
+        assert_eq!(h.ops(), &whole[..]);
+        // A syntax error late in the file is named at its line.
+        let mut bad = edn_text(300_000);
+        let line = bad.matches('\n').count() + 1;
+        bad.push_str("{:index 9, :process 1, :type :ok, :f :read :value}\n");
+        let (keep, _f, _size) = file_of(&bad);
+        let e = super::super::History::read_file(keep.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!(":{line}:")), "{e}");
     }
 }
