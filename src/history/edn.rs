@@ -84,13 +84,7 @@ fn parse_pieces(text: &str, file: &str, piece: usize) -> Option<Vec<Op>> {
         .map(|&(from, to, _)| maps_at_line_starts(bytes, from, to))
         .collect();
     let mut ops = vec![Op::default(); counts.iter().sum()];
-    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(counts.len());
-    let mut rest: &mut [Op] = &mut ops;
-    for &n in &counts {
-        let (part, tail) = rest.split_at_mut(n);
-        parts.push(part);
-        rest = tail;
-    }
+    let parts = super::pieces::slots(&mut ops, &counts);
     // Per piece: `None` when it does not parse, `Some(None)` when it filled
     // its part, `Some(Some(events))` when it was read on its own.
     let read: Vec<Option<Option<Vec<Op>>>> = ranges

@@ -102,6 +102,18 @@ fn with_bytes<T>(
     })
 }
 
+/// `ops` cut into consecutive parts of `counts` slots each, one per piece.
+pub(super) fn slots<'a>(ops: &'a mut [Op], counts: &[usize]) -> Vec<&'a mut [Op]> {
+    let mut parts = Vec::with_capacity(counts.len());
+    let mut rest = ops;
+    for &n in counts {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(n);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+}
+
 /// Parses the JSON Lines file `f_in` of `size` bytes; errors name `file`.
 pub fn parse_jsonl(f_in: &File, size: u64, file: &str) -> Result<Vec<Op>, HistoryError> {
     let parsed = parse_jsonl_with_buffers(f_in, size, file);
@@ -114,13 +126,8 @@ fn parse_jsonl_with_buffers(f_in: &File, size: u64, file: &str) -> Result<Vec<Op
     let pieces = count(f_in, size, file)?;
     let total: usize = pieces.iter().map(|p| p.lines).sum();
     let mut ops = vec![Op::default(); total];
-    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(pieces.len());
-    let mut rest: &mut [Op] = &mut ops;
-    for p in &pieces {
-        let (part, tail) = rest.split_at_mut(p.lines);
-        parts.push(part);
-        rest = tail;
-    }
+    let lines: Vec<usize> = pieces.iter().map(|p| p.lines).collect();
+    let parts = slots(&mut ops, &lines);
     let filled: Vec<Result<usize, HistoryError>> = pieces
         .par_iter()
         .zip(parts.into_par_iter())
@@ -235,13 +242,7 @@ fn parse_edn_with_buffers(f_in: &File, size: u64, file: &str) -> Option<Vec<Op>>
     pieces.push((start, size, first_line, maps));
     let counts: Vec<usize> = pieces.iter().map(|p| p.3).collect();
     let mut ops = vec![Op::default(); counts.iter().sum()];
-    let mut parts: Vec<&mut [Op]> = Vec::with_capacity(counts.len());
-    let mut rest: &mut [Op] = &mut ops;
-    for &n in &counts {
-        let (part, tail) = rest.split_at_mut(n);
-        parts.push(part);
-        rest = tail;
-    }
+    let parts = slots(&mut ops, &counts);
     let read: Vec<Option<Option<Vec<Op>>>> = pieces
         .par_iter()
         .zip(parts.into_par_iter())
