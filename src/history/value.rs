@@ -733,7 +733,9 @@ impl Val {
     }
 
     /// Bytes this value holds on the heap (interned strings are shared and
-    /// not counted; boxed JSON is estimated from its text).
+    /// not counted; boxed JSON is estimated from its text; a packed list
+    /// counts its elements even when its storage is shared with other
+    /// lists, so the sum over a history is an upper bound).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Val::List(l) => 16 + l.len() * 16 + l.iter().map(Val::heap_bytes).sum::<usize>(),
