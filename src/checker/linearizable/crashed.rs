@@ -630,7 +630,7 @@ fn search_with<const CAS: bool>(
     let mut second = false;
     let mut turns = 0u64;
 
-    loop {
+    'search: loop {
         if ok_done == total_ok {
             let order = flatten(&stack, &chain_ops);
             return finish(Found::Linearizable(order), &memo, memory_reported);
@@ -830,30 +830,14 @@ fn search_with<const CAS: bool>(
                 best_states.push(state);
             }
             if lists.pos[barrier as usize] >= wall {
-                return finish(
-                    Found::NotLinearizable(Deepest {
-                        blocked: best_op,
-                        prefix: best_prefix,
-                        states: best_states,
-                        why: best_starved.map(why_starved),
-                    }),
-                    &memo,
-                    memory_reported,
-                );
+                // No linearization gets past this return: refuted.
+                break 'search;
             }
         }
         loop {
             let Some(frame) = stack.pop() else {
-                return finish(
-                    Found::NotLinearizable(Deepest {
-                        blocked: best_op,
-                        prefix: best_prefix,
-                        states: best_states,
-                        why: best_starved.map(why_starved),
-                    }),
-                    &memo,
-                    memory_reported,
-                );
+                // Every alternative tried: refuted.
+                break 'search;
             };
             let x = frame.op;
             state = frame.before;
@@ -880,4 +864,14 @@ fn search_with<const CAS: bool>(
             break;
         }
     }
+    finish(
+        Found::NotLinearizable(Deepest {
+            blocked: best_op,
+            prefix: best_prefix,
+            states: best_states,
+            why: best_starved.map(why_starved),
+        }),
+        &memo,
+        memory_reported,
+    )
 }
